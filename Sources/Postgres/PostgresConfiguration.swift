@@ -1,0 +1,87 @@
+import CLibPQ
+import Foundation
+
+/// Where and how to connect. The conninfo is handed to libpq unchanged, so everything libpq
+/// understands works: a `postgres://` URL, a `key=value` string, multi-host lists with
+/// `target_session_attrs`, and the PG* environment variables for anything left unset (an empty
+/// conninfo means "entirely from the environment").
+public struct PostgresConfiguration: Sendable {
+    public var conninfo: String
+    /// Shown in pg_stat_activity unless the conninfo sets application_name itself.
+    public var applicationName: String
+    /// Applied unless the conninfo or PGCONNECT_TIMEOUT sets one: a dead host must not hang intake.
+    public var connectTimeoutSeconds: Int
+
+    public init(conninfo: String = "", applicationName: String = "loket", connectTimeoutSeconds: Int = 10) {
+        self.conninfo = conninfo
+        self.applicationName = applicationName
+        self.connectTimeoutSeconds = connectTimeoutSeconds
+    }
+
+    /// `LOKET_DATABASE_URL`, then `DATABASE_URL`, else libpq's PG* variables alone.
+    public static func fromEnvironment(
+        _ environment: [String: String] = ProcessInfo.processInfo.environment,
+        applicationName: String = "loket"
+    ) -> PostgresConfiguration {
+        let conninfo = environment["LOKET_DATABASE_URL"] ?? environment["DATABASE_URL"] ?? ""
+        return PostgresConfiguration(conninfo: conninfo, applicationName: applicationName)
+    }
+
+    /// The keyword/value pairs for PQconnectdbParams. The conninfo goes in as an expanded `dbname`
+    /// so that its settings override the defaults placed before it.
+    var connectParameters: [(String, String)] {
+        var parameters: [(String, String)] = []
+        if ProcessInfo.processInfo.environment["PGCONNECT_TIMEOUT"] == nil {
+            parameters.append(("connect_timeout", String(connectTimeoutSeconds)))
+        }
+        if !conninfo.isEmpty {
+            parameters.append(("dbname", conninfo))
+        }
+        parameters.append(("fallback_application_name", applicationName))
+        return parameters
+    }
+
+    /// The conninfo with any password removed, for logs and error messages. An unparsable conninfo
+    /// is described only by libpq's complaint, never echoed.
+    public var redacted: String {
+        if conninfo.isEmpty { return "(from PG* environment)" }
+        var errorMessage: UnsafeMutablePointer<CChar>?
+        guard let options = PQconninfoParse(conninfo, &errorMessage) else {
+            if let errorMessage { PQfreemem(errorMessage) }
+            return "(unparsable conninfo)"
+        }
+        defer { PQconninfoFree(options) }
+        var parts: [String] = []
+        var option = options
+        while let keyword = option.pointee.keyword {
+            let key = String(cString: keyword)
+            if let value = option.pointee.val, key != "password" {
+                parts.append("\(key)=\(String(cString: value))")
+            }
+            option += 1
+        }
+        return parts.joined(separator: " ")
+    }
+}
+
+extension PostgresConfiguration {
+    /// PQconnectdbParams with these settings. Blocking: call only from a thread libpq may own.
+    func connectBlocking() -> OpaquePointer? {
+        let parameters = connectParameters
+        let keywords = parameters.map { strdup($0.0) } + [nil]
+        let values = parameters.map { strdup($0.1) } + [nil]
+        defer {
+            keywords.forEach { free($0) }
+            values.forEach { free($0) }
+        }
+        return keywords.withUnsafeBufferPointer { k in
+            values.withUnsafeBufferPointer { v in
+                k.withMemoryRebound(to: UnsafePointer<CChar>?.self) { kk in
+                    v.withMemoryRebound(to: UnsafePointer<CChar>?.self) { vv in
+                        PQconnectdbParams(kk.baseAddress, vv.baseAddress, 1)
+                    }
+                }
+            }
+        }
+    }
+}

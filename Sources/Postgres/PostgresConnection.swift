@@ -1,0 +1,386 @@
+import CLibPQ
+import Foundation
+import NIOPosix
+import Synchronization
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// One libpq connection.
+///
+/// libpq is blocking and a PGconn must never be used by two threads at once, so every libpq call
+/// runs on a thread of the `lanes` pool (never on an event loop or the cooperative pool), and a
+/// connection has one holder at a time (the pool hands it out exclusively). Each async method
+/// awaits its libpq work before returning, so calls from one holder are strictly sequential.
+public final class PostgresConnection: @unchecked Sendable {
+    /// Statements are prepared once per connection and then executed by name. Keyed by text and
+    /// parameter types, since the types are fixed at prepare time.
+    private struct StatementKey: Hashable {
+        let sql: String
+        let types: [UInt32]
+    }
+
+    /// Above this many distinct statements a connection stops preparing new ones and sends the
+    /// rest unnamed, so that ad-hoc SQL cannot grow server memory without bound.
+    static let statementCacheLimit = 512
+
+    /// libpq's cancel object: thread-safe to use while the connection runs a statement.
+    private struct CancelHandle: @unchecked Sendable {
+        let pointer: OpaquePointer
+    }
+
+    private struct CancelState {
+        var lastOperation: UInt64 = 0
+        var runningOperation: UInt64 = 0
+        var cancelledOperation: UInt64 = 0
+        var cancelHandle: CancelHandle?
+    }
+
+    public let configuration: PostgresConfiguration
+    let lanes: NIOThreadPool
+    // The fields below are touched only from lane threads, by the connection's single holder.
+    private var handle: OpaquePointer?
+    private var statements: [StatementKey: String] = [:]
+    private var statementCounter = 0
+    /// Set by the pool when it hands out an idle connection: the first statement first checks
+    /// whether the server closed the socket meanwhile, and reconnects if so.
+    var needsLivenessCheck = false
+    /// The connection can no longer be trusted (lost, or left inside a transaction): the pool
+    /// replaces it instead of reusing it.
+    public private(set) var isBroken = false
+    /// libpq's transaction status after the last statement, recorded on the lane so the pool can
+    /// read it without a libpq call.
+    private(set) var transactionStatus: PGTransactionStatusType = PQTRANS_IDLE
+    /// The server process serving this connection (changes after a transparent reconnect).
+    public private(set) var backendPID: Int32 = 0
+
+    private let cancelState = Mutex(CancelState())
+
+    private init(configuration: PostgresConfiguration, lanes: NIOThreadPool) {
+        self.configuration = configuration
+        self.lanes = lanes
+    }
+
+    deinit {
+        cancelState.withLock { state in
+            if let cancel = state.cancelHandle { PQfreeCancel(cancel.pointer) }
+        }
+        if let handle { PQfinish(handle) }
+    }
+
+    /// Opens a connection, running the blocking connect on one of `lanes`' threads.
+    public static func connect(
+        _ configuration: PostgresConfiguration, on lanes: NIOThreadPool
+    ) async throws -> PostgresConnection {
+        try await lanes.runIfActive {
+            let connection = PostgresConnection(configuration: configuration, lanes: lanes)
+            try connection.openOnLane()
+            return connection
+        }
+    }
+
+    private func openOnLane() throws {
+        let connection = configuration.connectBlocking()
+        guard let connection else {
+            throw PostgresConnectionError(target: configuration.redacted, reason: "out of memory")
+        }
+        guard PQstatus(connection) == CONNECTION_OK else {
+            let error = PostgresConnectionError(
+                target: Self.target(of: connection), reason: Self.lastError(connection))
+            PQfinish(connection)
+            throw error
+        }
+        install(connection)
+    }
+
+    private func install(_ connection: OpaquePointer) {
+        handle = connection
+        backendPID = PQbackendPID(connection)
+        statements.removeAll()
+        transactionStatus = PQtransactionStatus(connection)
+        let cancel = PQgetCancel(connection).map(CancelHandle.init)
+        cancelState.withLock { state in
+            if let old = state.cancelHandle { PQfreeCancel(old.pointer) }
+            state.cancelHandle = cancel
+        }
+    }
+
+    /// "host:port/database" as libpq resolved it (PQhost and friends work on failed connections).
+    private static func target(of connection: OpaquePointer) -> String {
+        func field(_ pointer: UnsafeMutablePointer<CChar>?) -> String {
+            pointer.map { String(cString: $0) } ?? ""
+        }
+        var host = field(PQhost(connection))
+        if host.isEmpty { host = "local socket" }
+        let port = field(PQport(connection))
+        let database = field(PQdb(connection))
+        let user = field(PQuser(connection))
+        return "\(host):\(port) database \"\(database)\" user \"\(user)\""
+    }
+
+    private static func lastError(_ connection: OpaquePointer?) -> String {
+        guard let connection, let message = PQerrorMessage(connection) else { return "unknown error" }
+        return String(cString: message).trimmingCharacters(in: .whitespacesAndNewlines)
+    }
+
+    // MARK: Statements
+
+    /// Runs one parameterised statement (`$1`, `$2`, … placeholders) and returns all its rows.
+    /// Values always travel separately from the SQL text.
+    @discardableResult
+    public func query(_ sql: String, binds: [any PostgresEncodable]) async throws -> PostgresRows {
+        try await run(sql, binds.map(\.postgresBind), honourCancellation: true)
+    }
+
+    @discardableResult
+    public func query(_ sql: String, _ binds: any PostgresEncodable...) async throws -> PostgresRows {
+        try await query(sql, binds: binds)
+    }
+
+    /// Runs trusted SQL text that may hold several statements (migrations, fixed transaction
+    /// control) through the simple query protocol. It takes no parameters: never build it from
+    /// values.
+    public func executeScript(_ sql: String) async throws {
+        try await runScript(sql, honourCancellation: true)
+    }
+
+    /// Quotes an identifier (a database or channel name) with libpq's rules. For identifiers only:
+    /// values are always bound as parameters.
+    public func escapeIdentifier(_ identifier: String) async throws -> String {
+        try await lanes.runIfActive {
+            guard let handle = self.handle, let escaped = PQescapeIdentifier(handle, identifier, identifier.utf8.count) else {
+                throw PostgresResultError("cannot quote identifier: \(Self.lastError(self.handle))")
+            }
+            defer { PQfreemem(escaped) }
+            return String(cString: escaped)
+        }
+    }
+
+    /// Closes the connection on its lane. Safe to call twice.
+    public func close() async {
+        _ = try? await lanes.runIfActive { self.closeOnLane() }
+    }
+
+    private func closeOnLane() {
+        if let handle {
+            PQfinish(handle)
+            self.handle = nil
+        }
+        isBroken = true
+    }
+
+    func run(_ sql: String, _ binds: [PostgresBind], honourCancellation: Bool) async throws -> PostgresRows {
+        try await withCancellableOperation(honourCancellation: honourCancellation) { operation in
+            try self.executeOnLane(sql, binds, operation: operation)
+        }
+    }
+
+    func runScript(_ sql: String, honourCancellation: Bool) async throws {
+        _ = try await withCancellableOperation(honourCancellation: honourCancellation) { operation in
+            try self.executeScriptOnLane(sql, operation: operation)
+        }
+    }
+
+    /// Runs `work` on a lane. If the awaiting task is cancelled while the statement runs, the server
+    /// is asked to cancel it (PQcancel) and the call throws `CancellationError`.
+    private func withCancellableOperation<T: Sendable>(
+        honourCancellation: Bool, _ work: @escaping @Sendable (UInt64) throws -> T
+    ) async throws -> T {
+        if honourCancellation { try Task.checkCancellation() }
+        let operation = cancelState.withLock { state -> UInt64 in
+            state.lastOperation &+= 1
+            return state.lastOperation
+        }
+        do {
+            return try await withTaskCancellationHandler {
+                try await lanes.runIfActive { try work(operation) }
+            } onCancel: {
+                if honourCancellation { self.requestCancel(of: operation) }
+            }
+        } catch let error as PostgresError where error.sqlState == .queryCanceled && honourCancellation && Task.isCancelled {
+            throw CancellationError()
+        }
+    }
+
+    private func requestCancel(of operation: UInt64) {
+        let handle: CancelHandle? = cancelState.withLock { state in
+            state.cancelledOperation = operation
+            return state.runningOperation == operation ? state.cancelHandle : nil
+        }
+        guard handle != nil else { return }
+        // PQcancel opens a new connection to the server and blocks; do it off every pool thread
+        // so that a full pool can still cancel its own statements.
+        Thread.detachNewThread { [self] in
+            cancelState.withLock { state in
+                guard state.runningOperation == operation, let cancel = state.cancelHandle else { return }
+                var buffer = [CChar](repeating: 0, count: 256)
+                _ = PQcancel(cancel.pointer, &buffer, Int32(buffer.count))
+            }
+        }
+    }
+
+    /// Marks `operation` as running unless it was cancelled before reaching the lane.
+    private func beginOperation(_ operation: UInt64) throws {
+        let cancelled = cancelState.withLock { state -> Bool in
+            if state.cancelledOperation == operation { return true }
+            state.runningOperation = operation
+            return false
+        }
+        if cancelled { throw CancellationError() }
+    }
+
+    private func endOperation() {
+        cancelState.withLock { state in state.runningOperation = 0 }
+    }
+
+    private func liveHandle() throws -> OpaquePointer {
+        guard let handle, !isBroken else {
+            throw PostgresError(sqlState: .connectionFailure, severity: "FATAL", message: "connection is closed")
+        }
+        if needsLivenessCheck {
+            needsLivenessCheck = false
+            if !Self.isAlive(handle) {
+                // The server went away while the connection sat idle (restart, pg_terminate_backend,
+                // idle timeout). Nothing was sent yet, so reconnecting in place is safe.
+                PQreset(handle)
+                guard PQstatus(handle) == CONNECTION_OK else {
+                    isBroken = true
+                    throw PostgresConnectionError(target: Self.target(of: handle), reason: Self.lastError(handle))
+                }
+                install(handle)
+            }
+        }
+        return handle
+    }
+
+    /// A non-blocking look at an idle socket. An idle connection is never sent anything unasked
+    /// in Loket's use (pooled connections do not LISTEN), so readable means the server is closing
+    /// it (a FATAL message, then EOF): reconnecting then costs little and is always safe.
+    private static func isAlive(_ handle: OpaquePointer) -> Bool {
+        guard PQstatus(handle) == CONNECTION_OK else { return false }
+        let socket = PQsocket(handle)
+        guard socket >= 0 else { return false }
+        var descriptor = pollfd(fd: socket, events: Int16(POLLIN), revents: 0)
+        return poll(&descriptor, 1, 0) == 0
+    }
+
+    private func executeOnLane(_ sql: String, _ binds: [PostgresBind], operation: UInt64) throws -> PostgresRows {
+        try beginOperation(operation)
+        defer { endOperation() }
+        let handle = try liveHandle()
+        let key = StatementKey(sql: sql, types: binds.map(\.type.rawValue))
+        var name = statements[key]
+        if name == nil, statements.count < Self.statementCacheLimit {
+            statementCounter += 1
+            let newName = "loket_\(statementCounter)"
+            let prepared = key.types.withUnsafeBufferPointer { types in
+                PQprepare(handle, newName, sql, Int32(binds.count), types.baseAddress)
+            }
+            _ = try check(prepared, handle: handle, sql: sql)
+            statements[key] = newName
+            name = newName
+        }
+        let result = withParameters(binds) { count, values, lengths, formats in
+            if let name {
+                return PQexecPrepared(handle, name, count, values, lengths, formats, 1)
+            }
+            return key.types.withUnsafeBufferPointer { types in
+                PQexecParams(handle, sql, count, types.baseAddress, values, lengths, formats, 1)
+            }
+        }
+        do {
+            return try check(result, handle: handle, sql: sql)
+        } catch let error as PostgresError where error.sqlState == .invalidSQLStatementName || error.message.contains("cached plan must not change result type") {
+            // The server forgot or invalidated our statement (DISCARD ALL, a schema change): prepare
+            // afresh next time.
+            statements[key] = nil
+            throw error
+        }
+    }
+
+    private func executeScriptOnLane(_ sql: String, operation: UInt64) throws -> Bool {
+        try beginOperation(operation)
+        defer { endOperation() }
+        let handle = try liveHandle()
+        _ = try check(PQexec(handle, sql), handle: handle, sql: sql)
+        return true
+    }
+
+    /// Lays the parameters out for libpq: pointers into one buffer, lengths and formats.
+    private func withParameters(
+        _ binds: [PostgresBind],
+        _ body: (Int32, UnsafePointer<UnsafePointer<CChar>?>?, UnsafePointer<Int32>?, UnsafePointer<Int32>?) -> OpaquePointer?
+    ) -> OpaquePointer? {
+        if binds.isEmpty { return body(0, nil, nil, nil) }
+        // libpq reads text-format parameters as C strings (it ignores their length), so each one
+        // gets a NUL terminator; binary ones are read by length.
+        let total = binds.reduce(0) { $0 + ($1.bytes?.count ?? 0) + 1 }
+        let storage = UnsafeMutableRawPointer.allocate(byteCount: max(total, 1), alignment: 8)
+        defer { storage.deallocate() }
+        var values = [UnsafePointer<CChar>?](repeating: nil, count: binds.count)
+        var lengths = [Int32](repeating: 0, count: binds.count)
+        var formats = [Int32](repeating: 0, count: binds.count)
+        var offset = 0
+        for (index, bind) in binds.enumerated() {
+            formats[index] = bind.format.rawValue
+            guard let bytes = bind.bytes else { continue }
+            let target = storage + offset
+            bytes.withUnsafeBytes { source in
+                if let base = source.baseAddress { target.copyMemory(from: base, byteCount: source.count) }
+            }
+            values[index] = UnsafePointer(target.assumingMemoryBound(to: CChar.self))
+            lengths[index] = Int32(bytes.count)
+            (target + bytes.count).storeBytes(of: 0, as: UInt8.self)
+            offset += bytes.count + 1
+        }
+        return values.withUnsafeBufferPointer { v in
+            lengths.withUnsafeBufferPointer { l in
+                formats.withUnsafeBufferPointer { f in
+                    body(Int32(binds.count), v.baseAddress, l.baseAddress, f.baseAddress)
+                }
+            }
+        }
+    }
+
+    /// Turns a PGresult into rows or a typed error; records the connection's state either way.
+    private func check(_ result: OpaquePointer?, handle: OpaquePointer, sql: String) throws -> PostgresRows {
+        transactionStatus = PQtransactionStatus(handle)
+        if PQstatus(handle) != CONNECTION_OK { isBroken = true }
+        guard let result else {
+            isBroken = true
+            throw PostgresError(sqlState: .connectionFailure, severity: "FATAL", message: Self.lastError(handle))
+        }
+        switch PQresultStatus(result) {
+        case PGRES_COMMAND_OK, PGRES_TUPLES_OK, PGRES_EMPTY_QUERY:
+            return PostgresRows(result: result)
+        default:
+            let error = Self.error(from: result, handle: handle)
+            PQclear(result)
+            throw error
+        }
+    }
+
+    private static func error(from result: OpaquePointer, handle: OpaquePointer) -> PostgresError {
+        func field(_ code: Character) -> String? {
+            guard let value = PQresultErrorField(result, Int32(code.asciiValue!)) else { return nil }
+            return String(cString: value)
+        }
+        guard let code = field("C") else {
+            // No SQLSTATE: libpq lost the connection rather than the server refusing the statement.
+            return PostgresError(sqlState: .connectionFailure, severity: "FATAL", message: lastError(handle))
+        }
+        return PostgresError(
+            sqlState: SQLState(code),
+            severity: field("V") ?? field("S") ?? "ERROR",
+            message: field("M") ?? lastError(handle),
+            detail: field("D"),
+            hint: field("H"),
+            constraint: field("n"),
+            schema: field("s"),
+            table: field("t"),
+            column: field("c"),
+            dataType: field("d"),
+            position: field("P").flatMap { Int($0) })
+    }
+}

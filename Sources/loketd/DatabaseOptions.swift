@@ -1,0 +1,49 @@
+import ArgumentParser
+import Foundation
+import Postgres
+
+/// Options shared by every command that talks to the database directly.
+struct DatabaseOptions: ParsableArguments {
+    @Option(name: .customLong("database-url"), help: "PostgreSQL URL or key=value conninfo (never logged with its password).")
+    var databaseURL: String?
+
+    @Option(help: "Folder holding migrations/ and seed/ (default: $LOKET_SQL_DIR, ./SQL, or <prefix>/share/loket/SQL).")
+    var sqlDir: String?
+
+    var configuration: PostgresConfiguration {
+        if let databaseURL { return PostgresConfiguration(conninfo: databaseURL, applicationName: "loketd") }
+        return .fromEnvironment(applicationName: "loketd")
+    }
+
+    /// The SQL folder: the flag, then LOKET_SQL_DIR, then ./SQL, then the install prefix beside
+    /// the binary.
+    func sqlDirectory() throws -> URL {
+        let environment = ProcessInfo.processInfo.environment
+        var candidates: [String] = []
+        if let sqlDir { candidates.append(sqlDir) }
+        if let fromEnvironment = environment["LOKET_SQL_DIR"] { candidates.append(fromEnvironment) }
+        candidates.append("SQL")
+        let executable = URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath()
+        candidates.append(executable.deletingLastPathComponent().appendingPathComponent("../share/loket/SQL").path)
+        for candidate in candidates {
+            var isDirectory: ObjCBool = false
+            if FileManager.default.fileExists(atPath: candidate + "/migrations", isDirectory: &isDirectory), isDirectory.boolValue {
+                return URL(fileURLWithPath: candidate, isDirectory: true)
+            }
+        }
+        throw ValidationError("no SQL folder with migrations/ found (looked in: \(candidates.joined(separator: ", "))); pass --sql-dir")
+    }
+
+    /// Opens one connection for a one-shot command, on a single thread of its own.
+    func withConnection<T: Sendable>(_ body: (PostgresConnection) async throws -> T) async throws -> T {
+        let pool = ConnectionPool(configuration: configuration, maxConnections: 1, acquireTimeout: .seconds(30))
+        do {
+            let value = try await pool.withConnection(body)
+            await pool.close()
+            return value
+        } catch {
+            await pool.close()
+            throw error
+        }
+    }
+}

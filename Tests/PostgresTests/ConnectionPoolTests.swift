@@ -1,0 +1,134 @@
+import Foundation
+import Postgres
+import Testing
+
+@Suite("Connection pool")
+struct ConnectionPoolTests {
+    @Test func twoHundredTasksShareFourConnections() async throws {
+        try await TestDatabase.withPool(maxConnections: 4, acquireTimeout: .seconds(30)) { pool, _ in
+            let sums = try await withThrowingTaskGroup(of: Int.self) { group in
+                for index in 0..<200 {
+                    group.addTask {
+                        try await pool.query("SELECT $1::bigint + 1 AS n, pg_sleep(0.005)", index).single().decode(Int.self, "n")
+                    }
+                }
+                var all: [Int] = []
+                for try await value in group { all.append(value) }
+                return all
+            }
+            #expect(sums.sorted() == Array(1...200))
+            let metrics = pool.metrics
+            #expect(metrics.created <= 4)
+            #expect(metrics.open <= 4)
+            #expect(metrics.inUse == 0)
+            #expect(metrics.waiting == 0)
+            #expect(metrics.failedConnects == 0)
+        }
+    }
+
+    @Test func exhaustionTimesOutWithATypedError() async throws {
+        try await TestDatabase.withPool(maxConnections: 1, acquireTimeout: .milliseconds(200)) { pool, _ in
+            let holding = Task {
+                try await pool.withConnection { connection in
+                    try await connection.query("SELECT pg_sleep(1.5)")
+                }
+            }
+            try await Task.sleep(for: .milliseconds(100))
+            let error = await #expect(throws: ConnectionPoolError.self) { try await pool.query("SELECT 1") }
+            guard case .acquireTimeout = error else {
+                Issue.record("expected acquireTimeout, got \(String(describing: error))")
+                return
+            }
+            #expect(pool.metrics.acquireTimeouts == 1)
+            try await holding.value
+            #expect(try await pool.query("SELECT 2 AS n").single().decode(Int.self, "n") == 2)
+        }
+    }
+
+    @Test func aTerminatedIdleBackendIsReplacedBeforeTheNextQuery() async throws {
+        try await TestDatabase.withPool(maxConnections: 1) { pool, _ in
+            let before = try await pool.query("SELECT pg_backend_pid() AS pid").single().decode(Int32.self, "pid")
+            try await TestDatabase.terminate(backend: before)
+            let after = try await pool.query("SELECT pg_backend_pid() AS pid").single().decode(Int32.self, "pid")
+            #expect(after != before)
+            // Prepared statements were re-made on the new backend.
+            #expect(try await pool.query("SELECT $1::int AS n", 5).single().decode(Int.self, "n") == 5)
+        }
+    }
+
+    @Test func aBackendKilledMidStatementFailsThatStatementAndIsReplaced() async throws {
+        try await TestDatabase.withPool(maxConnections: 1) { pool, _ in
+            let pid = try await pool.query("SELECT pg_backend_pid() AS pid").single().decode(Int32.self, "pid")
+            let sleeping = Task { try await pool.query("SELECT pg_sleep(5)") }
+            try await Task.sleep(for: .milliseconds(200))
+            try await TestDatabase.terminate(backend: pid)
+            let error = await #expect(throws: PostgresError.self) { try await sleeping.value }
+            #expect(error?.sqlState.isConnectionLoss == true)
+            let next = try await pool.query("SELECT pg_backend_pid() AS pid").single().decode(Int32.self, "pid")
+            #expect(next != pid)
+            #expect(pool.metrics.replaced == 1)
+        }
+    }
+
+    @Test func cancellingTheTaskCancelsTheStatementPromptly() async throws {
+        try await TestDatabase.withPool(maxConnections: 1) { pool, _ in
+            let started = ContinuousClock.now
+            let sleeping = Task { try await pool.query("SELECT pg_sleep(10)") }
+            try await Task.sleep(for: .milliseconds(300))
+            sleeping.cancel()
+            await #expect(throws: CancellationError.self) { try await sleeping.value }
+            // Generous bound: the point is "not ten seconds", not a speed target.
+            #expect(ContinuousClock.now - started < .seconds(5))
+            // The connection survives a cancelled statement and is reused, not replaced.
+            #expect(try await pool.query("SELECT 1 AS n").single().decode(Int.self, "n") == 1)
+            #expect(pool.metrics.replaced == 0)
+            #expect(pool.metrics.created == 1)
+        }
+    }
+
+    @Test func cancellingInsideATransactionRollsItBack() async throws {
+        try await TestDatabase.withPool(maxConnections: 1) { pool, _ in
+            try await pool.query("CREATE TABLE t (id int)")
+            let work = Task {
+                try await pool.transaction { connection in
+                    try await connection.query("INSERT INTO t VALUES (1)")
+                    try await connection.query("SELECT pg_sleep(10)")
+                }
+            }
+            try await Task.sleep(for: .milliseconds(300))
+            work.cancel()
+            await #expect(throws: CancellationError.self) { try await work.value }
+            #expect(try await pool.query("SELECT count(*) AS n FROM t").single().decode(Int.self, "n") == 0)
+        }
+    }
+
+    @Test func connectionErrorsNameTheTargetButNeverThePassword() async throws {
+        let pool = ConnectionPool(
+            configuration: PostgresConfiguration(conninfo: "postgresql://loket:sekret-pw@127.0.0.1:1/loket?connect_timeout=2"),
+            maxConnections: 1)
+        let error = await #expect(throws: PostgresConnectionError.self) { try await pool.query("SELECT 1") }
+        #expect(error?.target.contains("127.0.0.1") == true)
+        #expect(error?.description.contains("sekret") == false)
+        #expect(pool.configuration.redacted.contains("sekret") == false)
+        #expect(pool.configuration.redacted.contains("127.0.0.1"))
+        #expect(pool.metrics.failedConnects == 1)
+        #expect(pool.metrics.open == 0)
+        await pool.close()
+        let closed = await #expect(throws: ConnectionPoolError.self) { try await pool.query("SELECT 1") }
+        guard case .closed = closed else {
+            Issue.record("expected closed, got \(String(describing: closed))")
+            return
+        }
+    }
+
+    @Test func closeWaitsForBorrowedConnections() async throws {
+        try await TestDatabase.with { configuration in
+            let pool = ConnectionPool(configuration: configuration, maxConnections: 2)
+            let borrowed = Task { try await pool.query("SELECT pg_sleep(0.3)") }
+            try await Task.sleep(for: .milliseconds(100))
+            await pool.close()
+            try await borrowed.value
+            #expect(pool.metrics.open == 0)
+        }
+    }
+}

@@ -1,0 +1,163 @@
+import Foundation
+import Postgres
+import Testing
+
+@Suite("SQLSTATE errors and transactions")
+struct ErrorAndTransactionTests {
+    private static let schema = """
+        CREATE TABLE units (id bigint PRIMARY KEY, code text NOT NULL CONSTRAINT units_code_key UNIQUE);
+        CREATE TABLE requests (
+            id bigint PRIMARY KEY,
+            unit_id bigint NOT NULL CONSTRAINT requests_unit_fkey REFERENCES units(id),
+            status text NOT NULL CONSTRAINT requests_status_check CHECK (status IN ('queued', 'completed')));
+        INSERT INTO units VALUES (1, 'DISDUKCAPIL');
+        """
+
+    @Test func sqlStatesAreMappedWithTheirDetails() async throws {
+        try await TestDatabase.withPool { pool, _ in
+            try await pool.withConnection { try await $0.executeScript(Self.schema) }
+
+            let unique = await #expect(throws: PostgresError.self) {
+                try await pool.query("INSERT INTO units VALUES ($1, $2)", 2, "DISDUKCAPIL")
+            }
+            #expect(unique?.sqlState == .uniqueViolation)
+            #expect(unique?.constraint == "units_code_key")
+            #expect(unique?.table == "units")
+            #expect(unique?.detail?.contains("DISDUKCAPIL") == true)
+            #expect(unique?.sqlState.isIntegrityViolation == true)
+
+            let foreignKey = await #expect(throws: PostgresError.self) {
+                try await pool.query("INSERT INTO requests VALUES ($1, $2, $3)", 1, 99, "queued")
+            }
+            #expect(foreignKey?.sqlState == .foreignKeyViolation)
+            #expect(foreignKey?.constraint == "requests_unit_fkey")
+
+            let check = await #expect(throws: PostgresError.self) {
+                try await pool.query("INSERT INTO requests VALUES ($1, $2, $3)", 1, 1, "bogus")
+            }
+            #expect(check?.sqlState == .checkViolation)
+            #expect(check?.constraint == "requests_status_check")
+
+            let notNull = await #expect(throws: PostgresError.self) {
+                try await pool.query("INSERT INTO requests VALUES ($1, $2, $3)", 1, 1, String?.none)
+            }
+            #expect(notNull?.sqlState == .notNullViolation)
+            #expect(notNull?.column == "status")
+
+            let division = await #expect(throws: PostgresError.self) {
+                try await pool.query("SELECT $1::int / $2::int", 1, 0)
+            }
+            #expect(division?.sqlState == .divisionByZero)
+            #expect(division?.message == "division by zero")
+
+            let syntax = await #expect(throws: PostgresError.self) { try await pool.query("SELEC 1") }
+            #expect(syntax?.sqlState == .syntaxError)
+            #expect(syntax?.position == 1)
+
+            // After all those failures the pool still serves.
+            #expect(try await pool.query("SELECT count(*) AS n FROM units").single().decode(Int.self, "n") == 1)
+        }
+    }
+
+    struct Abort: Error {}
+
+    @Test func aThrowingBodyRollsBack() async throws {
+        try await TestDatabase.withPool(maxConnections: 1) { pool, _ in
+            try await pool.withConnection { try await $0.executeScript(Self.schema) }
+            await #expect(throws: Abort.self) {
+                try await pool.transaction { connection in
+                    try await connection.query("INSERT INTO units VALUES ($1, $2)", 2, "DPMPTSP")
+                    throw Abort()
+                }
+            }
+            // A statement error inside the transaction also rolls back everything before it.
+            await #expect(throws: PostgresError.self) {
+                try await pool.transaction { connection in
+                    try await connection.query("INSERT INTO units VALUES ($1, $2)", 3, "BKPSDM")
+                    try await connection.query("INSERT INTO units VALUES ($1, $2)", 4, "BKPSDM")
+                }
+            }
+            let codes = try await pool.query("SELECT code FROM units ORDER BY id").map { try $0.decode(String.self, "code") }
+            #expect(codes == ["DISDUKCAPIL"])
+            let committed = try await pool.transaction(isolation: .repeatableRead) { connection in
+                try await connection.query("INSERT INTO units VALUES ($1, $2) RETURNING id", 5, "DINSOS").single().decode(Int.self, "id")
+            }
+            #expect(committed == 5)
+            #expect(try await pool.query("SELECT count(*) AS n FROM units").single().decode(Int.self, "n") == 2)
+            #expect(pool.metrics.replaced == 0)
+        }
+    }
+
+    @Test func readOnlyTransactionsRefuseWrites() async throws {
+        try await TestDatabase.withPool { pool, _ in
+            try await pool.withConnection { try await $0.executeScript(Self.schema) }
+            let error = await #expect(throws: PostgresError.self) {
+                try await pool.transaction(readOnly: true) { try await $0.query("DELETE FROM units") }
+            }
+            #expect(error?.sqlState == .readOnlySQLTransaction)
+        }
+    }
+
+    /// Write skew under SERIALIZABLE: the body reads the table, a concurrent transaction reads and
+    /// inserts and commits, then the body inserts. PostgreSQL aborts the body with 40001; the retry
+    /// helper runs it again and the second attempt commits.
+    @Test func serializationFailuresAreRetried() async throws {
+        try await TestDatabase.withPool(maxConnections: 2) { pool, configuration in
+            try await pool.query("CREATE TABLE duty (officer text NOT NULL, on_call boolean NOT NULL)")
+            let other = try await PostgresConnection.connect(configuration, on: TestDatabase.lanes)
+            let attempts = Counter()
+            let retry = TransactionRetry(maxAttempts: 3)
+            try await pool.transaction(isolation: .serializable, retry: retry) { connection in
+                let attempt = attempts.increment()
+                _ = try await connection.query("SELECT count(*) FROM duty WHERE on_call")
+                if attempt == 1 {
+                    try await other.transaction(isolation: .serializable) { other in
+                        _ = try await other.query("SELECT count(*) FROM duty WHERE on_call")
+                        try await other.query("INSERT INTO duty VALUES ($1, true)", "budi")
+                    }
+                }
+                try await connection.query("INSERT INTO duty VALUES ($1, true)", "siti")
+            }
+            await other.close()
+            #expect(attempts.value == 2)
+            let officers = try await pool.query("SELECT officer FROM duty ORDER BY officer").map { try $0.decode(String.self, 0) }
+            #expect(officers == ["budi", "siti"])
+
+            // Without retry the same collision surfaces as a typed serialization failure.
+            let second = try await PostgresConnection.connect(configuration, on: TestDatabase.lanes)
+            let error = await #expect(throws: PostgresError.self) {
+                try await pool.transaction(isolation: .serializable) { connection in
+                    _ = try await connection.query("SELECT count(*) FROM duty WHERE on_call")
+                    try await second.transaction(isolation: .serializable) { other in
+                        _ = try await other.query("SELECT count(*) FROM duty WHERE on_call")
+                        try await other.query("INSERT INTO duty VALUES ($1, true)", "eko")
+                    }
+                    try await connection.query("INSERT INTO duty VALUES ($1, true)", "dewi")
+                }
+            }
+            await second.close()
+            #expect(error?.sqlState == .serializationFailure)
+            #expect(error?.sqlState.isTransientTransactionFailure == true)
+        }
+    }
+}
+
+/// A tiny thread-safe counter for tests.
+final class Counter: @unchecked Sendable {
+    private let lock = NSLock()
+    private var count = 0
+
+    @discardableResult
+    func increment() -> Int {
+        lock.lock()
+        defer { lock.unlock() }
+        count += 1
+        return count
+    }
+
+    var value: Int {
+        lock.lock()
+        defer { lock.unlock() }
+        return count
+    }
+}

@@ -1,0 +1,85 @@
+import Foundation
+import NIOPosix
+import Postgres
+import Testing
+
+/// Gives each test a database of its own on the cluster that deploy/test.sh started (found through
+/// libpq's PG* variables), so tests run in parallel and leave nothing behind.
+enum TestDatabase {
+    static let lanes: NIOThreadPool = {
+        let pool = NIOThreadPool(numberOfThreads: 4)
+        pool.start()
+        return pool
+    }()
+
+    static var repositoryRoot: URL {
+        URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+    }
+
+    /// The maintenance database of the test cluster.
+    static var admin: PostgresConfiguration {
+        PostgresConfiguration(conninfo: "dbname=postgres", applicationName: "loket-tests")
+    }
+
+    static func adminConnection() async throws -> PostgresConnection {
+        guard ProcessInfo.processInfo.environment["PGHOST"] != nil else {
+            throw TestSetupError(
+                "PGHOST is not set: run the tests with deploy/test.sh, which starts a private PostgreSQL cluster")
+        }
+        return try await PostgresConnection.connect(admin, on: lanes)
+    }
+
+    /// Creates an empty database, runs `body` with its configuration, then drops it.
+    static func with<T>(_ body: (PostgresConfiguration) async throws -> T) async throws -> T {
+        let name = "loket_test_" + UUID().uuidString.lowercased().replacingOccurrences(of: "-", with: "")
+        let admin = try await adminConnection()
+        let quoted = try await admin.escapeIdentifier(name)
+        try await admin.executeScript("CREATE DATABASE \(quoted)")
+        let configuration = PostgresConfiguration(conninfo: "dbname=\(name)", applicationName: "loket-tests")
+        do {
+            let value = try await body(configuration)
+            try await admin.executeScript("DROP DATABASE \(quoted) WITH (FORCE)")
+            await admin.close()
+            return value
+        } catch {
+            try? await admin.executeScript("DROP DATABASE \(quoted) WITH (FORCE)")
+            await admin.close()
+            throw error
+        }
+    }
+
+    /// A database of its own with a pool over it.
+    static func withPool<T>(
+        maxConnections: Int = 4, acquireTimeout: Duration = .seconds(5),
+        _ body: (ConnectionPool, PostgresConfiguration) async throws -> T
+    ) async throws -> T {
+        try await with { configuration in
+            let pool = ConnectionPool(configuration: configuration, maxConnections: maxConnections, acquireTimeout: acquireTimeout)
+            do {
+                let value = try await body(pool, configuration)
+                await pool.close()
+                return value
+            } catch {
+                await pool.close()
+                throw error
+            }
+        }
+    }
+
+    /// Terminates a backend from the admin database and waits until it is gone.
+    static func terminate(backend pid: Int32) async throws {
+        let admin = try await adminConnection()
+        try await admin.query("SELECT pg_terminate_backend($1)", pid)
+        for _ in 0..<200 {
+            let rows = try await admin.query("SELECT 1 FROM pg_stat_activity WHERE pid = $1", pid)
+            if rows.isEmpty { break }
+            try await Task.sleep(for: .milliseconds(10))
+        }
+        await admin.close()
+    }
+}
+
+struct TestSetupError: Error, CustomStringConvertible {
+    let description: String
+    init(_ description: String) { self.description = description }
+}

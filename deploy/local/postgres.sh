@@ -1,0 +1,79 @@
+# shellcheck shell=bash
+# Private PostgreSQL clusters for development, tests and CI. Sourced by deploy/run.sh and
+# deploy/test.sh. A cluster lives in one folder (data, socket, log), listens only on a Unix socket
+# in that folder, and runs as the `postgres` user when we are root (PostgreSQL refuses root).
+
+loket_log() { printf '\033[1m[loket]\033[0m %s\n' "$*" >&2; }
+
+# Runs a command as the cluster owner: `postgres` when we are root, else ourselves.
+loket_as_owner() {
+    if [ "$(id -u)" = 0 ]; then
+        runuser -u postgres -- "$@"
+    else
+        "$@"
+    fi
+}
+
+# Installs what is missing (PostgreSQL server and client, libpq headers, pkg-config) with apt-get,
+# and puts Swift on PATH if it is in /opt/swift.
+loket_ensure_prerequisites() {
+    local missing=()
+    [ -n "$(loket_pg_bindir 2>/dev/null)" ] || missing+=(postgresql postgresql-contrib)
+    [ -f /usr/include/postgresql/libpq-fe.h ] || missing+=(libpq-dev)
+    command -v pkg-config >/dev/null || missing+=(pkg-config)
+    command -v psql >/dev/null || missing+=(postgresql-client)
+    if [ ${#missing[@]} -gt 0 ]; then
+        loket_log "installing ${missing[*]}"
+        local sudo=""
+        [ "$(id -u)" = 0 ] || sudo="sudo"
+        $sudo env DEBIAN_FRONTEND=noninteractive apt-get update -qq
+        $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+        # Debian's package starts a system cluster on port 5432; ours never use it.
+    fi
+    if ! command -v swift >/dev/null && [ -x /opt/swift/usr/bin/swift ]; then
+        export PATH="/opt/swift/usr/bin:$PATH"
+    fi
+    command -v swift >/dev/null || { loket_log "Swift 6 is required (https://www.swift.org/install/linux/)"; return 1; }
+}
+
+# The newest installed server's bin folder (Debian keeps initdb and pg_ctl off PATH).
+loket_pg_bindir() {
+    local dir
+    dir=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1)
+    if [ -n "$dir" ] && [ -x "$dir/initdb" ]; then echo "$dir"; return 0; fi
+    command -v initdb >/dev/null && { dirname "$(command -v initdb)"; return 0; }
+    return 1
+}
+
+# loket_pg_start DIR PROFILE: creates (if new) and starts a cluster in DIR.
+# PROFILE "test" trades durability for speed (fsync off); "run" keeps PostgreSQL's defaults.
+# Exports PGHOST/PGPORT/PGUSER so libpq clients (psql, pgbench, loketd, tests) find it.
+loket_pg_start() {
+    local dir=$1 profile=${2:-run} bin
+    bin=$(loket_pg_bindir)
+    mkdir -p "$dir"
+    if [ "$(id -u)" = 0 ]; then chown postgres: "$dir"; fi
+    chmod 755 "$dir"
+    if [ ! -f "$dir/data/PG_VERSION" ]; then
+        loket_as_owner "$bin/initdb" -D "$dir/data" -A trust -U postgres -E UTF8 --no-locale >"$dir/initdb.log" 2>&1 \
+            || { cat "$dir/initdb.log" >&2; return 1; }
+    fi
+    local options="-c listen_addresses='' -c unix_socket_directories='$dir' -p 5432"
+    options+=" -c max_connections=300 -c shared_buffers=256MB -c random_page_cost=1.1"
+    if [ "$profile" = test ]; then
+        options+=" -c fsync=off -c synchronous_commit=off -c full_page_writes=off"
+    fi
+    if ! loket_as_owner "$bin/pg_ctl" -D "$dir/data" status >/dev/null 2>&1; then
+        loket_as_owner "$bin/pg_ctl" -D "$dir/data" -o "$options" -l "$dir/postgres.log" -w -t 60 start >/dev/null \
+            || { tail -n 20 "$dir/postgres.log" >&2; return 1; }
+    fi
+    export PGHOST="$dir" PGPORT=5432 PGUSER=postgres
+}
+
+# loket_pg_stop DIR: stops the cluster in DIR (fast shutdown), if it runs.
+loket_pg_stop() {
+    local dir=$1 bin
+    bin=$(loket_pg_bindir) || return 0
+    [ -f "$dir/data/PG_VERSION" ] || return 0
+    loket_as_owner "$bin/pg_ctl" -D "$dir/data" -m fast -w stop >/dev/null 2>&1 || true
+}
