@@ -95,6 +95,9 @@ public final class PostgresConnection: @unchecked Sendable {
     }
 
     private func install(_ connection: OpaquePointer) {
+        // Server NOTICEs ("relation already exists, skipping") would go to stderr by default;
+        // Loket has no use for them.
+        PQsetNoticeProcessor(connection, { _, _ in }, nil)
         handle = connection
         backendPID = PQbackendPID(connection)
         statements.removeAll()
