@@ -1,6 +1,5 @@
 import CLibPQ
 import Logging
-import NIOPosix
 import Synchronization
 
 /// Why the pool could not hand out a connection.
@@ -37,15 +36,15 @@ public struct ConnectionPoolMetrics: Sendable, Equatable {
 /// A bounded pool of libpq connections with their own threads.
 ///
 /// - Acquire is async with a timeout; waiters are served first come, first served.
-/// - All libpq work runs on `lanes`, one thread per connection, so a blocked statement never
-///   blocks an event loop or the cooperative pool.
+/// - All libpq work runs on each connection's own lane thread, so a blocked statement never
+///   blocks an event loop or the cooperative pool. `withConnection` runs its whole body on the
+///   lane, so a unit of work of many statements moves between threads only twice.
 /// - A connection that broke is dropped on release and a waiter gets the right to open a new one;
 ///   an idle connection whose server went away is reconnected before its first statement.
 public final class ConnectionPool: Sendable {
     public let configuration: PostgresConfiguration
     public let maxConnections: Int
     public let acquireTimeout: Duration
-    let lanes: NIOThreadPool
     private let logger: Logger
     private let state: Mutex<State>
 
@@ -89,8 +88,6 @@ public final class ConnectionPool: Sendable {
         self.maxConnections = maxConnections
         self.acquireTimeout = acquireTimeout
         self.logger = logger
-        self.lanes = NIOThreadPool(numberOfThreads: maxConnections)
-        self.lanes.start()
         self.state = Mutex(State())
     }
 
@@ -106,7 +103,7 @@ public final class ConnectionPool: Sendable {
     public func withConnection<T>(_ body: (PostgresConnection) async throws -> T) async throws -> T {
         let connection = try await acquire()
         defer { release(connection) }
-        return try await body(connection)
+        return try await withTaskExecutorPreference(connection.lane) { try await body(connection) }
     }
 
     /// One statement on any free connection.
@@ -175,7 +172,7 @@ public final class ConnectionPool: Sendable {
     /// Opens a connection for a slot already counted in `open` and `inUse`.
     private func openConnection() async throws -> PostgresConnection {
         do {
-            let connection = try await PostgresConnection.connect(configuration, on: lanes)
+            let connection = try await PostgresConnection.connect(configuration)
             state.withLock { $0.created += 1 }
             return connection
         } catch {
@@ -279,7 +276,7 @@ public final class ConnectionPool: Sendable {
     // MARK: Shutdown
 
     /// Stops handing out connections, fails waiters, waits (up to `gracePeriod`) for borrowed
-    /// connections to come back, closes everything and stops the pool's threads.
+    /// connections to come back and closes everything (which ends their threads).
     public func close(gracePeriod: Duration = .seconds(10)) async {
         let (waiters, idle) = state.withLock { s -> ([Waiter], [PostgresConnection]) in
             s.closed = true
@@ -297,6 +294,5 @@ public final class ConnectionPool: Sendable {
         while state.withLock({ $0.open }) > 0, clock.now < deadline {
             try? await Task.sleep(for: .milliseconds(10))
         }
-        try? await lanes.shutdownGracefully()
     }
 }

@@ -1,6 +1,5 @@
 import CLibPQ
 import Foundation
-import NIOPosix
 import Synchronization
 
 #if canImport(Glibc)
@@ -10,8 +9,8 @@ import Glibc
 /// One libpq connection.
 ///
 /// libpq is blocking and a PGconn must never be used by two threads at once, so every libpq call
-/// runs on a thread of the `lanes` pool (never on an event loop or the cooperative pool), and a
-/// connection has one holder at a time (the pool hands it out exclusively). Each async method
+/// runs on the connection's own lane thread (never on an event loop or the cooperative pool), and
+/// a connection has one holder at a time (the pool hands it out exclusively). Each async method
 /// awaits its libpq work before returning, so calls from one holder are strictly sequential.
 public final class PostgresConnection: @unchecked Sendable {
     /// Statements are prepared once per connection and then executed by name. Keyed by text and
@@ -38,7 +37,8 @@ public final class PostgresConnection: @unchecked Sendable {
     }
 
     public let configuration: PostgresConfiguration
-    let lanes: NIOThreadPool
+    /// The thread that makes every libpq call of this connection.
+    let lane: Lane
     // The fields below are touched only from lane threads, by the connection's single holder.
     private var handle: OpaquePointer?
     private var statements: [StatementKey: String] = [:]
@@ -57,9 +57,9 @@ public final class PostgresConnection: @unchecked Sendable {
 
     private let cancelState = Mutex(CancelState())
 
-    private init(configuration: PostgresConfiguration, lanes: NIOThreadPool) {
+    private init(configuration: PostgresConfiguration) {
         self.configuration = configuration
-        self.lanes = lanes
+        self.lane = Lane(name: "loket-pq")
     }
 
     deinit {
@@ -67,16 +67,21 @@ public final class PostgresConnection: @unchecked Sendable {
             if let cancel = state.cancelHandle { PQfreeCancel(cancel.pointer) }
         }
         if let handle { PQfinish(handle) }
+        lane.stop()
     }
 
-    /// Opens a connection, running the blocking connect on one of `lanes`' threads.
-    public static func connect(
-        _ configuration: PostgresConfiguration, on lanes: NIOThreadPool
-    ) async throws -> PostgresConnection {
-        try await lanes.runIfActive {
-            let connection = PostgresConnection(configuration: configuration, lanes: lanes)
-            try connection.openOnLane()
-            return connection
+    /// Opens a connection on a new lane thread (the connect itself blocks there).
+    public static func connect(_ configuration: PostgresConfiguration) async throws -> PostgresConnection {
+        let connection = PostgresConnection(configuration: configuration)
+        try await connection.onLane { try connection.openOnLane() }
+        return connection
+    }
+
+    /// Runs `work` on this connection's lane; no hop when the task already runs there.
+    func onLane<T>(_ work: () throws -> T) async throws -> T {
+        try await withTaskExecutorPreference(lane) {
+            assert(lane.isCurrent, "libpq must be called on the connection's lane")
+            return try work()
         }
     }
 
@@ -151,7 +156,7 @@ public final class PostgresConnection: @unchecked Sendable {
     /// Quotes an identifier (a database or channel name) with libpq's rules. For identifiers only:
     /// values are always bound as parameters.
     public func escapeIdentifier(_ identifier: String) async throws -> String {
-        try await lanes.runIfActive {
+        try await onLane {
             guard let handle = self.handle, let escaped = PQescapeIdentifier(handle, identifier, identifier.utf8.count) else {
                 throw PostgresResultError("cannot quote identifier: \(Self.lastError(self.handle))")
             }
@@ -160,9 +165,10 @@ public final class PostgresConnection: @unchecked Sendable {
         }
     }
 
-    /// Closes the connection on its lane. Safe to call twice.
+    /// Closes the connection and ends its lane. Safe to call twice.
     public func close() async {
-        _ = try? await lanes.runIfActive { self.closeOnLane() }
+        _ = try? await onLane { self.closeOnLane() }
+        lane.stop()
     }
 
     private func closeOnLane() {
@@ -187,8 +193,8 @@ public final class PostgresConnection: @unchecked Sendable {
 
     /// Runs `work` on a lane. If the awaiting task is cancelled while the statement runs, the server
     /// is asked to cancel it (PQcancel) and the call throws `CancellationError`.
-    private func withCancellableOperation<T: Sendable>(
-        honourCancellation: Bool, _ work: @escaping @Sendable (UInt64) throws -> T
+    private func withCancellableOperation<T>(
+        honourCancellation: Bool, _ work: (UInt64) throws -> T
     ) async throws -> T {
         if honourCancellation { try Task.checkCancellation() }
         let operation = cancelState.withLock { state -> UInt64 in
@@ -197,7 +203,7 @@ public final class PostgresConnection: @unchecked Sendable {
         }
         do {
             return try await withTaskCancellationHandler {
-                try await lanes.runIfActive { try work(operation) }
+                try await onLane { try work(operation) }
             } onCancel: {
                 if honourCancellation { self.requestCancel(of: operation) }
             }

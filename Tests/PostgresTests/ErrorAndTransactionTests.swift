@@ -104,7 +104,7 @@ struct ErrorAndTransactionTests {
     @Test func serializationFailuresAreRetried() async throws {
         try await TestDatabase.withPool(maxConnections: 2) { pool, configuration in
             try await pool.query("CREATE TABLE duty (officer text NOT NULL, on_call boolean NOT NULL)")
-            let other = try await PostgresConnection.connect(configuration, on: TestDatabase.lanes)
+            let other = try await PostgresConnection.connect(configuration)
             let attempts = Counter()
             let retry = TransactionRetry(maxAttempts: 3)
             try await pool.transaction(isolation: .serializable, retry: retry) { connection in
@@ -124,7 +124,7 @@ struct ErrorAndTransactionTests {
             #expect(officers == ["budi", "siti"])
 
             // Without retry the same collision surfaces as a typed serialization failure.
-            let second = try await PostgresConnection.connect(configuration, on: TestDatabase.lanes)
+            let second = try await PostgresConnection.connect(configuration)
             let error = await #expect(throws: PostgresError.self) {
                 try await pool.transaction(isolation: .serializable) { connection in
                     _ = try await connection.query("SELECT count(*) FROM duty WHERE on_call")

@@ -121,7 +121,7 @@ struct MigratorTests {
             let applied = try await withThrowingTaskGroup(of: Int.self) { group in
                 for _ in 0..<2 {
                     group.addTask {
-                        let connection = try await PostgresConnection.connect(configuration, on: TestDatabase.lanes)
+                        let connection = try await PostgresConnection.connect(configuration)
                         let applied = try await migrator.apply(on: connection)
                         await connection.close()
                         return applied.count

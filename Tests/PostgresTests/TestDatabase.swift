@@ -1,17 +1,10 @@
 import Foundation
-import NIOPosix
 import Postgres
 import Testing
 
 /// Gives each test a database of its own on the cluster that deploy/test.sh started (found through
 /// libpq's PG* variables), so tests run in parallel and leave nothing behind.
 enum TestDatabase {
-    static let lanes: NIOThreadPool = {
-        let pool = NIOThreadPool(numberOfThreads: 4)
-        pool.start()
-        return pool
-    }()
-
     static var repositoryRoot: URL {
         URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
     }
@@ -26,7 +19,7 @@ enum TestDatabase {
             throw TestSetupError(
                 "PGHOST is not set: run the tests with deploy/test.sh, which starts a private PostgreSQL cluster")
         }
-        return try await PostgresConnection.connect(admin, on: lanes)
+        return try await PostgresConnection.connect(admin)
     }
 
     /// Creates an empty database, runs `body` with its configuration, then drops it.
