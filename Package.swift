@@ -7,11 +7,22 @@ let package = Package(
     products: [
         .executable(name: "loketd", targets: ["loketd"]),
         .library(name: "Postgres", targets: ["Postgres"]),
+        .library(name: "LoketCore", targets: ["LoketCore"]),
+        .library(name: "LoketStore", targets: ["LoketStore"]),
+        .library(name: "LoketAPI", targets: ["LoketAPI"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
         .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
         .package(url: "https://github.com/x-sheep/swift-property-based.git", from: "2.0.1"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird.git", from: "2.28.1"),
+        .package(url: "https://github.com/apple/swift-crypto.git", from: "3.12.3"),
+        .package(url: "https://github.com/apple/swift-metrics.git", from: "2.13.0"),
+        .package(url: "https://github.com/swift-server/swift-prometheus.git", from: "2.4.1"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
+        .package(url: "https://github.com/vapor/multipart-kit.git", from: "4.7.1"),
+        .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
+        .package(url: "https://github.com/apple/swift-http-types.git", from: "1.8.0"),
     ],
     targets: [
         .systemLibrary(
@@ -26,12 +37,44 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
+        .target(name: "LoketCore"),
+        .target(
+            name: "LoketStore",
+            dependencies: [
+                "Postgres",
+                "LoketCore",
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        .target(
+            name: "LoketAPI",
+            dependencies: [
+                "LoketStore",
+                "LoketCore",
+                "Postgres",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "MultipartKit", package: "multipart-kit"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "HTTPTypes", package: "swift-http-types"),
+            ],
+            resources: [.copy("Resources/openapi.yaml")]
+        ),
         .executableTarget(
             name: "loketd",
             dependencies: [
                 "Postgres",
+                "LoketCore",
+                "LoketStore",
+                "LoketAPI",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]
         ),
         .executableTarget(
@@ -39,9 +82,32 @@ let package = Package(
             dependencies: ["Postgres"],
             path: "bench/swift/pq-bench"
         ),
+        .executableTarget(
+            name: "calendar-bench",
+            dependencies: ["LoketCore"],
+            path: "bench/swift/calendar-bench"
+        ),
         .testTarget(
             name: "PostgresTests",
             dependencies: ["Postgres"]
+        ),
+        .testTarget(
+            name: "LoketCoreTests",
+            dependencies: [
+                "LoketCore",
+                .product(name: "PropertyBased", package: "swift-property-based"),
+            ]
+        ),
+        .testTarget(
+            name: "LoketAPITests",
+            dependencies: [
+                "LoketAPI",
+                "LoketStore",
+                "LoketCore",
+                "Postgres",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HummingbirdTesting", package: "hummingbird"),
+            ]
         ),
     ]
 )

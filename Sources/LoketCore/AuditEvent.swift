@@ -45,60 +45,65 @@ public struct AuditEvent: Hashable, Sendable {
 
     /// A one-line account of the event for timelines and logs.
     public func summary(_ language: Language) -> String {
+        let text = sentence(language)
+        return text.prefix(1).uppercased() + text.dropFirst()
+    }
+
+    private func sentence(_ language: Language) -> String {
         let who = Self.name(of: actor, language)
         let d = details
-        let id = language == .indonesian
+        let inIndonesian = language == .indonesian
         switch kind {
         case .created:
-            return id ? "Permohonan diajukan oleh \(who) dan masuk antrean unit \(d.toUnit.map(String.init) ?? "?")."
+            return inIndonesian ? "Permohonan diajukan oleh \(who) dan masuk antrean unit \(d.toUnit.map(String.init) ?? "?")."
                 : "Request filed by \(who) and queued in unit \(d.toUnit.map(String.init) ?? "?")."
         case .claimed:
-            return id ? "\(who) mulai memproses permohonan." : "\(who) started working on the request."
+            return inIndonesian ? "\(who) mulai memproses permohonan." : "\(who) started working on the request."
         case .released:
-            return id ? "\(who) mengembalikan permohonan ke antrean\(Self.because(d.reason, language))."
+            return inIndonesian ? "\(who) mengembalikan permohonan ke antrean\(Self.because(d.reason, language))."
                 : "\(who) returned the request to the queue\(Self.because(d.reason, language))."
         case .leaseExpired:
-            return id ? "Klaim petugas \(d.previousHolder.map(String.init) ?? "?") habis; permohonan kembali ke antrean."
+            return inIndonesian ? "Klaim petugas \(d.previousHolder.map(String.init) ?? "?") habis; permohonan kembali ke antrean."
                 : "Officer \(d.previousHolder.map(String.init) ?? "?")'s claim lapsed; the request is back in the queue."
         case .askedCitizen:
-            return id ? "\(who) meminta kelengkapan dari pemohon: \(d.question ?? "")"
+            return inIndonesian ? "\(who) meminta kelengkapan dari pemohon: \(d.question ?? "")"
                 : "\(who) asked the citizen: \(d.question ?? "")"
         case .citizenReplied:
-            return id ? "Pemohon menanggapi; permohonan diproses kembali." : "The citizen replied; work resumed."
+            return inIndonesian ? "Pemohon menanggapi; permohonan diproses kembali." : "The citizen replied; work resumed."
         case .resolved:
-            return id ? "Permohonan selesai: \(d.publicMessage ?? "")" : "Request completed: \(d.publicMessage ?? "")"
+            return inIndonesian ? "Permohonan selesai: \(d.publicMessage ?? "")" : "Request completed: \(d.publicMessage ?? "")"
         case .rejected:
-            return id ? "Permohonan ditolak: \(d.reason ?? "")" : "Request rejected: \(d.reason ?? "")"
+            return inIndonesian ? "Permohonan ditolak: \(d.reason ?? "")" : "Request rejected: \(d.reason ?? "")"
         case .cancelled:
-            return id ? "Permohonan dibatalkan oleh \(who)\(Self.because(d.reason, language))."
+            return inIndonesian ? "Permohonan dibatalkan oleh \(who)\(Self.because(d.reason, language))."
                 : "Request cancelled by \(who)\(Self.because(d.reason, language))."
         case .transferred:
-            return id ? "\(who) memindahkan permohonan dari unit \(d.fromUnit.map(String.init) ?? "?") ke unit \(d.toUnit.map(String.init) ?? "?")\(Self.because(d.reason, language))."
+            return inIndonesian ? "\(who) memindahkan permohonan dari unit \(d.fromUnit.map(String.init) ?? "?") ke unit \(d.toUnit.map(String.init) ?? "?")\(Self.because(d.reason, language))."
                 : "\(who) transferred the request from unit \(d.fromUnit.map(String.init) ?? "?") to unit \(d.toUnit.map(String.init) ?? "?")\(Self.because(d.reason, language))."
         case .escalated:
-            return id ? "\(who) mengeskalasi permohonan ke tingkat \(d.escalationLevel?.to ?? 0)\(Self.because(d.reason, language))."
+            return inIndonesian ? "\(who) mengeskalasi permohonan ke tingkat \(d.escalationLevel?.to ?? 0)\(Self.because(d.reason, language))."
                 : "\(who) escalated the request to level \(d.escalationLevel?.to ?? 0)\(Self.because(d.reason, language))."
         case .assigned:
-            return id ? "\(who) menugaskan permohonan kepada petugas \(d.newHolder.map(String.init) ?? "?")."
+            return inIndonesian ? "\(who) menugaskan permohonan kepada petugas \(d.newHolder.map(String.init) ?? "?")."
                 : "\(who) assigned the request to officer \(d.newHolder.map(String.init) ?? "?")."
         case .note:
-            return id ? "\(who) menambahkan catatan: \(d.message ?? "")" : "\(who) added a note: \(d.message ?? "")"
+            return inIndonesian ? "\(who) menambahkan catatan: \(d.message ?? "")" : "\(who) added a note: \(d.message ?? "")"
         case .slaStage:
-            guard let stage = d.stage else { return id ? "Tahap SLA tercapai." : "SLA stage reached." }
+            guard let stage = d.stage else { return inIndonesian ? "Tahap SLA tercapai." : "SLA stage reached." }
             let clock = stage.clock.label(language)
             if stage.isBreach {
-                return id ? "Batas waktu \(clock) terlampaui (tahap \(stage.number), \(stage.percent)%)."
+                return inIndonesian ? "Batas waktu \(clock) terlampaui (tahap \(stage.number), \(stage.percent)%)."
                     : "The \(clock) deadline was breached (stage \(stage.number), \(stage.percent)%)."
             }
-            return id ? "Waktu \(clock) telah terpakai \(stage.percent)% (tahap \(stage.number))."
+            return inIndonesian ? "Waktu \(clock) telah terpakai \(stage.percent)% (tahap \(stage.number))."
                 : "\(stage.percent)% of the \(clock) time has been used (stage \(stage.number))."
         case .deadlineRecomputed:
-            return id ? "Tenggat waktu dihitung ulang setelah perubahan kalender atau target."
+            return inIndonesian ? "Tenggat waktu dihitung ulang setelah perubahan kalender atau target."
                 : "Deadlines recomputed after a calendar or target change."
         case .documentAdded:
-            return id ? "\(who) menambahkan dokumen." : "\(who) added a document."
+            return inIndonesian ? "\(who) menambahkan dokumen." : "\(who) added a document."
         case .feedback:
-            return id ? "Pemohon memberikan penilaian layanan." : "The citizen rated the service."
+            return inIndonesian ? "Pemohon memberikan penilaian layanan." : "The citizen rated the service."
         }
     }
 

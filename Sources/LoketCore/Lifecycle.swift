@@ -170,6 +170,8 @@ public enum Refusal: UserFacingError, Hashable {
     case notHolder(holder: StaffID?)
     /// The lease runs until the given instant.
     case leaseNotExpired(until: Date)
+    /// Only a request in progress has a lease to renew.
+    case noLease(RequestStatus)
     case sameUnit(UnitID)
     case alreadyHolder(StaffID)
     /// The proposed assignee works outside the request's unit and its ancestors.
@@ -185,6 +187,7 @@ public enum Refusal: UserFacingError, Hashable {
         case .wrongState: "wrong_state"
         case .notHolder: "not_holder"
         case .leaseNotExpired: "lease_not_expired"
+        case .noLease: "no_lease"
         case .sameUnit: "same_unit"
         case .alreadyHolder: "already_holder"
         case .assigneeOutsideUnit: "assignee_outside_unit"
@@ -210,6 +213,8 @@ public enum Refusal: UserFacingError, Hashable {
         case (.notHolder(.none), .english): "Claim the request first."
         case (.leaseNotExpired(let until), .indonesian): "Klaim masih berlaku sampai \(until)."
         case (.leaseNotExpired(let until), .english): "The claim is valid until \(until)."
+        case (.noLease(let status), .indonesian): "Tidak ada klaim yang dapat diperpanjang saat permohonan \(status.label(.indonesian))."
+        case (.noLease(let status), .english): "There is no claim to renew while the request is \(status.label(.english))."
         case (.sameUnit(let unit), .indonesian): "Permohonan sudah berada di unit \(unit)."
         case (.sameUnit(let unit), .english): "The request is already in unit \(unit)."
         case (.alreadyHolder(let staff), .indonesian): "Petugas \(staff) sudah memegang permohonan ini."
@@ -223,7 +228,7 @@ public enum Refusal: UserFacingError, Hashable {
 }
 
 /// The request lifecycle: one total function decides every state change.
-public enum Lifecycle {
+public enum Lifecycle: Sendable {
     /// Decides `command` by `actor` on a request in `state`: either the new state with its audit
     /// event and clock effects, or the reason it is refused. Pure: the caller persists the result
     /// (state, event and clocks in one transaction) or reports the refusal.
@@ -283,7 +288,7 @@ public enum Lifecycle {
         var next = state
         var details = EventDetails()
         details.overriddenHolder = overriddenHolder
-        var eventKind: EventKind
+        let eventKind: EventKind
         var effects: [ClockEffect] = []
         let now = context.now
         let lease = now.addingTimeInterval(context.leaseDuration)
@@ -425,7 +430,7 @@ public enum Lifecycle {
             return .failure(.notInUnit(state.unitId))
         }
         if state.status.isFinal { return .failure(.alreadyFinal(state.status)) }
-        guard state.status == .inProgress else { return .failure(.wrongState(state.status, .claim)) }
+        guard state.status == .inProgress else { return .failure(.noLease(state.status)) }
         guard state.holder == member.id else { return .failure(.notHolder(holder: state.holder)) }
         return .success(context.now.addingTimeInterval(context.leaseDuration))
     }
