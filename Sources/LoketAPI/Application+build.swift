@@ -1,0 +1,54 @@
+import Foundation
+import Hummingbird
+import Logging
+import LoketStore
+import Metrics
+import Postgres
+import Prometheus
+
+/// Builds Loket's router: citizen API under /api/v1, Open311 under /open311/v2, operations at the
+/// root. Tests call this directly with `app.test(.router)`.
+public func buildRouter(
+    services: LoketServices, metrics: PrometheusCollectorRegistry, migrator: Migrator? = nil
+) -> Router<AppContext> {
+    let router = Router(context: AppContext.self)
+    router.add(middleware: RequestMiddleware())
+    router.add(middleware: MetricsMiddleware())
+    router.add(middleware: RateLimitMiddleware(
+        limiter: RateLimiter(capacity: services.options.rateLimitBurst, refillPerSecond: services.options.rateLimitPerSecond),
+        trustForwardedFor: services.options.trustForwardedFor))
+    OperationsController(services: services, metrics: metrics, migrator: migrator).register(on: router)
+    let api = router.group("api/v1")
+    CatalogController(services: services).register(on: api)
+    RequestsController(services: services).register(on: api)
+    return router
+}
+
+/// Settings of `loketd serve`.
+public struct ServerOptions: Sendable {
+    public var host = "127.0.0.1"
+    public var port = 8080
+    /// Close a connection that sends nothing for this long (slow or stuck clients).
+    public var idleTimeout: Duration = .seconds(30)
+    public var api = APIOptions()
+
+    public init() {}
+}
+
+/// The HTTP server with its dependencies, ready for `runService()` (graceful shutdown on SIGTERM
+/// and SIGINT: in-flight requests finish, then the pool closes).
+public func buildApplication(
+    options: ServerOptions, pool: ConnectionPool, migrator: Migrator?, logger: Logger
+) -> some ApplicationProtocol {
+    let registry = PrometheusCollectorRegistry()
+    MetricsSystem.bootstrap(PrometheusMetricsFactory(registry: registry))
+    let services = LoketServices(pool: pool, options: options.api)
+    let router = buildRouter(services: services, metrics: registry, migrator: migrator)
+    let seconds = Int64(options.idleTimeout.components.seconds)
+    return Application(
+        router: router,
+        server: .http1(configuration: .init(idleTimeout: .seconds(seconds))),
+        configuration: .init(address: .hostname(options.host, port: options.port), serverName: "loket"),
+        services: [PoolService(pool: pool)],
+        logger: logger)
+}

@@ -1,0 +1,159 @@
+import Foundation
+import HTTPTypes
+import Hummingbird
+import LoketStore
+import MultipartKit
+import NIOCore
+
+/// A supporting document as uploaded: multipart/form-data (a part named `file`) or a raw body with
+/// the document's own content type. The type is judged by content, not by what the client says.
+struct DocumentUpload {
+    static let accepted = ["application/pdf", "image/jpeg", "image/png"]
+
+    var filename: String
+    var contentType: String
+    var content: Data
+
+    static func read(_ request: Request, context: AppContext) async throws -> DocumentUpload {
+        let declared = request.headers[.contentType] ?? ""
+        let buffer: ByteBuffer
+        do {
+            buffer = try await request.body.collect(upTo: APILimits.maxDocumentBytes + 64 * 1024)
+        } catch {
+            throw APIError.documentTooLarge
+        }
+        var filename: String?
+        var content: Data
+        if declared.lowercased().hasPrefix("multipart/form-data") {
+            guard let boundary = Self.boundary(declared) else {
+                throw APIError(.badRequest, code: "multipart_boundary_missing", message: LocalizedText(
+                    id: "Header Content-Type multipart tidak memuat boundary.", en: "The multipart Content-Type has no boundary."))
+            }
+            let parts: [FormPart]
+            do {
+                parts = try FormPart.parse(buffer, boundary: boundary)
+            } catch {
+                throw APIError(.badRequest, code: "multipart_invalid", message: LocalizedText(
+                    id: "Isi multipart tidak dapat dibaca.", en: "The multipart body cannot be parsed."))
+            }
+            guard let part = parts.first(where: { $0.name == "file" }) else {
+                throw APIError(.unprocessableContent, code: "missing_field", message: LocalizedText(
+                    id: "Bagian \"file\" tidak ada dalam formulir.", en: "The form has no \"file\" part."), field: "file")
+            }
+            filename = part.filename
+            content = part.body
+        } else {
+            guard accepted.contains(where: { declared.lowercased().hasPrefix($0) }) || declared.lowercased().hasPrefix("application/octet-stream") else {
+                throw APIError.unsupportedMediaType("multipart/form-data, application/pdf, image/jpeg or image/png")
+            }
+            content = Data(buffer.readableBytesView)
+            filename = request.uri.queryParameters.get("filename")
+                ?? request.headers[HTTPField.Name("Content-Disposition")!].flatMap(Self.dispositionFilename)
+        }
+        guard !content.isEmpty else {
+            throw APIError(.badRequest, code: "document_empty", message: LocalizedText(
+                id: "Dokumen kosong.", en: "The document is empty."), field: "file")
+        }
+        guard content.count <= APILimits.maxDocumentBytes else { throw APIError.documentTooLarge }
+        guard let sniffed = Self.sniff(content) else {
+            throw APIError(.unsupportedMediaType, code: "document_type_unsupported", message: LocalizedText(
+                id: "Hanya dokumen PDF, JPEG, atau PNG yang diterima.", en: "Only PDF, JPEG or PNG documents are accepted."),
+                field: "file")
+        }
+        let name = Self.sanitize(filename, contentType: sniffed)
+        return DocumentUpload(filename: name, contentType: sniffed, content: content)
+    }
+
+    /// The type by its first bytes.
+    static func sniff(_ data: Data) -> String? {
+        let bytes = [UInt8](data.prefix(8))
+        if bytes.starts(with: Array("%PDF-".utf8)) { return "application/pdf" }
+        if bytes.starts(with: [0xFF, 0xD8, 0xFF]) { return "image/jpeg" }
+        if bytes.starts(with: [0x89, 0x50, 0x4E, 0x47, 0x0D, 0x0A, 0x1A, 0x0A]) { return "image/png" }
+        return nil
+    }
+
+    /// A safe file name: no folders, no control or reserved characters, a fitting extension.
+    static func sanitize(_ given: String?, contentType: String) -> String {
+        let fallbackExtension = contentType == "application/pdf" ? "pdf" : contentType == "image/png" ? "png" : "jpg"
+        var name = given ?? ""
+        if let last = name.split(whereSeparator: { $0 == "/" || $0 == "\\" }).last { name = String(last) }
+        name = String(name.unicodeScalars.filter { !$0.properties.isWhitespace || $0 == " " }
+            .filter { $0.properties.generalCategory != .control && !"<>:\"|?*".unicodeScalars.contains($0) }
+            .map(Character.init))
+        name = name.trimmingCharacters(in: CharacterSet(charactersIn: " ."))
+        if name.isEmpty { name = "dokumen.\(fallbackExtension)" }
+        if name.count > 200 { name = String(name.prefix(200)) }
+        return name
+    }
+
+    static func boundary(_ contentType: String) -> String? {
+        for parameter in contentType.split(separator: ";").dropFirst() {
+            let pair = parameter.split(separator: "=", maxSplits: 1).map { $0.trimmingCharacters(in: .whitespaces) }
+            if pair.count == 2, pair[0].lowercased() == "boundary" {
+                return pair[1].trimmingCharacters(in: CharacterSet(charactersIn: "\""))
+            }
+        }
+        return nil
+    }
+
+    static func dispositionFilename(_ header: String) -> String? {
+        for parameter in header.split(separator: ";") {
+            let pair = parameter.split(separator: "=", maxSplits: 1).map { $0.trimmingCharacters(in: .whitespaces) }
+            if pair.count == 2, pair[0].lowercased() == "filename" {
+                return pair[1].trimmingCharacters(in: CharacterSet(charactersIn: "\""))
+            }
+        }
+        return nil
+    }
+
+    /// A download that browsers save instead of rendering, with its stored type.
+    static func downloadResponse(_ info: DocumentInfo, content: Data) -> Response {
+        var headers = HTTPFields()
+        headers[.contentType] = info.contentType
+        headers[HTTPField.Name("X-Content-Type-Options")!] = "nosniff"
+        let ascii = String(info.filename.unicodeScalars.map { $0.isASCII && $0 != "\"" ? Character($0) : "_" })
+        let encoded = info.filename.addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? ascii
+        headers[HTTPField.Name("Content-Disposition")!] = "attachment; filename=\"\(ascii)\"; filename*=UTF-8''\(encoded)"
+        return Response(status: .ok, headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: content)))
+    }
+}
+
+extension APIError {
+    static let documentTooLarge = APIError(.contentTooLarge, code: "document_too_large", message: LocalizedText(
+        id: "Dokumen melebihi 10 MiB.", en: "The document is larger than 10 MiB."), field: "file")
+}
+
+/// One part of a multipart/form-data body.
+struct FormPart {
+    var name: String?
+    var filename: String?
+    var body: Data
+
+    /// Collects the parts with multipart-kit's streaming parser.
+    static func parse(_ buffer: ByteBuffer, boundary: String) throws -> [FormPart] {
+        let parser = MultipartParser(boundary: boundary)
+        var parts: [FormPart] = []
+        var current = FormPart(name: nil, filename: nil, body: Data())
+        parser.onHeader = { name, value in
+            guard name.lowercased() == "content-disposition" else { return }
+            for parameter in value.split(separator: ";") {
+                let pair = parameter.split(separator: "=", maxSplits: 1).map { $0.trimmingCharacters(in: .whitespaces) }
+                guard pair.count == 2 else { continue }
+                let text = pair[1].trimmingCharacters(in: CharacterSet(charactersIn: "\""))
+                switch pair[0].lowercased() {
+                case "name": current.name = text
+                case "filename": current.filename = text
+                default: break
+                }
+            }
+        }
+        parser.onBody = { body in current.body.append(contentsOf: body.readableBytesView) }
+        parser.onPartComplete = {
+            parts.append(current)
+            current = FormPart(name: nil, filename: nil, body: Data())
+        }
+        try parser.execute(buffer)
+        return parts
+    }
+}

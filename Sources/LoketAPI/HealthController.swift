@@ -1,0 +1,94 @@
+import Foundation
+import Hummingbird
+import Metrics
+import NIOCore
+import Postgres
+import Prometheus
+import Synchronization
+
+/// /healthz (the process answers), /readyz (the database answers and the schema is current),
+/// /metrics (Prometheus text), /openapi.yaml.
+struct OperationsController {
+    let services: LoketServices
+    let metrics: PrometheusCollectorRegistry
+    let migrator: Migrator?
+    /// Readiness is cached briefly so a probe storm does not become a database storm.
+    private let readiness = ReadinessCache()
+
+    init(services: LoketServices, metrics: PrometheusCollectorRegistry, migrator: Migrator?) {
+        self.services = services
+        self.metrics = metrics
+        self.migrator = migrator
+    }
+
+    func register(on router: some RouterMethods<AppContext>) {
+        router.get("healthz") { _, _ in Self.json(.ok, #"{"status":"ok"}"#) }
+        router.get("readyz", use: ready)
+        router.get("metrics", use: prometheus)
+        router.get("openapi.yaml", use: openAPI)
+    }
+
+    static func json(_ status: HTTPResponse.Status, _ text: String) -> Response {
+        var headers = HTTPFields()
+        headers[.contentType] = "application/json; charset=utf-8"
+        return Response(status: status, headers: headers, body: .init(byteBuffer: ByteBuffer(string: text)))
+    }
+
+    @Sendable func ready(request: Request, context: AppContext) async throws -> Response {
+        let now = ContinuousClock.now
+        if let cached = readiness.state.withLock({ $0 }), now - cached.at < .seconds(1) {
+            return answer(cached.ready, cached.reason)
+        }
+        var ready = true
+        var reason = "ok"
+        do {
+            try await services.pool.withConnection { connection in
+                try await connection.query("SELECT 1")
+                if let migrator, try await !migrator.isCurrent(on: connection) {
+                    ready = false
+                    reason = "migrations pending"
+                }
+            }
+        } catch {
+            ready = false
+            reason = "database unavailable"
+        }
+        readiness.state.withLock { $0 = (ready, reason, now) }
+        return answer(ready, reason)
+    }
+
+    private func answer(_ ready: Bool, _ reason: String) -> Response {
+        var response = Self.json(ready ? .ok : .serviceUnavailable, #"{"status":"\#(ready ? "ready" : "unready")","reason":"\#(reason)"}"#)
+        if !ready { response.headers[.retryAfter] = "2" }
+        return response
+    }
+
+    @Sendable func prometheus(request: Request, context: AppContext) async throws -> Response {
+        let pool = services.pool.metrics
+        Gauge(label: "loket_db_pool_connections_open").record(pool.open)
+        Gauge(label: "loket_db_pool_connections_in_use").record(pool.inUse)
+        Gauge(label: "loket_db_pool_waiting").record(pool.waiting)
+        Gauge(label: "loket_db_pool_connections_created").record(pool.created)
+        Gauge(label: "loket_db_pool_connect_failures").record(pool.failedConnects)
+        Gauge(label: "loket_db_pool_connections_replaced").record(pool.replaced)
+        Gauge(label: "loket_db_pool_acquire_timeouts").record(pool.acquireTimeouts)
+        var buffer: [UInt8] = []
+        metrics.emit(into: &buffer)
+        var headers = HTTPFields()
+        headers[.contentType] = "text/plain; version=0.0.4; charset=utf-8"
+        return Response(status: .ok, headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: buffer)))
+    }
+
+    @Sendable func openAPI(request: Request, context: AppContext) async throws -> Response {
+        guard let url = Bundle.module.url(forResource: "openapi", withExtension: "yaml"),
+              let data = try? Data(contentsOf: url)
+        else { throw APIError.notFound }
+        var headers = HTTPFields()
+        headers[.contentType] = "application/yaml; charset=utf-8"
+        return Response(status: .ok, headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: data)))
+    }
+}
+
+final class ReadinessCache: Sendable {
+    let state = Mutex<(ready: Bool, reason: String, at: ContinuousClock.Instant)?>(nil)
+}

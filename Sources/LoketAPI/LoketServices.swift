@@ -1,0 +1,46 @@
+import Foundation
+import LoketCore
+import LoketStore
+import Postgres
+
+/// What the HTTP layer needs, built once at start.
+public struct LoketServices: Sendable {
+    public let pool: ConnectionPool
+    public let catalog: CatalogCache
+    public let intake: IntakeStore
+    public let requests: RequestStore
+    public let partners: PartnerKeyStore
+    public let options: APIOptions
+    /// The current instant; tests move it.
+    public let clock: @Sendable () -> Date
+
+    public init(pool: ConnectionPool, options: APIOptions, clock: @escaping @Sendable () -> Date = { Date() }) {
+        self.pool = pool
+        self.catalog = CatalogCache(pool: pool, maxAge: options.catalogMaxAge)
+        self.intake = IntakeStore(pool: pool, jurisdictionPrefix: options.trackingPrefix)
+        self.requests = RequestStore(pool: pool)
+        self.partners = PartnerKeyStore(pool: pool)
+        self.options = options
+        self.clock = clock
+    }
+}
+
+/// Settings of the HTTP API.
+public struct APIOptions: Sendable {
+    /// Prefix of tracking codes, e.g. "SRG" for Kota Serang.
+    public var trackingPrefix: String = "SRG"
+    /// Open311 `jurisdiction_id` this server answers for.
+    public var jurisdictionID: String = "serangkota.go.id"
+    /// The time zone in which "today" is judged (NIK birth dates) and instants are shown.
+    public var timeZone: String = "Asia/Jakarta"
+    public var catalogMaxAge: Duration = .seconds(30)
+    /// Requests per client address a burst may make to creating routes, and the refill per second.
+    public var rateLimitBurst: Int = 30
+    public var rateLimitPerSecond: Double = 1
+    /// Take the client address from X-Forwarded-For (only behind a trusted proxy).
+    public var trustForwardedFor: Bool = false
+    /// Base URL for links in answers (no trailing slash), e.g. https://loket.serangkota.go.id.
+    public var publicBaseURL: String = ""
+
+    public init() {}
+}

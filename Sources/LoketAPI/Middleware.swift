@@ -1,0 +1,168 @@
+import Foundation
+import HTTPTypes
+import Hummingbird
+import NIOCore
+import Logging
+import LoketCore
+import Postgres
+import Synchronization
+
+extension HTTPField.Name {
+    static let requestID = HTTPField.Name("X-Request-ID")!
+    static let idempotencyKey = HTTPField.Name("Idempotency-Key")!
+    static let contentLanguage = HTTPField.Name("Content-Language")!
+    static let forwardedFor = HTTPField.Name("X-Forwarded-For")!
+    static let location = HTTPField.Name("Location")!
+}
+
+/// Gives every request an id (the client's `X-Request-ID` if it is sane, else a new one), puts it on
+/// the response and on every log line, and picks the response language from `Accept-Language`.
+/// Also the last line of defence: any error becomes Loket's JSON error shape, never a stack trace.
+struct RequestMiddleware: RouterMiddleware {
+    typealias Context = AppContext
+
+    func handle(_ request: Request, context: AppContext, next: (Request, AppContext) async throws -> Response) async throws -> Response {
+        var context = context
+        context.requestID = Self.requestID(from: request)
+        context.language = Self.language(from: request)
+        context.logger[metadataKey: "request_id"] = .string(context.requestID)
+        var response: Response
+        do {
+            response = try await next(request, context)
+        } catch {
+            response = Self.apiError(for: error, logger: context.logger).response(language: context.language, requestID: context.requestID)
+        }
+        response.headers[.requestID] = context.requestID
+        return response
+    }
+
+    static func requestID(from request: Request) -> String {
+        if let given = request.headers[.requestID], (1...128).contains(given.count),
+           given.allSatisfy({ $0.isASCII && ($0.isLetter || $0.isNumber || $0 == "-" || $0 == "_" || $0 == ".") }) {
+            return given
+        }
+        return UUID().uuidString.lowercased()
+    }
+
+    /// Indonesian by default; English when the client prefers it.
+    static func language(from request: Request) -> Language {
+        guard let header = request.headers[.acceptLanguage] else { return .indonesian }
+        var best: (Language, Double)?
+        for part in header.split(separator: ",") {
+            let pieces = part.split(separator: ";").map { $0.trimmingCharacters(in: .whitespaces).lowercased() }
+            guard let tag = pieces.first else { continue }
+            let quality = pieces.dropFirst().first { $0.hasPrefix("q=") }.flatMap { Double($0.dropFirst(2)) } ?? 1
+            let language: Language? = tag.hasPrefix("en") ? .english : tag.hasPrefix("id") || tag.hasPrefix("in") ? .indonesian : nil
+            if let language, quality > 0, quality > (best?.1 ?? -1) { best = (language, quality) }
+        }
+        return best?.0 ?? .indonesian
+    }
+
+    /// Maps anything thrown by a handler to what the client may see. Database trouble is 503 with
+    /// Retry-After (the request may simply be retried); an unexpected error is logged in full and
+    /// reported as a bare 500.
+    static func apiError(for error: any Error, logger: Logger) -> APIError {
+        switch error {
+        case let error as APIError:
+            return error
+        case let error as HTTPError:
+            switch error.status {
+            case .contentTooLarge: return .bodyTooLarge
+            case .notFound: return .notFound
+            case .methodNotAllowed:
+                return APIError(.methodNotAllowed, code: "method_not_allowed", message: LocalizedText(
+                    id: "Metode HTTP ini tidak didukung untuk alamat ini.", en: "This HTTP method is not supported here."))
+            default:
+                return APIError(error.status, code: "bad_request", message: LocalizedText(
+                    id: "Permintaan tidak dapat diproses.", en: error.body ?? "The request cannot be processed."))
+            }
+        case let error as DecodingError:
+            return .invalidJSON(Self.describe(error))
+        case is ConnectionPoolError, is PostgresConnectionError:
+            logger.warning("database unavailable", metadata: ["error": "\(error)"])
+            return .serviceUnavailable(retryAfter: 2)
+        case let error as PostgresError where error.sqlState.isConnectionLoss || error.sqlState == .tooManyConnections:
+            logger.warning("database unavailable", metadata: ["error": "\(error)"])
+            return .serviceUnavailable(retryAfter: 2)
+        case let error as PostgresError where error.sqlState.isTransientTransactionFailure:
+            return .serviceUnavailable(retryAfter: 1)
+        default:
+            logger.error("unhandled error", metadata: ["error": "\(String(reflecting: error))"])
+            return .internalError
+        }
+    }
+
+    static func describe(_ error: DecodingError) -> String {
+        func path(_ context: DecodingError.Context) -> String {
+            let keys = context.codingPath.map { $0.intValue.map { "[\($0)]" } ?? $0.stringValue }
+            return keys.isEmpty ? "(body)" : keys.joined(separator: ".").replacingOccurrences(of: ".[", with: "[")
+        }
+        switch error {
+        case .typeMismatch(_, let context): return "wrong type at \(path(context))"
+        case .valueNotFound(_, let context): return "missing value at \(path(context))"
+        case .keyNotFound(let key, let context):
+            let parent = path(context)
+            return "missing key \(parent == "(body)" ? key.stringValue : parent + "." + key.stringValue)"
+        case .dataCorrupted(let context): return "malformed JSON at \(path(context))"
+        @unknown default: return "malformed JSON"
+        }
+    }
+}
+
+/// Per-client token buckets for the routes that create things. In memory: each server process
+/// limits on its own, which is what a citizen-facing abuse guard needs.
+final class RateLimiter: Sendable {
+    struct Bucket {
+        var tokens: Double
+        var updated: ContinuousClock.Instant
+    }
+
+    let capacity: Double
+    let refillPerSecond: Double
+    private let buckets = Mutex<[String: Bucket]>([:])
+
+    init(capacity: Int, refillPerSecond: Double) {
+        self.capacity = Double(capacity)
+        self.refillPerSecond = refillPerSecond
+    }
+
+    /// Takes a token for `key`; when there is none, returns how many seconds until there is.
+    func take(_ key: String, now: ContinuousClock.Instant = .now) -> Int? {
+        buckets.withLock { buckets in
+            if buckets.count > 100_000 { buckets.removeAll() }  // bounded memory under a flood of addresses
+            var bucket = buckets[key] ?? Bucket(tokens: capacity, updated: now)
+            let elapsed = now - bucket.updated
+            let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
+            bucket.tokens = min(capacity, bucket.tokens + seconds * refillPerSecond)
+            bucket.updated = now
+            defer { buckets[key] = bucket }
+            if bucket.tokens >= 1 {
+                bucket.tokens -= 1
+                return nil
+            }
+            return max(1, Int(((1 - bucket.tokens) / refillPerSecond).rounded(.up)))
+        }
+    }
+}
+
+struct RateLimitMiddleware: RouterMiddleware {
+    typealias Context = AppContext
+    let limiter: RateLimiter
+    /// Trust X-Forwarded-For only behind a known proxy (configuration), else use the peer address.
+    let trustForwardedFor: Bool
+
+    func handle(_ request: Request, context: AppContext, next: (Request, AppContext) async throws -> Response) async throws -> Response {
+        guard request.method == .post else { return try await next(request, context) }
+        if let retry = limiter.take(clientAddress(request, context)) {
+            throw APIError.rateLimited(retryAfter: retry)
+        }
+        return try await next(request, context)
+    }
+
+    func clientAddress(_ request: Request, _ context: AppContext) -> String {
+        if trustForwardedFor, let forwarded = request.headers[.forwardedFor]?.split(separator: ",").first {
+            return forwarded.trimmingCharacters(in: .whitespaces)
+        }
+        return context.remoteAddress?.ipAddress ?? "unknown"
+    }
+}

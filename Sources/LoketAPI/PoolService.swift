@@ -1,0 +1,13 @@
+import Postgres
+import ServiceLifecycle
+
+/// Closes the connection pool when the service group shuts down, after the server stopped taking
+/// requests.
+struct PoolService: Service {
+    let pool: ConnectionPool
+
+    func run() async throws {
+        try? await gracefulShutdown()
+        await pool.close()
+    }
+}

@@ -1,0 +1,260 @@
+import Foundation
+import LoketCore
+import Postgres
+import Synchronization
+
+/// A unit of the organisation tree.
+public struct Unit: Sendable, Hashable {
+    public var id: UnitID
+    public var code: String
+    public var name: String
+    public var parentID: UnitID?
+    public var kind: String
+    public var isTriage: Bool
+}
+
+/// A requirement of a service, in both languages.
+public struct Requirement: Sendable, Hashable, Codable {
+    public var id: String
+    public var en: String
+}
+
+/// An Open311 attribute definition of a service type (what the citizen must or may answer).
+public struct ServiceAttribute: Sendable, Hashable, Codable {
+    public struct Value: Sendable, Hashable, Codable {
+        public var key: String
+        public var name: String
+    }
+
+    public var code: String
+    public var datatype: String
+    public var required: Bool
+    public var order: Int
+    public var descriptionID: String
+    public var descriptionEN: String
+    public var datatypeDescription: String?
+    public var values: [Value]
+
+    enum CodingKeys: String, CodingKey {
+        case code, datatype, required, order, values
+        case descriptionID = "description_id"
+        case descriptionEN = "description_en"
+        case datatypeDescription = "datatype_description"
+    }
+
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        code = try container.decode(String.self, forKey: .code)
+        datatype = try container.decode(String.self, forKey: .datatype)
+        required = try container.decodeIfPresent(Bool.self, forKey: .required) ?? false
+        order = try container.decodeIfPresent(Int.self, forKey: .order) ?? 0
+        descriptionID = try container.decodeIfPresent(String.self, forKey: .descriptionID) ?? ""
+        descriptionEN = try container.decodeIfPresent(String.self, forKey: .descriptionEN) ?? descriptionID
+        datatypeDescription = try container.decodeIfPresent(String.self, forKey: .datatypeDescription)
+        values = try container.decodeIfPresent([Value].self, forKey: .values) ?? []
+    }
+}
+
+/// A service of the catalog with its published standard (requirements, fee, targets).
+public struct ServiceType: Sendable, Hashable {
+    public var id: ServiceTypeID
+    public var code: String
+    public var group: String
+    public var name: LocalizedPair
+    public var description: LocalizedPair
+    public var requirements: [Requirement]
+    public var feeRupiah: Int64
+    public var feeNote: LocalizedPair?
+    public var responseTargetMinutes: Int
+    public var resolutionTargetMinutes: Int
+    public var calendarID: Int64
+    public var defaultUnitID: UnitID
+    public var policy: EscalationPolicy
+    public var isPublic: Bool
+    public var allowMultipleOpen: Bool
+    public var attributes: [ServiceAttribute]
+    public var keywords: [String]
+}
+
+/// A text in Indonesian and English.
+public struct LocalizedPair: Sendable, Hashable {
+    public var id: String
+    public var en: String
+
+    public func text(_ language: Language) -> String { language == .english ? en : id }
+}
+
+/// A business calendar with the length of its standard working day (to show targets in days).
+public struct StoredCalendar: Sendable {
+    public var id: Int64
+    public var code: String
+    public var dayMinutes: Int
+    public var calendar: BusinessCalendar
+}
+
+/// Everything intake and the public pages need from the configuration tables, read at once.
+public struct CatalogSnapshot: Sendable {
+    public let services: [ServiceType]
+    public let servicesByCode: [String: ServiceType]
+    public let servicesByID: [ServiceTypeID: ServiceType]
+    public let units: [UnitID: Unit]
+    public let calendars: [Int64: StoredCalendar]
+    public let routing: RoutingTable
+    public let triageUnitID: UnitID
+    public let areas: Set<String>
+    public let loadedAt: Date
+
+    public func calendar(for service: ServiceType) -> StoredCalendar { calendars[service.calendarID]! }
+
+    /// Ancestors of a unit, nearest first (for subtree checks and escalation).
+    public func ancestors(of unit: UnitID) -> [UnitID] {
+        var chain: [UnitID] = []
+        var current = units[unit]?.parentID
+        while let id = current, !chain.contains(id) {
+            chain.append(id)
+            current = units[id]?.parentID
+        }
+        return chain
+    }
+}
+
+public enum CatalogError: Error, CustomStringConvertible {
+    case noTriageUnit
+    case invalidConfiguration(String)
+
+    public var description: String {
+        switch self {
+        case .noTriageUnit: return "the catalog has no active triage unit (units.is_triage)"
+        case .invalidConfiguration(let reason): return "invalid catalog configuration: \(reason)"
+        }
+    }
+}
+
+public enum CatalogStore {
+    /// Reads the active catalog: units, calendars with hours and holidays, active service types and
+    /// active routing rules.
+    public static func load(on connection: PostgresConnection, now: Date = Date()) async throws -> CatalogSnapshot {
+        var units: [UnitID: Unit] = [:]
+        var triage: UnitID?
+        for row in try await connection.query("SELECT id, code, name, parent_id, kind, is_triage, active FROM units") {
+            let unit = Unit(
+                id: try row.decode(Int64.self, "id"), code: try row.decode(String.self, "code"),
+                name: try row.decode(String.self, "name"), parentID: try row.decode(Int64?.self, "parent_id"),
+                kind: try row.decode(String.self, "kind"), isTriage: try row.decode(Bool.self, "is_triage"))
+            units[unit.id] = unit
+            if unit.isTriage, try row.decode(Bool.self, "active") { triage = unit.id }
+        }
+        guard let triage else { throw CatalogError.noTriageUnit }
+
+        var intervals: [Int64: [WorkingInterval]] = [:]
+        for row in try await connection.query("SELECT calendar_id, weekday, start_minute, end_minute FROM calendar_intervals") {
+            intervals[try row.decode(Int64.self, "calendar_id"), default: []].append(WorkingInterval(
+                weekday: try row.decode(Int.self, "weekday"), startMinute: try row.decode(Int.self, "start_minute"),
+                endMinute: try row.decode(Int.self, "end_minute")))
+        }
+        var holidays: [Int64: [Holiday]] = [:]
+        for row in try await connection.query("SELECT calendar_id, day, name, kind FROM holidays") {
+            let day = try row.decode(PostgresLocalDate.self, "day")
+            let kind = HolidayKind(rawValue: try row.decode(String.self, "kind")) ?? .national
+            holidays[try row.decode(Int64.self, "calendar_id"), default: []].append(
+                try Holiday(year: day.year, month: day.month, day: day.day, name: try row.decode(String.self, "name"), kind: kind))
+        }
+        var calendars: [Int64: StoredCalendar] = [:]
+        for row in try await connection.query("SELECT id, code, time_zone, day_minutes FROM calendars") {
+            let id = try row.decode(Int64.self, "id")
+            let code = try row.decode(String.self, "code")
+            do {
+                let calendar = try BusinessCalendar(
+                    timeZoneIdentifier: try row.decode(String.self, "time_zone"), intervals: intervals[id] ?? [],
+                    holidays: holidays[id] ?? [])
+                calendars[id] = StoredCalendar(id: id, code: code, dayMinutes: try row.decode(Int.self, "day_minutes"), calendar: calendar)
+            } catch {
+                throw CatalogError.invalidConfiguration("calendar \(code): \(error)")
+            }
+        }
+
+        var services: [ServiceType] = []
+        let serviceRows = try await connection.query(
+            """
+            SELECT id, code, group_code, name_id, name_en, description_id, description_en, requirements, fee_rupiah,
+                   fee_note_id, fee_note_en, response_target_minutes, resolution_target_minutes, calendar_id,
+                   default_unit_id, escalation_policy, is_public, allow_multiple_open, attributes, keywords
+            FROM service_types WHERE active ORDER BY group_code, code
+            """)
+        for row in serviceRows {
+            let code = try row.decode(String.self, "code")
+            let calendarID = try row.decode(Int64.self, "calendar_id")
+            guard calendars[calendarID] != nil else { throw CatalogError.invalidConfiguration("service \(code) has no calendar") }
+            let feeNoteID = try row.decode(String?.self, "fee_note_id")
+            let feeNoteEN = try row.decode(String?.self, "fee_note_en")
+            let policy: EscalationPolicy
+            do {
+                policy = try row.json(EscalationPolicy.self, "escalation_policy")
+            } catch {
+                throw CatalogError.invalidConfiguration("service \(code) escalation policy: \(error)")
+            }
+            services.append(ServiceType(
+                id: try row.decode(Int64.self, "id"), code: code, group: try row.decode(String.self, "group_code"),
+                name: LocalizedPair(id: try row.decode(String.self, "name_id"), en: try row.decode(String.self, "name_en")),
+                description: LocalizedPair(
+                    id: try row.decode(String.self, "description_id"), en: try row.decode(String.self, "description_en")),
+                requirements: try row.json([Requirement].self, "requirements"),
+                feeRupiah: try row.decode(Int64.self, "fee_rupiah"),
+                feeNote: feeNoteID.map { LocalizedPair(id: $0, en: feeNoteEN ?? $0) },
+                responseTargetMinutes: try row.decode(Int.self, "response_target_minutes"),
+                resolutionTargetMinutes: try row.decode(Int.self, "resolution_target_minutes"),
+                calendarID: calendarID, defaultUnitID: try row.decode(Int64.self, "default_unit_id"), policy: policy,
+                isPublic: try row.decode(Bool.self, "is_public"),
+                allowMultipleOpen: try row.decode(Bool.self, "allow_multiple_open"),
+                attributes: try row.json([ServiceAttribute].self, "attributes").sorted { $0.order < $1.order },
+                keywords: try row.decode([String].self, "keywords")))
+        }
+
+        var rules: [RoutingRule] = []
+        for row in try await connection.query(
+            "SELECT id, service_type_id, area_code, unit_id, priority, active FROM routing_rules WHERE active")
+        {
+            rules.append(RoutingRule(
+                id: try row.decode(Int64.self, "id"), serviceTypeId: try row.decode(Int64?.self, "service_type_id"),
+                areaCode: try row.decode(String?.self, "area_code").map { try AreaCode($0) },
+                unitId: try row.decode(Int64.self, "unit_id"), priority: try row.decode(Int.self, "priority"),
+                isActive: try row.decode(Bool.self, "active")))
+        }
+        let areas = Set(try await connection.query("SELECT code FROM areas").map { try $0.decode(String.self, 0) })
+
+        return CatalogSnapshot(
+            services: services, servicesByCode: Dictionary(uniqueKeysWithValues: services.map { ($0.code, $0) }),
+            servicesByID: Dictionary(uniqueKeysWithValues: services.map { ($0.id, $0) }), units: units,
+            calendars: calendars, routing: RoutingTable(rules: rules), triageUnitID: triage, areas: areas, loadedAt: now)
+    }
+}
+
+/// The catalog held in memory and re-read at most every `maxAge`, so intake does not read eight
+/// configuration tables per request. Admin changes show within `maxAge`.
+public final class CatalogCache: Sendable {
+    private let pool: ConnectionPool
+    private let maxAge: Duration
+    private let state = Mutex<(snapshot: CatalogSnapshot?, loadedAt: ContinuousClock.Instant?)>((nil, nil))
+
+    public init(pool: ConnectionPool, maxAge: Duration = .seconds(30)) {
+        self.pool = pool
+        self.maxAge = maxAge
+    }
+
+    public func snapshot() async throws -> CatalogSnapshot {
+        let now = ContinuousClock.now
+        let cached = state.withLock { state -> CatalogSnapshot? in
+            guard let snapshot = state.snapshot, let loadedAt = state.loadedAt, now - loadedAt < maxAge else { return nil }
+            return snapshot
+        }
+        if let cached { return cached }
+        let fresh = try await pool.withConnection { try await CatalogStore.load(on: $0) }
+        state.withLock { $0 = (fresh, now) }
+        return fresh
+    }
+
+    /// Drops the cached copy (after an admin change in this process, and in tests).
+    public func invalidate() {
+        state.withLock { $0 = (nil, nil) }
+    }
+}

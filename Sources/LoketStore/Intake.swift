@@ -1,0 +1,283 @@
+import Crypto
+import Foundation
+import LoketCore
+import Postgres
+
+/// A validated request as a citizen (or a partner app) files it.
+public struct NewRequest: Sendable {
+    public var service: ServiceType
+    public var citizenName: String?
+    public var nik: NIK?
+    public var phone: PhoneNumber?
+    public var email: EmailAddress?
+    public var area: AreaCode?
+    public var address: String?
+    public var latitude: Double?
+    public var longitude: Double?
+    public var description: String?
+    public var mediaURL: String?
+    /// Answers to the service's attributes, as JSON text (an object).
+    public var attributesJSON: String
+    public var source: Source
+    public var partnerID: PartnerID?
+
+    public enum Source: String, Sendable {
+        case web, open311, counter
+    }
+
+    public init(
+        service: ServiceType, citizenName: String?, nik: NIK?, phone: PhoneNumber?, email: EmailAddress?, area: AreaCode?,
+        address: String?, latitude: Double?, longitude: Double?, description: String?, mediaURL: String? = nil,
+        attributesJSON: String = "{}", source: Source = .web, partnerID: PartnerID? = nil
+    ) {
+        self.service = service
+        self.citizenName = citizenName
+        self.nik = nik
+        self.phone = phone
+        self.email = email
+        self.area = area
+        self.address = address
+        self.latitude = latitude
+        self.longitude = longitude
+        self.description = description
+        self.mediaURL = mediaURL
+        self.attributesJSON = attributesJSON
+        self.source = source
+        self.partnerID = partnerID
+    }
+}
+
+/// What intake decided and stored.
+public struct FiledRequest: Sendable {
+    public var id: Int64
+    public var trackingCode: TrackingCode
+    /// The secret the citizen uses to read the full detail. Shown once; only its hash is stored.
+    public var accessToken: String
+    public var unit: Unit
+    public var routing: RoutingDecision
+    public var responseDueAt: Date
+    public var resolutionDueAt: Date
+    public var createdAt: Date
+}
+
+/// An Idempotency-Key with the hash of the body it came with.
+public struct IdempotencyClaim: Sendable {
+    public var scope: String
+    public var key: String
+    public var requestHash: Data
+
+    public init(scope: String, key: String, body: some DataProtocol) {
+        self.scope = scope
+        self.key = key
+        self.requestHash = Data(SHA256.hash(data: body))
+    }
+}
+
+/// A stored response to replay.
+public struct StoredResponse: Sendable {
+    public var status: Int
+    public var contentType: String
+    public var body: Data
+
+    public init(status: Int, contentType: String, body: Data) {
+        self.status = status
+        self.contentType = contentType
+        self.body = body
+    }
+}
+
+public enum IntakeOutcome: Sendable {
+    case filed(FiledRequest, response: StoredResponse)
+    /// The same Idempotency-Key and body were seen before: here is the answer given then.
+    case replay(StoredResponse)
+    /// The same Idempotency-Key came with a different body.
+    case idempotencyKeyReused
+    /// The citizen already has an open request of this service type, which allows one at a time.
+    case duplicateOpen(trackingCode: String)
+}
+
+/// Files requests: routing and SLA deadlines computed at intake, the request, its first audit event
+/// and the citizen's "received" notification written in one transaction.
+public struct IntakeStore: Sendable {
+    public let pool: ConnectionPool
+    public let jurisdictionPrefix: String
+    /// How long a stored Idempotency-Key answer is kept.
+    public let idempotencyRetention: TimeInterval
+
+    public init(pool: ConnectionPool, jurisdictionPrefix: String, idempotencyRetention: TimeInterval = 24 * 3600) {
+        self.pool = pool
+        self.jurisdictionPrefix = jurisdictionPrefix
+        self.idempotencyRetention = idempotencyRetention
+    }
+
+    /// Files `request`. `render` turns the stored request into the HTTP answer, which is kept with
+    /// the Idempotency-Key in the same transaction so that a retry gets exactly the same answer.
+    public func file(
+        _ request: NewRequest, catalog: CatalogSnapshot, idempotency: IdempotencyClaim?, now: Date = Date(),
+        render: @Sendable (FiledRequest) throws -> StoredResponse
+    ) async throws -> IntakeOutcome {
+        let service = request.service
+        let calendar = catalog.calendar(for: service).calendar
+        let routing = catalog.routing.route(
+            serviceTypeId: service.id, area: request.area, defaultUnitId: service.defaultUnitID,
+            triageUnitId: catalog.triageUnitID)
+        guard let unit = catalog.units[routing.unitId] else {
+            throw CatalogError.invalidConfiguration("routing chose unknown unit \(routing.unitId)")
+        }
+        let clocks = try SLAClocks(
+            filedAt: now, responseTargetMinutes: service.responseTargetMinutes,
+            resolutionTargetMinutes: service.resolutionTargetMinutes)
+        let snapshot = clocks.snapshot(policy: service.policy, calendar: calendar)
+        guard let responseDue = snapshot.responseDue, let resolutionDue = snapshot.resolutionDue else {
+            throw CatalogError.invalidConfiguration("service \(service.code) has no deadline on its calendar")
+        }
+        let accessToken = Self.newAccessToken()
+        let tokenHash = Data(SHA256.hash(data: Data(accessToken.utf8)))
+
+        return try await pool.transaction { connection in
+            if let idempotency {
+                // The insert waits for a concurrent holder of the same key to finish, so exactly one
+                // of two racing retries files the request.
+                let claimed = try await connection.query(
+                    """
+                    INSERT INTO idempotency_keys (scope, key, request_hash, created_at, expires_at)
+                    VALUES ($1, $2, $3, $4, $5) ON CONFLICT (scope, key) DO NOTHING
+                    """,
+                    idempotency.scope, idempotency.key, idempotency.requestHash, now,
+                    now.addingTimeInterval(idempotencyRetention))
+                if claimed.affectedRows == 0 {
+                    let row = try await connection.query(
+                        "SELECT request_hash, response_status, response_content_type, response_body FROM idempotency_keys WHERE scope = $1 AND key = $2",
+                        idempotency.scope, idempotency.key
+                    ).single()
+                    guard try row.decode(Data.self, "request_hash") == idempotency.requestHash else {
+                        return .idempotencyKeyReused
+                    }
+                    guard let status = try row.decode(Int?.self, "response_status") else { return .idempotencyKeyReused }
+                    return .replay(StoredResponse(
+                        status: status, contentType: try row.decode(String?.self, "response_content_type") ?? "application/json",
+                        body: try row.decode(Data?.self, "response_body") ?? Data()))
+                }
+            }
+            if let nik = request.nik, !service.allowMultipleOpen {
+                // Serialise intake per (NIK, service) so two simultaneous filings cannot both pass.
+                try await connection.query(
+                    "SELECT pg_advisory_xact_lock(hashtextextended($1, 0))", "intake:\(nik.digits):\(service.id)")
+                let open = try await connection.query(
+                    """
+                    SELECT tracking_code FROM service_requests
+                    WHERE citizen_nik = $1 AND service_type_id = $2 AND status IN ('queued', 'in_progress', 'waiting_citizen')
+                    LIMIT 1
+                    """, nik.digits, service.id)
+                if let existing = open.first {
+                    let code = try existing.decode(String.self, "tracking_code")
+                    if let idempotency {
+                        try await connection.query("DELETE FROM idempotency_keys WHERE scope = $1 AND key = $2", idempotency.scope, idempotency.key)
+                    }
+                    return .duplicateOpen(trackingCode: code)
+                }
+            }
+            let (id, code) = try await insert(
+                request, connection: connection, unit: unit, routing: routing, responseDue: responseDue,
+                resolutionDue: resolutionDue, nextStage: snapshot.nextStage, tokenHash: tokenHash, now: now)
+            let filed = FiledRequest(
+                id: id, trackingCode: code, accessToken: accessToken, unit: unit, routing: routing,
+                responseDueAt: responseDue, resolutionDueAt: resolutionDue, createdAt: now)
+            let response = try render(filed)
+            if let idempotency {
+                try await connection.query(
+                    """
+                    UPDATE idempotency_keys SET response_status = $3, response_content_type = $4, response_body = $5, request_id = $6
+                    WHERE scope = $1 AND key = $2
+                    """,
+                    idempotency.scope, idempotency.key, response.status, response.contentType, response.body, id)
+            }
+            return .filed(filed, response: response)
+        }
+    }
+
+    /// Inserts the request, its `created` event and the citizen's notification in one statement.
+    /// A tracking code collision (one in 2^40 per pair) is retried with a fresh code.
+    private func insert(
+        _ request: NewRequest, connection: PostgresConnection, unit: Unit, routing: RoutingDecision, responseDue: Date,
+        resolutionDue: Date, nextStage: ScheduledStage?, tokenHash: Data, now: Date
+    ) async throws -> (Int64, TrackingCode) {
+        let routingJSON = try PostgresJSON(RoutingEventData(routing))
+        for attempt in 1...3 {
+            let code = try TrackingCode.generate(prefix: jurisdictionPrefix)
+            do {
+                let row = try await connection.query(
+                    """
+                    WITH r AS (
+                        INSERT INTO service_requests (
+                            tracking_code, service_type_id, unit_id, status, citizen_name, citizen_nik, citizen_phone,
+                            citizen_email, area_code, address, latitude, longitude, description, media_url, attributes,
+                            access_token_hash, source, partner_key_id, routing_rule_id, routing_reason,
+                            response_due_at, resolution_due_at, next_sla_at, next_sla_clock, next_sla_stage,
+                            created_at, updated_at)
+                        VALUES ($1, $2, $3, 'queued', $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14::jsonb, $15, $16, $17,
+                                $18, $19, $20, $21, $22, $23, $24, $25, $25)
+                        RETURNING id),
+                    e AS (
+                        INSERT INTO request_events (request_id, at, actor_kind, kind, to_status, to_unit_id, is_public, message, data)
+                        SELECT r.id, $25, $26, 'created', 'queued', $3, true, $19, $27 FROM r),
+                    o AS (
+                        INSERT INTO notification_outbox (request_id, recipient_kind, channel, topic, payload, created_at, available_at)
+                        SELECT r.id, 'citizen', 'webhook', 'request.received',
+                               jsonb_build_object('tracking_code', $1::text, 'unit', $28::text, 'resolution_due_at', $21::timestamptz),
+                               $25, $25
+                        FROM r)
+                    SELECT id FROM r
+                    """,
+                    code.description, request.service.id, unit.id, request.citizenName, request.nik?.digits,
+                    request.phone?.e164, request.email?.description, request.area?.description, request.address,
+                    request.latitude, request.longitude, request.description, request.mediaURL, request.attributesJSON,
+                    tokenHash, request.source.rawValue, request.partnerID, routing.rule?.id,
+                    routing.explanation(.indonesian), responseDue, resolutionDue, nextStage?.dueAt,
+                    nextStage?.clock.rawValue, nextStage.map { Int16($0.stage.number) }, now,
+                    request.source == .open311 ? "partner" : "citizen", routingJSON, unit.name
+                ).single()
+                return (try row.decode(Int64.self, "id"), code)
+            } catch let error as PostgresError
+                where error.sqlState == .uniqueViolation && error.constraint == "service_requests_tracking_code_key" && attempt < 3
+            {
+                continue
+            }
+        }
+        preconditionFailure("unreachable: the loop returns or throws")
+    }
+
+    /// 256 random bits, base64url without padding (43 characters).
+    static func newAccessToken() -> String {
+        var generator = SystemRandomNumberGenerator()
+        let bytes = (0..<32).map { _ in UInt8.random(in: 0...255, using: &generator) }
+        return Data(bytes).base64EncodedString()
+            .replacingOccurrences(of: "+", with: "-").replacingOccurrences(of: "/", with: "_")
+            .replacingOccurrences(of: "=", with: "")
+    }
+}
+
+/// The routing decision as kept in the `created` event's data, for later explanation.
+struct RoutingEventData: Codable, Sendable {
+    var basis: String
+    var ruleID: Int64?
+    var unitID: Int64
+    var explanationID: String
+    var explanationEN: String
+
+    enum CodingKeys: String, CodingKey {
+        case basis
+        case ruleID = "rule_id"
+        case unitID = "unit_id"
+        case explanationID = "explanation_id"
+        case explanationEN = "explanation_en"
+    }
+
+    init(_ decision: RoutingDecision) {
+        basis = decision.basis.rawValue
+        ruleID = decision.rule?.id
+        unitID = decision.unitId
+        explanationID = decision.explanation(.indonesian)
+        explanationEN = decision.explanation(.english)
+    }
+}

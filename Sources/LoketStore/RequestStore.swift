@@ -1,0 +1,413 @@
+import Crypto
+import Foundation
+import LoketCore
+import Postgres
+
+/// A request as stored, with what the lifecycle and the SLA clocks need.
+public struct RequestRecord: Sendable {
+    public var id: Int64
+    public var trackingCode: String
+    public var serviceTypeID: ServiceTypeID
+    public var status: RequestStatus
+    public var unitID: UnitID
+    public var assigneeID: StaffID?
+    public var leaseExpiresAt: Date?
+    public var priority: Int
+    public var escalationLevel: Int
+    public var firstClaimedAt: Date?
+    public var pausedAt: Date?
+    public var pausedMinutes: Int
+    public var responseDueAt: Date
+    public var resolutionDueAt: Date
+    public var nextSLAAt: Date?
+    public var citizenName: String?
+    public var citizenNIK: String?
+    public var citizenPhone: String?
+    public var citizenEmail: String?
+    public var areaCode: String?
+    public var address: String?
+    public var latitude: Double?
+    public var longitude: Double?
+    public var description: String?
+    public var mediaURL: String?
+    public var attributesJSON: String
+    public var source: String
+    public var outcome: String?
+    public var publicMessage: String?
+    public var rejectReason: String?
+    public var routingReason: String
+    public var version: Int
+    public var createdAt: Date
+    public var updatedAt: Date
+    public var closedAt: Date?
+    var accessTokenHash: Data
+
+    public var state: RequestState {
+        RequestState(
+            status: status, unitId: unitID, holder: assigneeID, leaseExpiresAt: leaseExpiresAt, priority: priority,
+            escalationLevel: escalationLevel, firstClaimedAt: firstClaimedAt)
+    }
+
+    /// Compares a presented access token with the stored hash in constant time.
+    public func accepts(accessToken: String) -> Bool {
+        let presented = Data(SHA256.hash(data: Data(accessToken.utf8)))
+        guard presented.count == accessTokenHash.count else { return false }
+        var difference: UInt8 = 0
+        for (a, b) in zip(presented, accessTokenHash) { difference |= a ^ b }
+        return difference == 0
+    }
+
+    static let columns = """
+        id, tracking_code, service_type_id, status, unit_id, assignee_id, lease_expires_at, priority, escalation_level,
+        first_claimed_at, paused_at, paused_minutes, response_due_at, resolution_due_at, next_sla_at, citizen_name,
+        citizen_nik, citizen_phone, citizen_email, area_code, address, latitude, longitude, description, media_url,
+        attributes::text AS attributes, source, outcome, public_message, reject_reason, routing_reason, version,
+        created_at, updated_at, closed_at, access_token_hash
+        """
+
+    init(row: PostgresRow) throws {
+        id = try row.decode(Int64.self, "id")
+        trackingCode = try row.decode(String.self, "tracking_code")
+        serviceTypeID = try row.decode(Int64.self, "service_type_id")
+        let statusText = try row.decode(String.self, "status")
+        guard let status = RequestStatus(rawValue: statusText) else {
+            throw PostgresResultError("unknown request status \(statusText)")
+        }
+        self.status = status
+        unitID = try row.decode(Int64.self, "unit_id")
+        assigneeID = try row.decode(Int64?.self, "assignee_id")
+        leaseExpiresAt = try row.decode(Date?.self, "lease_expires_at")
+        priority = try row.decode(Int.self, "priority")
+        escalationLevel = try row.decode(Int.self, "escalation_level")
+        firstClaimedAt = try row.decode(Date?.self, "first_claimed_at")
+        pausedAt = try row.decode(Date?.self, "paused_at")
+        pausedMinutes = try row.decode(Int.self, "paused_minutes")
+        responseDueAt = try row.decode(Date.self, "response_due_at")
+        resolutionDueAt = try row.decode(Date.self, "resolution_due_at")
+        nextSLAAt = try row.decode(Date?.self, "next_sla_at")
+        citizenName = try row.decode(String?.self, "citizen_name")
+        citizenNIK = try row.decode(String?.self, "citizen_nik")
+        citizenPhone = try row.decode(String?.self, "citizen_phone")
+        citizenEmail = try row.decode(String?.self, "citizen_email")
+        areaCode = try row.decode(String?.self, "area_code")
+        address = try row.decode(String?.self, "address")
+        latitude = try row.decode(Double?.self, "latitude")
+        longitude = try row.decode(Double?.self, "longitude")
+        description = try row.decode(String?.self, "description")
+        mediaURL = try row.decode(String?.self, "media_url")
+        attributesJSON = try row.decode(String.self, "attributes")
+        source = try row.decode(String.self, "source")
+        outcome = try row.decode(String?.self, "outcome")
+        publicMessage = try row.decode(String?.self, "public_message")
+        rejectReason = try row.decode(String?.self, "reject_reason")
+        routingReason = try row.decode(String.self, "routing_reason")
+        version = try row.decode(Int.self, "version")
+        createdAt = try row.decode(Date.self, "created_at")
+        updatedAt = try row.decode(Date.self, "updated_at")
+        closedAt = try row.decode(Date?.self, "closed_at")
+        accessTokenHash = try row.decode(Data.self, "access_token_hash")
+    }
+}
+
+/// One line of a request's audit trail.
+public struct TimelineEntry: Sendable {
+    public var id: Int64
+    public var at: Date
+    public var kind: EventKind
+    public var actorKind: ActorKind
+    public var actorStaffID: StaffID?
+    public var fromStatus: RequestStatus?
+    public var toStatus: RequestStatus?
+    public var isPublic: Bool
+    public var message: String?
+}
+
+/// A supporting document's metadata.
+public struct DocumentInfo: Sendable {
+    public var id: Int64
+    public var filename: String
+    public var contentType: String
+    public var sizeBytes: Int
+    public var sha256: Data
+    public var uploadedBy: String
+    public var createdAt: Date
+}
+
+public enum RequestStoreError: Error, Sendable {
+    case notFound
+    case refused(Refusal)
+    case feedbackAlreadyGiven
+    case feedbackNotAllowed(RequestStatus)
+}
+
+/// Reads and changes requests. Every state change goes through `Lifecycle.transition` and writes
+/// its audit event (and any notification) in the same transaction as the change.
+public struct RequestStore: Sendable {
+    public let pool: ConnectionPool
+
+    public init(pool: ConnectionPool) {
+        self.pool = pool
+    }
+
+    public func find(trackingCode: String, on connection: PostgresConnection, forUpdate: Bool = false) async throws -> RequestRecord? {
+        let sql = "SELECT \(RequestRecord.columns) FROM service_requests WHERE tracking_code = $1"
+            + (forUpdate ? " FOR UPDATE" : "")
+        return try await connection.query(sql, trackingCode).first.map(RequestRecord.init(row:))
+    }
+
+    public func find(trackingCode: String) async throws -> RequestRecord? {
+        try await pool.withConnection { try await find(trackingCode: trackingCode, on: $0) }
+    }
+
+    /// The audit trail, oldest first; only public entries unless `includePrivate`.
+    public func timeline(requestID: Int64, includePrivate: Bool, on connection: PostgresConnection) async throws -> [TimelineEntry] {
+        try await connection.query(
+            """
+            SELECT id, at, kind, actor_kind, actor_staff_id, from_status, to_status, is_public, message
+            FROM request_events WHERE request_id = $1 AND (is_public OR $2) ORDER BY id
+            """, requestID, includePrivate
+        ).map { row in
+            TimelineEntry(
+                id: try row.decode(Int64.self, "id"), at: try row.decode(Date.self, "at"),
+                kind: EventKind(rawValue: try row.decode(String.self, "kind")) ?? .note,
+                actorKind: ActorKind(rawValue: try row.decode(String.self, "actor_kind")) ?? .system,
+                actorStaffID: try row.decode(Int64?.self, "actor_staff_id"),
+                fromStatus: try row.decode(String?.self, "from_status").flatMap(RequestStatus.init(rawValue:)),
+                toStatus: try row.decode(String?.self, "to_status").flatMap(RequestStatus.init(rawValue:)),
+                isPublic: try row.decode(Bool.self, "is_public"), message: try row.decode(String?.self, "message"))
+        }
+    }
+
+    public func documents(requestID: Int64, on connection: PostgresConnection) async throws -> [DocumentInfo] {
+        try await connection.query(
+            "SELECT id, filename, content_type, size_bytes, sha256, uploaded_by, created_at FROM documents WHERE request_id = $1 ORDER BY id",
+            requestID
+        ).map(DocumentInfo.init(row:))
+    }
+
+    public func document(requestID: Int64, documentID: Int64) async throws -> (DocumentInfo, Data)? {
+        try await pool.withConnection { connection in
+            guard let row = try await connection.query(
+                "SELECT id, filename, content_type, size_bytes, sha256, uploaded_by, created_at, content FROM documents WHERE request_id = $1 AND id = $2",
+                requestID, documentID
+            ).first else { return nil }
+            return (try DocumentInfo(row: row), try row.decode(Data.self, "content"))
+        }
+    }
+
+    /// Stores a document and its audit event.
+    public func addDocument(
+        requestID: Int64, filename: String, contentType: String, content: Data, by actor: Principal, now: Date = Date()
+    ) async throws -> DocumentInfo {
+        let digest = Data(SHA256.hash(data: content))
+        return try await pool.transaction { connection in
+            let row = try await connection.query(
+                """
+                WITH d AS (
+                    INSERT INTO documents (request_id, uploaded_by, staff_id, filename, content_type, size_bytes, sha256, content, created_at)
+                    VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
+                    RETURNING id, filename, content_type, size_bytes, sha256, uploaded_by, created_at),
+                e AS (
+                    INSERT INTO request_events (request_id, at, actor_kind, actor_staff_id, kind, is_public, message, data)
+                    SELECT $1, $9, $10, $3, 'document_added', true, d.filename,
+                           jsonb_build_object('document_id', d.id, 'content_type', d.content_type, 'size_bytes', d.size_bytes)
+                    FROM d)
+                SELECT * FROM d
+                """,
+                requestID, actor.kind == .staff ? "staff" : "citizen", actor.kind == .staff ? actor.id : nil, filename,
+                contentType, content.count, digest, content, now, actor.kind.rawValue
+            ).single()
+            return try DocumentInfo(row: row)
+        }
+    }
+
+    /// Applies a lifecycle command to the request with `trackingCode`, under a row lock:
+    /// `authorize` sees the current record first and may throw. Returns the updated record.
+    public func apply(
+        _ command: RequestCommand, by actor: Principal, trackingCode: String, catalog: CatalogSnapshot, now: Date = Date(),
+        leaseDuration: TimeInterval = TransitionContext.defaultLeaseDuration,
+        authorize: @Sendable (RequestRecord) throws -> Void = { _ in }
+    ) async throws -> RequestRecord {
+        try await pool.transaction { connection in
+            guard let record = try await find(trackingCode: trackingCode, on: connection, forUpdate: true) else {
+                throw RequestStoreError.notFound
+            }
+            try authorize(record)
+            let context = TransitionContext(
+                now: now, unitAncestors: [record.unitID] + catalog.ancestors(of: record.unitID), leaseDuration: leaseDuration)
+            let transition: Transition
+            switch Lifecycle.transition(record.state, command, by: actor, context: context) {
+            case .success(let value): transition = value
+            case .failure(let refusal): throw RequestStoreError.refused(refusal)
+            }
+            return try await persist(transition, of: record, catalog: catalog, now: now, on: connection)
+        }
+    }
+
+    /// Writes a decided transition: the new state, moved SLA deadlines, the audit event and the
+    /// notifications it causes.
+    func persist(
+        _ transition: Transition, of record: RequestRecord, catalog: CatalogSnapshot, now: Date,
+        on connection: PostgresConnection
+    ) async throws -> RequestRecord {
+        guard let service = catalog.servicesByID[record.serviceTypeID] else {
+            throw CatalogError.invalidConfiguration("request \(record.trackingCode) has an inactive or unknown service type")
+        }
+        let calendar = catalog.calendar(for: service).calendar
+        var clocks = try await clocks(of: record, service: service, on: connection)
+        try clocks.apply(transition.clockEffects, at: now)
+        let snapshot = clocks.snapshot(policy: service.policy, calendar: calendar)
+        let state = transition.state
+        let event = transition.event
+        let isFinal = state.status.isFinal
+        let paused = state.status == .waitingCitizen
+        var pausedMinutes = record.pausedMinutes
+        if transition.clockEffects.contains(.resume), let pausedAt = record.pausedAt {
+            pausedMinutes += calendar.workingMinutes(from: pausedAt, to: now)
+        }
+        let nextStage = (isFinal || paused) ? nil : snapshot.nextStage
+        let details = event.details
+        let row = try await connection.query(
+            """
+            UPDATE service_requests SET
+                status = $2, unit_id = $3, assignee_id = $4, lease_expires_at = $5, priority = $6, escalation_level = $7,
+                first_claimed_at = $8, paused_at = $9, paused_minutes = $10,
+                response_due_at = COALESCE($11, response_due_at), resolution_due_at = COALESCE($12, resolution_due_at),
+                next_sla_at = $13, next_sla_clock = $14, next_sla_stage = $15,
+                outcome = COALESCE($16, outcome), public_message = COALESCE($17, public_message),
+                reject_reason = COALESCE($18, reject_reason), closed_at = $19, updated_at = $20, version = version + 1
+            WHERE id = $1
+            RETURNING \(RequestRecord.columns)
+            """,
+            record.id, state.status.rawValue, state.unitId, state.holder, state.status == .inProgress ? state.leaseExpiresAt : nil,
+            state.priority, state.escalationLevel, state.firstClaimedAt,
+            paused ? (record.pausedAt ?? now) : nil, pausedMinutes,
+            snapshot.responseDue, snapshot.resolutionDue, nextStage?.dueAt, nextStage?.clock.rawValue,
+            nextStage.map { Int16($0.stage.number) }, details.outcome, details.publicMessage,
+            event.kind == .rejected ? details.reason : nil, isFinal ? now : nil, now
+        ).single()
+        let updated = try RequestRecord(row: row)
+        try await Self.insertEvent(event, requestID: record.id, fromUnit: record.unitID, toUnit: state.unitId, on: connection)
+        try await notify(for: event, record: updated, previousHolder: record.assigneeID, on: connection, now: now)
+        return updated
+    }
+
+    /// The clocks of a request rebuilt from its row, its pause history and its applied stages.
+    func clocks(of record: RequestRecord, service: ServiceType, on connection: PostgresConnection) async throws -> SLAClocks {
+        var pauses: [SLAPause] = []
+        if record.pausedMinutes > 0 || record.pausedAt != nil {
+            for row in try await connection.query(
+                "SELECT kind, at FROM request_events WHERE request_id = $1 AND kind IN ('asked_citizen', 'citizen_replied') ORDER BY id",
+                record.id)
+            {
+                let at = try row.decode(Date.self, "at")
+                if try row.decode(String.self, "kind") == "asked_citizen" {
+                    if pauses.last?.end != nil || pauses.isEmpty { pauses.append(SLAPause(start: at, end: nil)) }
+                } else if let last = pauses.indices.last, pauses[last].end == nil {
+                    pauses[last].end = at
+                }
+            }
+        }
+        var applied: [String: Int] = [:]
+        for row in try await connection.query(
+            "SELECT clock, count(*) AS n FROM sla_stage_log WHERE request_id = $1 GROUP BY clock", record.id)
+        {
+            applied[try row.decode(String.self, "clock")] = try row.decode(Int.self, "n")
+        }
+        let responsePauses = pauses.filter { pause in record.firstClaimedAt.map { pause.start < $0 } ?? true }
+        let response = try SLAClock(
+            kind: .response, targetMinutes: service.responseTargetMinutes, startedAt: record.createdAt,
+            pauses: responsePauses, stoppedAt: record.firstClaimedAt, stagesApplied: applied["response"] ?? 0)
+        let resolution = try SLAClock(
+            kind: .resolution, targetMinutes: service.resolutionTargetMinutes, startedAt: record.createdAt, pauses: pauses,
+            stoppedAt: record.closedAt, stagesApplied: applied["resolution"] ?? 0)
+        return SLAClocks(response: response, resolution: resolution)
+    }
+
+    static func insertEvent(
+        _ event: AuditEvent, requestID: Int64, fromUnit: UnitID, toUnit: UnitID, on connection: PostgresConnection
+    ) async throws {
+        let details = event.details
+        let message = details.publicMessage ?? details.question ?? details.reason ?? details.message
+        try await connection.query(
+            """
+            INSERT INTO request_events (request_id, at, actor_kind, actor_staff_id, kind, from_status, to_status,
+                                        from_unit_id, to_unit_id, is_public, message, data)
+            VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)
+            """,
+            requestID, event.occurredAt, event.actor.kind.rawValue, event.actor.kind == .staff ? event.actor.id : nil,
+            event.kind.rawValue, event.fromStatus?.rawValue, event.toStatus.rawValue,
+            fromUnit != toUnit ? fromUnit : nil, fromUnit != toUnit ? toUnit : nil, event.isPublic, message,
+            try PostgresJSON(details))
+    }
+
+    /// The notifications a change causes, written with it (the outbox).
+    private func notify(
+        for event: AuditEvent, record: RequestRecord, previousHolder: StaffID?, on connection: PostgresConnection, now: Date
+    ) async throws {
+        let citizenTopic: String? = switch event.kind {
+        case .askedCitizen: "request.asked"
+        case .resolved: "request.resolved"
+        case .rejected: "request.rejected"
+        default: nil
+        }
+        if let citizenTopic {
+            try await connection.query(
+                """
+                INSERT INTO notification_outbox (request_id, recipient_kind, channel, topic, payload, created_at, available_at)
+                VALUES ($1, 'citizen', 'webhook', $2, jsonb_build_object('tracking_code', $3::text, 'status', $4::text, 'message', $5::text), $6, $6)
+                """,
+                record.id, citizenTopic, record.trackingCode, record.status.rawValue,
+                event.details.publicMessage ?? event.details.question ?? event.details.reason, now)
+        }
+        let staffTopic: (String, StaffID)? = switch event.kind {
+        case .citizenReplied, .cancelled: previousHolder.map { ("request.\(event.kind.rawValue)", $0) }
+        case .assigned: record.assigneeID.map { ("staff.assigned", $0) }
+        default: nil
+        }
+        if let (topic, staff) = staffTopic {
+            try await connection.query(
+                """
+                INSERT INTO notification_outbox (request_id, recipient_kind, recipient_staff_id, channel, topic, payload, created_at, available_at)
+                VALUES ($1, 'staff', $2, 'webhook', $3, jsonb_build_object('tracking_code', $4::text, 'status', $5::text), $6, $6)
+                """,
+                record.id, staff, topic, record.trackingCode, record.status.rawValue, now)
+        }
+    }
+
+    /// Records the citizen's IKM feedback on a final request, once.
+    public func giveFeedback(trackingCode: String, scores: IKMScores, comment: String?, now: Date = Date()) async throws {
+        try await pool.transaction { connection in
+            guard let record = try await find(trackingCode: trackingCode, on: connection, forUpdate: true) else {
+                throw RequestStoreError.notFound
+            }
+            guard record.status == .completed || record.status == .rejected else {
+                throw RequestStoreError.feedbackNotAllowed(record.status)
+            }
+            let inserted = try await connection.query(
+                """
+                INSERT INTO feedback (request_id, u1, u2, u3, u4, u5, u6, u7, u8, u9, comment, created_at)
+                VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) ON CONFLICT (request_id) DO NOTHING
+                """,
+                binds: [record.id] + scores.values.map { Int16($0) } + [comment, now])
+            guard inserted.affectedRows == 1 else { throw RequestStoreError.feedbackAlreadyGiven }
+            try await connection.query(
+                """
+                INSERT INTO request_events (request_id, at, actor_kind, kind, from_status, to_status, is_public, data)
+                VALUES ($1, $2, 'citizen', 'feedback', $3, $3, false, jsonb_build_object('scores', $4::bigint[]))
+                """, record.id, now, record.status.rawValue, scores.values)
+        }
+    }
+}
+
+extension DocumentInfo {
+    init(row: PostgresRow) throws {
+        id = try row.decode(Int64.self, "id")
+        filename = try row.decode(String.self, "filename")
+        contentType = try row.decode(String.self, "content_type")
+        sizeBytes = try row.decode(Int.self, "size_bytes")
+        sha256 = try row.decode(Data.self, "sha256")
+        uploadedBy = try row.decode(String.self, "uploaded_by")
+        createdAt = try row.decode(Date.self, "created_at")
+    }
+}

@@ -1,0 +1,126 @@
+import ArgumentParser
+import Foundation
+import Hummingbird
+import Logging
+import LoketAPI
+import Postgres
+
+struct Serve: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Run the HTTP API (citizen API, Open311, operations endpoints).",
+        discussion: """
+            Every option can also be set in the environment (LOKET_BIND, LOKET_PORT, LOKET_POOL_SIZE,
+            LOKET_LOG_LEVEL, LOKET_LOG_FORMAT, LOKET_TRACKING_PREFIX, LOKET_JURISDICTION_ID,
+            LOKET_PUBLIC_URL, LOKET_TRUST_FORWARDED_FOR). Stops gracefully on SIGTERM or SIGINT:
+            requests in flight finish, then the database pool closes.
+
+            Examples:
+              loketd serve
+              loketd serve --bind 0.0.0.0 --port 8080 --pool-size 20 --log-format json
+            """
+    )
+
+    @OptionGroup var database: DatabaseOptions
+
+    @Option(help: "Address to listen on.")
+    var bind: String = ProcessInfo.processInfo.environment["LOKET_BIND"] ?? "127.0.0.1"
+
+    @Option(help: "TCP port to listen on.")
+    var port: Int = Int(ProcessInfo.processInfo.environment["LOKET_PORT"] ?? "") ?? 8080
+
+    @Option(help: "Database connections (each has a thread of its own).")
+    var poolSize: Int = Int(ProcessInfo.processInfo.environment["LOKET_POOL_SIZE"] ?? "") ?? 16
+
+    @Option(help: "Seconds to wait for a free database connection before answering 503.")
+    var acquireTimeout: Int = 5
+
+    @Option(help: "Seconds of silence after which a client connection is closed.")
+    var idleTimeout: Int = 30
+
+    @OptionGroup var logging: LoggingOptions
+
+    @Option(help: "Tracking code prefix (jurisdiction).")
+    var trackingPrefix: String = ProcessInfo.processInfo.environment["LOKET_TRACKING_PREFIX"] ?? "SRG"
+
+    @Option(help: "Open311 jurisdiction_id.")
+    var jurisdictionID: String = ProcessInfo.processInfo.environment["LOKET_JURISDICTION_ID"] ?? "serangkota.go.id"
+
+    @Option(help: "Public base URL used in links (no trailing slash).")
+    var publicURL: String = ProcessInfo.processInfo.environment["LOKET_PUBLIC_URL"] ?? ""
+
+    @Flag(help: "Take client addresses from X-Forwarded-For (only behind a trusted proxy).")
+    var trustForwardedFor = ProcessInfo.processInfo.environment["LOKET_TRUST_FORWARDED_FOR"] == "1"
+
+    func validate() throws {
+        guard (1...65535).contains(port) else { throw ValidationError("--port must be 1…65535") }
+        guard (1...500).contains(poolSize) else { throw ValidationError("--pool-size must be 1…500") }
+    }
+
+    func run() async throws {
+        logging.bootstrap()
+        let logger = Logger(label: "loketd")
+        let migrator = try? Migrator(directory: database.sqlDirectory().appendingPathComponent("migrations"))
+        let pool = ConnectionPool(
+            configuration: database.configuration, maxConnections: poolSize, acquireTimeout: .seconds(acquireTimeout),
+            logger: Logger(label: "loketd.pool"))
+        var options = ServerOptions()
+        options.host = bind
+        options.port = port
+        options.idleTimeout = .seconds(idleTimeout)
+        options.api.trackingPrefix = trackingPrefix
+        options.api.jurisdictionID = jurisdictionID
+        options.api.publicBaseURL = publicURL
+        options.api.trustForwardedFor = trustForwardedFor
+        logger.info("starting", metadata: ["bind": "\(bind):\(port)", "database": "\(database.configuration.redacted)"])
+        let app = buildApplication(options: options, pool: pool, migrator: migrator, logger: logger)
+        try await app.runService()
+    }
+}
+
+/// --log-level and --log-format (text or json) for the long-running commands.
+struct LoggingOptions: ParsableArguments {
+    @Option(help: "trace, debug, info, notice, warning, error or critical.")
+    var logLevel: String = ProcessInfo.processInfo.environment["LOKET_LOG_LEVEL"] ?? "info"
+
+    @Option(help: "text or json (one JSON object a line).")
+    var logFormat: String = ProcessInfo.processInfo.environment["LOKET_LOG_FORMAT"] ?? "text"
+
+    func validate() throws {
+        guard Logger.Level(rawValue: logLevel) != nil else { throw ValidationError("unknown --log-level \(logLevel)") }
+        guard ["text", "json"].contains(logFormat) else { throw ValidationError("--log-format is text or json") }
+    }
+
+    func bootstrap() {
+        let level = Logger.Level(rawValue: logLevel) ?? .info
+        let json = logFormat == "json"
+        LoggingSystem.bootstrap { label in
+            var handler: any LogHandler = json ? JSONLogHandler(label: label) : StreamLogHandler.standardError(label: label)
+            handler.logLevel = level
+            return handler
+        }
+    }
+}
+
+/// One JSON object per line on standard error: time, level, label, message and metadata.
+struct JSONLogHandler: LogHandler {
+    let label: String
+    var logLevel: Logger.Level = .info
+    var metadata: Logger.Metadata = [:]
+
+    subscript(metadataKey key: String) -> Logger.Metadata.Value? {
+        get { metadata[key] }
+        set { metadata[key] = newValue }
+    }
+
+    func log(event: LogEvent) {
+        var object: [String: String] = [
+            "time": ISO8601DateFormatter().string(from: Date()), "level": event.level.rawValue, "label": label,
+            "message": event.message.description,
+        ]
+        for (key, value) in metadata.merging(event.metadata ?? [:], uniquingKeysWith: { $1 }) {
+            object[key] = value.description
+        }
+        guard let data = try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys]) else { return }
+        FileHandle.standardError.write(data + Data("\n".utf8))
+    }
+}
