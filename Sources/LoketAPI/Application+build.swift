@@ -20,7 +20,7 @@ public func buildRouter(
     OperationsController(services: services, metrics: metrics, migrator: migrator).register(on: router)
     let api = router.group("api/v1")
     CatalogController(services: services).register(on: api)
-    RequestsController(services: services).register(on: api)
+    RequestsController(services: services, metrics: metrics).register(on: api)
     return router
 }
 

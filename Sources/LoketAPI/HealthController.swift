@@ -1,6 +1,5 @@
 import Foundation
 import Hummingbird
-import Metrics
 import NIOCore
 import Postgres
 import Prometheus
@@ -64,14 +63,20 @@ struct OperationsController {
     }
 
     @Sendable func prometheus(request: Request, context: AppContext) async throws -> Response {
+        // Pool counters are read at scrape time, straight into this registry.
         let pool = services.pool.metrics
-        Gauge(label: "loket_db_pool_connections_open").record(pool.open)
-        Gauge(label: "loket_db_pool_connections_in_use").record(pool.inUse)
-        Gauge(label: "loket_db_pool_waiting").record(pool.waiting)
-        Gauge(label: "loket_db_pool_connections_created").record(pool.created)
-        Gauge(label: "loket_db_pool_connect_failures").record(pool.failedConnects)
-        Gauge(label: "loket_db_pool_connections_replaced").record(pool.replaced)
-        Gauge(label: "loket_db_pool_acquire_timeouts").record(pool.acquireTimeouts)
+        let gauges: [(String, String, Int)] = [
+            ("loket_db_pool_connections_open", "Database connections open", pool.open),
+            ("loket_db_pool_connections_in_use", "Database connections lent out", pool.inUse),
+            ("loket_db_pool_waiting", "Tasks waiting for a database connection", pool.waiting),
+            ("loket_db_pool_connections_created_total", "Database connections established", pool.created),
+            ("loket_db_pool_connect_failures_total", "Failed database connection attempts", pool.failedConnects),
+            ("loket_db_pool_connections_replaced_total", "Broken database connections replaced", pool.replaced),
+            ("loket_db_pool_acquire_timeouts_total", "Acquires that timed out", pool.acquireTimeouts),
+        ]
+        for (name, help, value) in gauges {
+            metrics.makeGauge(name: name, help: help).set(Double(value))
+        }
         var buffer: [UInt8] = []
         metrics.emit(into: &buffer)
         var headers = HTTPFields()

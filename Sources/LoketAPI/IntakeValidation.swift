@@ -121,7 +121,7 @@ struct IntakeValidator {
         if let raw = text(fields.areaCode, names.areaCode, max: 20) {
             do {
                 let code = try AreaCode(raw)
-                if catalog.areas.contains(code.description) {
+                if catalog.areaNames[code.description] != nil {
                     area = code
                 } else {
                     problems.append(.invalid(names.areaCode, code: "unknown_area", id: "wilayah \(raw) tidak dikenal", en: "unknown area \(raw)"))

@@ -78,6 +78,8 @@ struct RequestMiddleware: RouterMiddleware {
             }
         case let error as DecodingError:
             return .invalidJSON(Self.describe(error))
+        case is NIOTooManyBytesError:
+            return .bodyTooLarge
         case is ConnectionPoolError, is PostgresConnectionError:
             logger.warning("database unavailable", metadata: ["error": "\(error)"])
             return .serviceUnavailable(retryAfter: 2)

@@ -4,10 +4,12 @@ import Hummingbird
 import LoketCore
 import LoketStore
 import NIOCore
+import Prometheus
 
 /// The citizen's side of a request: file it, follow it, add documents, reply, cancel, give feedback.
 struct RequestsController {
     let services: LoketServices
+    let metrics: PrometheusCollectorRegistry
 
     func register(on router: some RouterMethods<AppContext>) {
         router.post("requests", use: file)
@@ -118,7 +120,9 @@ struct RequestsController {
             let answer = Filed(
                 trackingCode: filed.trackingCode.description, accessToken: filed.accessToken, status: RequestStatus.queued.rawValue,
                 serviceCode: newRequest.service.code, unit: .init(code: filed.unit.code, name: filed.unit.name),
-                routing: .init(basis: filed.routing.basis.rawValue, explanation: filed.routing.explanation(language)),
+                routing: .init(
+                    basis: filed.routing.basis.rawValue,
+                    explanation: catalog.explain(filed.routing, service: newRequest.service, language: language)),
                 createdAt: filed.createdAt, responseDueAt: filed.responseDueAt, resolutionDueAt: filed.resolutionDueAt,
                 expectedCompletionAt: filed.resolutionDueAt,
                 links: .init(
@@ -128,6 +132,8 @@ struct RequestsController {
         }
         switch outcome {
         case .filed(let filed, let stored):
+            metrics.makeCounter(name: "loket_requests_filed_total", labels: [("service", newRequest.service.code), ("source", "web")])
+                .increment()
             var response = Self.response(stored)
             response.headers[.location] = "\(base)/api/v1/requests/\(filed.trackingCode)"
             return response
@@ -163,7 +169,11 @@ struct RequestsController {
                 en: "Idempotency-Key must be 1 to 255 printable ASCII characters without spaces."),
                 field: "Idempotency-Key")
         }
-        return IdempotencyClaim(scope: scope, key: key, body: body)
+        // Hash the canonical form (sorted keys, no insignificant space) so that a retry whose JSON
+        // was re-serialised with another key order still counts as the same body.
+        let canonical = (try? JSONSerialization.jsonObject(with: body, options: [.fragmentsAllowed]))
+            .flatMap { try? JSONSerialization.data(withJSONObject: $0, options: [.sortedKeys, .fragmentsAllowed]) } ?? body
+        return IdempotencyClaim(scope: scope, key: key, body: canonical)
     }
 
     // MARK: Reading

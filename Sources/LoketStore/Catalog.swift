@@ -101,10 +101,37 @@ public struct CatalogSnapshot: Sendable {
     public let calendars: [Int64: StoredCalendar]
     public let routing: RoutingTable
     public let triageUnitID: UnitID
-    public let areas: Set<String>
+    /// Area names by Kemendagri code.
+    public let areaNames: [String: String]
     public let loadedAt: Date
 
     public func calendar(for service: ServiceType) -> StoredCalendar { calendars[service.calendarID]! }
+
+    /// Why a request went where it went, in words a citizen understands (names, not ids).
+    public func explain(_ decision: RoutingDecision, service: ServiceType, language: Language) -> String {
+        let unit = units[decision.unitId]?.name ?? "unit \(decision.unitId)"
+        let serviceName = service.name.text(language)
+        let english = language == .english
+        switch decision.basis {
+        case .rule:
+            if let area = decision.rule?.areaCode, let name = areaNames[area.description] {
+                return english
+                    ? "Requests for \(serviceName) from \(name) are handled by \(unit) under a routing rule."
+                    : "Permohonan \(serviceName) dari wilayah \(name) ditangani oleh \(unit) sesuai aturan penerusan."
+            }
+            return english
+                ? "Requests for \(serviceName) are handled by \(unit) under a routing rule."
+                : "Permohonan \(serviceName) ditangani oleh \(unit) sesuai aturan penerusan."
+        case .serviceDefault:
+            return english
+                ? "\(serviceName) is handled by \(unit), the unit responsible for this service."
+                : "\(serviceName) ditangani oleh \(unit), unit penanggung jawab layanan ini."
+        case .triage:
+            return english
+                ? "\(unit) received the request to sort it and pass it to the right unit."
+                : "Permohonan diterima \(unit) untuk dipilah dan diteruskan ke unit yang tepat."
+        }
+    }
 
     /// Ancestors of a unit, nearest first (for subtree checks and escalation).
     public func ancestors(of unit: UnitID) -> [UnitID] {
@@ -220,12 +247,15 @@ public enum CatalogStore {
                 unitId: try row.decode(Int64.self, "unit_id"), priority: try row.decode(Int.self, "priority"),
                 isActive: try row.decode(Bool.self, "active")))
         }
-        let areas = Set(try await connection.query("SELECT code FROM areas").map { try $0.decode(String.self, 0) })
+        var areaNames: [String: String] = [:]
+        for row in try await connection.query("SELECT code, name FROM areas") {
+            areaNames[try row.decode(String.self, "code")] = try row.decode(String.self, "name")
+        }
 
         return CatalogSnapshot(
             services: services, servicesByCode: Dictionary(uniqueKeysWithValues: services.map { ($0.code, $0) }),
             servicesByID: Dictionary(uniqueKeysWithValues: services.map { ($0.id, $0) }), units: units,
-            calendars: calendars, routing: RoutingTable(rules: rules), triageUnitID: triage, areas: areas, loadedAt: now)
+            calendars: calendars, routing: RoutingTable(rules: rules), triageUnitID: triage, areaNames: areaNames, loadedAt: now)
     }
 }
 

@@ -178,7 +178,8 @@ public struct IntakeStore: Sendable {
                 }
             }
             let (id, code) = try await insert(
-                request, connection: connection, unit: unit, routing: routing, responseDue: responseDue,
+                request, connection: connection, unit: unit, routing: routing,
+                reason: catalog.explain(routing, service: service, language: .indonesian), responseDue: responseDue,
                 resolutionDue: resolutionDue, nextStage: snapshot.nextStage, tokenHash: tokenHash, now: now)
             let filed = FiledRequest(
                 id: id, trackingCode: code, accessToken: accessToken, unit: unit, routing: routing,
@@ -199,7 +200,8 @@ public struct IntakeStore: Sendable {
     /// Inserts the request, its `created` event and the citizen's notification in one statement.
     /// A tracking code collision (one in 2^40 per pair) is retried with a fresh code.
     private func insert(
-        _ request: NewRequest, connection: PostgresConnection, unit: Unit, routing: RoutingDecision, responseDue: Date,
+        _ request: NewRequest, connection: PostgresConnection, unit: Unit, routing: RoutingDecision, reason: String,
+        responseDue: Date,
         resolutionDue: Date, nextStage: ScheduledStage?, tokenHash: Data, now: Date
     ) async throws -> (Int64, TrackingCode) {
         let routingJSON = try PostgresJSON(RoutingEventData(routing))
@@ -233,7 +235,7 @@ public struct IntakeStore: Sendable {
                     request.phone?.e164, request.email?.description, request.area?.description, request.address,
                     request.latitude, request.longitude, request.description, request.mediaURL, request.attributesJSON,
                     tokenHash, request.source.rawValue, request.partnerID, routing.rule?.id,
-                    routing.explanation(.indonesian), responseDue, resolutionDue, nextStage?.dueAt,
+                    reason, responseDue, resolutionDue, nextStage?.dueAt,
                     nextStage?.clock.rawValue, nextStage.map { Int16($0.stage.number) }, now,
                     request.source == .open311 ? "partner" : "citizen", routingJSON, unit.name
                 ).single()

@@ -1,0 +1,594 @@
+import Foundation
+import HTTPTypes
+import Hummingbird
+import HummingbirdTesting
+import LoketAPI
+import LoketCore
+import LoketStore
+import Postgres
+import Testing
+
+@Suite("Citizen API")
+struct CitizenAPITests {
+    // MARK: Catalog
+
+    @Test func theCatalogListsActiveServicesWithTheirStandard() async throws {
+        try await APITestEnvironment.withApp { app in
+            try await app.test { client in
+                try await client.execute(uri: "/api/v1/services", method: .get) { response in
+                    #expect(response.status == .ok)
+                    #expect(response.headers[.contentType] == "application/json; charset=utf-8")
+                    let services = response.body.json["services"] as? [[String: Any]] ?? []
+                    #expect(services.count >= 12)
+                    let kk = try #require(services.first { $0["code"] as? String == "kk-baru" })
+                    #expect((kk["requirements"] as? [Any])?.isEmpty == false)
+                    #expect(kk["fee_rupiah"] as? Int == 0)
+                    #expect((kk["resolution_target_working_days"] as? Double ?? 0) > 0)
+                    #expect(((kk["name"] as? [String: String])?["en"]) != nil)
+                    #expect(((kk["attributes"] as? [[String: Any]])?.first?["required"] as? Bool) == true)
+                }
+                try await client.execute(uri: "/api/v1/services/kk-baru", method: .get) { response in
+                    #expect(response.status == .ok)
+                    #expect(response.body.json["code"] as? String == "kk-baru")
+                }
+                try await client.execute(uri: "/api/v1/services/no-such-thing", method: .get, headers: [.acceptLanguage: "en-US,en;q=0.9"]) { response in
+                    #expect(response.status == .notFound)
+                    let error = response.body.json["error"] as? [String: Any]
+                    #expect(error?["code"] as? String == "unknown_service")
+                    #expect((error?["message"] as? String)?.hasPrefix("There is no") == true)
+                    #expect(response.headers[.contentLanguage] == "en")
+                }
+            }
+        }
+    }
+
+    // MARK: Filing
+
+    @Test func filingReturnsTheReceiptAndWritesRequestEventAndNotification() async throws {
+        try await APITestEnvironment.withApp { app in
+            let receipt = try await app.test { client in
+                try await client.execute(uri: "/api/v1/requests", method: .post, headers: jsonHeaders, body: .json(sampleFiling())) { response in
+                    #expect(response.status == .created)
+                    #expect(response.headers[HTTPField.Name("X-Request-ID")!] != nil)
+                    let body = response.body.json
+                    let code = try #require(body["tracking_code"] as? String)
+                    #expect(response.headers[.location] == "/api/v1/requests/\(code)")
+                    #expect(code.range(of: #"^SRG-[0-9A-Z-]{6,20}$"#, options: .regularExpression) != nil)
+                    #expect((body["access_token"] as? String)?.count == 43)
+                    #expect(body["status"] as? String == "queued")
+                    #expect((body["unit"] as? [String: String])?["code"] != nil)
+                    #expect(body["expected_completion_at"] as? String == body["resolution_due_at"] as? String)
+                    #expect((body["resolution_due_at"] as? String)?.hasSuffix("+07:00") == true)
+                    return body
+                }
+            }
+            let code = try #require(receipt["tracking_code"] as? String)
+            let token = try #require(receipt["access_token"] as? String)
+            let counts = try await app.pool.query(
+                """
+                SELECT (SELECT count(*) FROM service_requests WHERE tracking_code = $1) AS requests,
+                       (SELECT count(*) FROM request_events e JOIN service_requests r ON r.id = e.request_id
+                        WHERE r.tracking_code = $1 AND e.kind = 'created') AS events,
+                       (SELECT count(*) FROM notification_outbox o JOIN service_requests r ON r.id = o.request_id
+                        WHERE r.tracking_code = $1 AND o.topic = 'request.received') AS notifications,
+                       (SELECT access_token_hash = sha256(convert_to($2, 'UTF8')) FROM service_requests WHERE tracking_code = $1) AS hashed,
+                       (SELECT next_sla_at IS NOT NULL FROM service_requests WHERE tracking_code = $1) AS scheduled
+                """, code, token
+            ).single()
+            #expect(try counts.decode(Int.self, "requests") == 1)
+            #expect(try counts.decode(Int.self, "events") == 1)
+            #expect(try counts.decode(Int.self, "notifications") == 1)
+            #expect(try counts.decode(Bool.self, "hashed"))
+            #expect(try counts.decode(Bool.self, "scheduled"))
+        }
+    }
+
+    /// Each invalid body is refused with its own code and field, and nothing is stored.
+    @Test(arguments: [
+        (["service_code": NSNull()], "missing_field", "service_code"),
+        (["service_code": "no-such-service"], "unknown_service", "service_code"),
+        (["citizen": ["nik": "3673014501900001", "phone": "081234567890"]], "missing_field", "citizen.name"),
+        (["citizen": ["name": "Siti", "nik": "36730145019", "phone": "081234567890"]], "nik_wrong_length", "citizen.nik"),
+        (["citizen": ["name": "Siti", "nik": "3673014501900001", "phone": "12"]], "", "citizen.phone"),
+        (["citizen": ["name": "Siti", "nik": "3673014501900001", "email": "not-an-email"]], "", "citizen.email"),
+        (["citizen": ["name": "Siti", "nik": "3673014501900001"]], "contact_required", "citizen"),
+        (["area_code": "36.73.99"], "unknown_area", "area_code"),
+        (["latitude": -6.12], "coordinates_incomplete", "location"),
+        (["latitude": 96.0, "longitude": 106.1], "out_of_range", "latitude"),
+        (["description": String(repeating: "x", count: 4001)], "too_long", "description"),
+        (["attributes": [String: String]()], "missing_field", "attributes.alasan"),
+        (["attributes": ["alasan": "karena"]], "invalid_choice", "attributes.alasan"),
+        (["attributes": ["alasan": "keluarga_baru", "warna": "biru"]], "unknown_attribute", "attributes.warna"),
+    ] as [([String: any Sendable], String, String)])
+    func invalidFilingsNameTheFieldAndStoreNothing(change: [String: any Sendable], code: String, field: String) async throws {
+        var body = sampleFiling()
+        for (key, value) in change {
+            if value is NSNull { body.removeValue(forKey: key) } else { body[key] = value }
+        }
+        let payload = ByteBuffer.json(body)
+        try await APITestEnvironment.withApp { app in
+            try await app.test { client in
+                try await client.execute(uri: "/api/v1/requests", method: .post, headers: jsonHeaders, body: payload) { response in
+                    #expect(response.status == .unprocessableContent)
+                    let error = response.body.json["error"] as? [String: Any]
+                    let details = error?["details"] as? [[String: Any]] ?? []
+                    let problem = details.first { $0["field"] as? String == field }
+                    #expect(problem != nil, "no problem reported for \(field): \(response.body.text)")
+                    if !code.isEmpty { #expect(problem?["code"] as? String == code) }
+                    #expect((problem?["message"] as? String)?.isEmpty == false)
+                }
+            }
+            #expect(try await app.pool.query("SELECT count(*) AS n FROM service_requests").single().decode(Int.self, "n") == 0)
+        }
+    }
+
+    @Test func malformedBodiesAreRefusedBeforeAnythingElse() async throws {
+        try await APITestEnvironment.withApp { app in
+            try await app.test { client in
+                try await client.execute(uri: "/api/v1/requests", method: .post, headers: jsonHeaders, body: ByteBuffer(string: "{\"service_code\": ")) { response in
+                    #expect(response.status == .badRequest)
+                    #expect((response.body.json["error"] as? [String: Any])?["code"] as? String == "invalid_json")
+                }
+                try await client.execute(uri: "/api/v1/requests", method: .post, headers: jsonHeaders, body: ByteBuffer(string: #"{"service_code": 7}"#)) { response in
+                    #expect(response.status == .badRequest)
+                }
+                try await client.execute(uri: "/api/v1/requests", method: .post, headers: [.contentType: "text/plain"], body: ByteBuffer(string: "hello")) { response in
+                    #expect(response.status == .unsupportedMediaType)
+                    #expect((response.body.json["error"] as? [String: Any])?["code"] as? String == "unsupported_media_type")
+                }
+                let huge = ByteBuffer(string: #"{"description": ""# + String(repeating: "a", count: 70_000) + #""}"#)
+                try await client.execute(uri: "/api/v1/requests", method: .post, headers: jsonHeaders, body: huge) { response in
+                    #expect(response.status == .contentTooLarge)
+                }
+                try await client.execute(uri: "/api/v1/requests", method: .post, headers: jsonHeaders.merging([.idempotencyKeyTest: "has space"]), body: .json(sampleFiling())) { response in
+                    #expect(response.status == .badRequest)
+                    #expect((response.body.json["error"] as? [String: Any])?["code"] as? String == "invalid_idempotency_key")
+                }
+            }
+            #expect(try await app.pool.query("SELECT count(*) AS n FROM service_requests").single().decode(Int.self, "n") == 0)
+        }
+    }
+
+    @Test func anIdempotencyKeyReplaysTheSameAnswerAndRefusesAnotherBody() async throws {
+        try await APITestEnvironment.withApp { app in
+            try await app.test { client in
+                let headers = jsonHeaders.merging([.idempotencyKeyTest: "retry-7f3a"])
+                let first = try await client.execute(uri: "/api/v1/requests", method: .post, headers: headers, body: .json(sampleFiling())) { response in
+                    #expect(response.status == .created)
+                    return response.body.text
+                }
+                try await client.execute(uri: "/api/v1/requests", method: .post, headers: headers, body: .json(sampleFiling())) { response in
+                    #expect(response.status == .created)
+                    #expect(response.body.text == first)
+                    #expect(response.headers[HTTPField.Name("Idempotent-Replayed")!] == "true")
+                }
+                try await client.execute(uri: "/api/v1/requests", method: .post, headers: headers, body: .json(sampleFiling(extra: ["description": "Another body"]))) { response in
+                    #expect(response.status == .unprocessableContent)
+                    #expect((response.body.json["error"] as? [String: Any])?["code"] as? String == "idempotency_key_reused")
+                }
+            }
+            #expect(try await app.pool.query("SELECT count(*) AS n FROM service_requests").single().decode(Int.self, "n") == 1)
+        }
+    }
+
+    @Test func oneOpenRequestPerNIKAndServiceUnlessTheServiceAllowsMore() async throws {
+        try await APITestEnvironment.withApp { app in
+            try await app.test { client in
+                let first = try await client.execute(uri: "/api/v1/requests", method: .post, headers: jsonHeaders, body: .json(sampleFiling())) {
+                    $0.body.json["tracking_code"] as? String
+                }
+                try await client.execute(uri: "/api/v1/requests", method: .post, headers: jsonHeaders, body: .json(sampleFiling())) { response in
+                    #expect(response.status == .conflict)
+                    let error = response.body.json["error"] as? [String: Any]
+                    #expect(error?["code"] as? String == "duplicate_open_request")
+                    #expect((error?["extra"] as? [String: String])?["tracking_code"] == first)
+                }
+                // Another citizen, or the same citizen for another service, is fine.
+                try await client.execute(uri: "/api/v1/requests", method: .post, headers: jsonHeaders, body: .json(sampleFiling(nik: "3673015208850002"))) { response in
+                    #expect(response.status == .created)
+                }
+            }
+            let multiple = try await app.pool.query(
+                "SELECT code FROM service_types WHERE allow_multiple_open AND active AND attributes = '[]'::jsonb ORDER BY code LIMIT 1")
+            if let row = multiple.first {
+                let service = try row.decode(String.self, "code")
+                try await app.test { client in
+                    for _ in 0..<2 {
+                        let body = ByteBuffer.json(sampleFiling(service: service, extra: ["attributes": [String: String]()]))
+                        try await client.execute(uri: "/api/v1/requests", method: .post, headers: jsonHeaders, body: body) { response in
+                            #expect(response.status == .created, "\(service): \(response.body.text)")
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    @Test func concurrentDuplicatesFileExactlyOne() async throws {
+        try await APITestEnvironment.withApp(poolSize: 8) { app in
+            let statuses = try await app.test { client in
+                try await withThrowingTaskGroup(of: HTTPResponse.Status.self) { group in
+                    for _ in 0..<8 {
+                        group.addTask {
+                            try await client.execute(uri: "/api/v1/requests", method: .post, headers: jsonHeaders, body: .json(sampleFiling())) { $0.status }
+                        }
+                    }
+                    var all: [HTTPResponse.Status] = []
+                    for try await status in group { all.append(status) }
+                    return all
+                }
+            }
+            #expect(statuses.filter { $0 == .created }.count == 1)
+            #expect(statuses.filter { $0 == .conflict }.count == 7)
+        }
+    }
+
+    @Test func creatingRoutesAreRateLimitedPerClientAddress() async throws {
+        var options = APIOptions()
+        options.rateLimitBurst = 3
+        options.rateLimitPerSecond = 0.01
+        options.trustForwardedFor = true
+        try await APITestEnvironment.withApp(options: options) { app in
+            try await app.test { client in
+                for index in 0..<3 {
+                    let headers = jsonHeaders.merging([.forwardedForTest: "203.0.113.7"])
+                    try await client.execute(uri: "/api/v1/requests", method: .post, headers: headers, body: .json(sampleFiling(service: "no-such-\(index)"))) { response in
+                        #expect(response.status == .unprocessableContent)
+                    }
+                }
+                try await client.execute(uri: "/api/v1/requests", method: .post, headers: jsonHeaders.merging([.forwardedForTest: "203.0.113.7"]), body: .json(sampleFiling())) { response in
+                    #expect(response.status == .tooManyRequests)
+                    #expect(Int(response.headers[.retryAfter] ?? "") ?? 0 >= 1)
+                    #expect((response.body.json["error"] as? [String: Any])?["code"] as? String == "rate_limited")
+                }
+                try await client.execute(uri: "/api/v1/requests", method: .post, headers: jsonHeaders.merging([.forwardedForTest: "198.51.100.2"]), body: .json(sampleFiling())) { response in
+                    #expect(response.status == .created)
+                }
+                // Reading is never limited.
+                try await client.execute(uri: "/api/v1/services", method: .get, headers: [.forwardedForTest: "203.0.113.7"]) { response in
+                    #expect(response.status == .ok)
+                }
+            }
+        }
+    }
+
+    // MARK: Tracking
+
+    @Test func trackingNeedsTheAccessTokenAndThePublicViewHasNoPersonalData() async throws {
+        try await APITestEnvironment.withApp { app in
+            try await app.test { client in
+                let body = ByteBuffer.json(sampleFiling(extra: [
+                    "citizen": ["name": "Marker Nama Rahasia", "nik": "3673014501900001", "phone": "081298765432", "email": "marker.rahasia@example.id"],
+                    "description": "Marker deskripsi rahasia", "address": "Marker alamat rahasia",
+                ]))
+                let receipt = try await client.execute(uri: "/api/v1/requests", method: .post, headers: jsonHeaders, body: body) { $0.body.json }
+                let code = try #require(receipt["tracking_code"] as? String)
+                let token = try #require(receipt["access_token"] as? String)
+                try await client.execute(uri: "/api/v1/requests/\(code)", method: .get) { response in
+                    #expect(response.status == .unauthorized)
+                    #expect((response.body.json["error"] as? [String: Any])?["code"] as? String == "access_token_required")
+                }
+                try await client.execute(uri: "/api/v1/requests/\(code)", method: .get, headers: [.authorization: "Bearer wrong-token"]) { response in
+                    #expect(response.status == .forbidden)
+                }
+                try await client.execute(uri: "/api/v1/requests/\(code)", method: .get, headers: [.authorization: "Bearer \(token)"]) { response in
+                    #expect(response.status == .ok)
+                    let detail = response.body.json
+                    #expect((detail["citizen"] as? [String: String])?["name"] == "Marker Nama Rahasia")
+                    #expect((detail["timeline"] as? [[String: Any]])?.first?["kind"] as? String == "created")
+                }
+                // Tracking codes are forgiving when read aloud: lower case and O for 0 still find it.
+                let spoken = code.lowercased().replacingOccurrences(of: "0", with: "o")
+                try await client.execute(uri: "/api/v1/public/requests/\(spoken)", method: .get) { response in
+                    #expect(response.status == .ok)
+                    let text = response.body.text
+                    for marker in ["Marker", "3673014501900001", "81298765432", "rahasia@example"] {
+                        #expect(!text.contains(marker), "public view leaks \(marker)")
+                    }
+                    #expect(response.body.json["status"] as? String == "queued")
+                }
+                try await client.execute(uri: "/api/v1/public/requests/SRG-AAAA-AAAA-AAAA", method: .get) { response in
+                    #expect(response.status == .notFound)
+                }
+            }
+        }
+    }
+
+    // MARK: Documents
+
+    @Test func documentsAreCheckedByContentSizeLimitedListedAndDownloadable() async throws {
+        try await APITestEnvironment.withApp { app in
+            try await app.test { client in
+                let receipt = try await client.execute(uri: "/api/v1/requests", method: .post, headers: jsonHeaders, body: .json(sampleFiling())) { $0.body.json }
+                let code = try #require(receipt["tracking_code"] as? String)
+                let auth: HTTPFields = [.authorization: "Bearer \(try #require(receipt["access_token"] as? String))"]
+                let pdf = Data("%PDF-1.7\n1 0 obj <<>> endobj\ntrailer <<>>\n%%EOF\n".utf8)
+                let uploaded = try await client.execute(
+                    uri: "/api/v1/requests/\(code)/documents?filename=../../etc/surat%20nikah.pdf", method: .post,
+                    headers: auth.merging([.contentType: "application/pdf"]), body: ByteBuffer(bytes: pdf)
+                ) { response in
+                    #expect(response.status == .created, "\(response.body.text)")
+                    let body = response.body.json
+                    #expect(body["filename"] as? String == "surat nikah.pdf")
+                    #expect(body["content_type"] as? String == "application/pdf")
+                    #expect(body["size_bytes"] as? Int == pdf.count)
+                    return body
+                }
+                var png = Data([0x89, 0x50, 0x4E, 0x47, 0x0D, 0x0A, 0x1A, 0x0A])
+                png.append(Data(repeating: 7, count: 100))
+                let boundary = "loket-boundary-42"
+                var multipart = Data("--\(boundary)\r\nContent-Disposition: form-data; name=\"file\"; filename=\"ktp.png\"\r\nContent-Type: image/png\r\n\r\n".utf8)
+                multipart.append(png)
+                multipart.append(Data("\r\n--\(boundary)--\r\n".utf8))
+                try await client.execute(
+                    uri: "/api/v1/requests/\(code)/documents", method: .post,
+                    headers: auth.merging([.contentType: "multipart/form-data; boundary=\(boundary)"]), body: ByteBuffer(bytes: multipart)
+                ) { response in
+                    #expect(response.status == .created, "\(response.body.text)")
+                    #expect(response.body.json["content_type"] as? String == "image/png")
+                    #expect(response.body.json["filename"] as? String == "ktp.png")
+                }
+                // Claimed to be a PDF, but it is HTML.
+                try await client.execute(
+                    uri: "/api/v1/requests/\(code)/documents", method: .post,
+                    headers: auth.merging([.contentType: "application/pdf"]), body: ByteBuffer(string: "<script>alert(1)</script>")
+                ) { response in
+                    #expect(response.status == .unsupportedMediaType)
+                    #expect((response.body.json["error"] as? [String: Any])?["code"] as? String == "document_type_unsupported")
+                }
+                try await client.execute(
+                    uri: "/api/v1/requests/\(code)/documents", method: .post, headers: auth.merging([.contentType: "text/html"]),
+                    body: ByteBuffer(string: "<p>hi</p>")
+                ) { response in
+                    #expect(response.status == .unsupportedMediaType)
+                }
+                try await client.execute(
+                    uri: "/api/v1/requests/\(code)/documents", method: .post, headers: auth.merging([.contentType: "application/pdf"]),
+                    body: ByteBuffer()
+                ) { response in
+                    #expect(response.status == .badRequest)
+                }
+                var tooLarge = pdf
+                tooLarge.append(Data(count: 10 * 1024 * 1024))
+                try await client.execute(
+                    uri: "/api/v1/requests/\(code)/documents", method: .post, headers: auth.merging([.contentType: "application/pdf"]),
+                    body: ByteBuffer(bytes: tooLarge)
+                ) { response in
+                    #expect(response.status == .contentTooLarge)
+                }
+                try await client.execute(
+                    uri: "/api/v1/requests/\(code)/documents", method: .post, headers: [.contentType: "application/pdf"], body: ByteBuffer(bytes: pdf)
+                ) { response in
+                    #expect(response.status == .unauthorized)
+                }
+                try await client.execute(uri: "/api/v1/requests/\(code)/documents", method: .get, headers: auth) { response in
+                    #expect(response.status == .ok)
+                    #expect((response.body.json["documents"] as? [Any])?.count == 2)
+                }
+                let id = try #require(uploaded["id"] as? Int)
+                try await client.execute(uri: "/api/v1/requests/\(code)/documents/\(id)", method: .get, headers: auth) { response in
+                    #expect(response.status == .ok)
+                    #expect(Data(response.body.readableBytesView) == pdf)
+                    #expect(response.headers[.contentType] == "application/pdf")
+                    #expect(response.headers[HTTPField.Name("Content-Disposition")!]?.hasPrefix("attachment") == true)
+                }
+                try await client.execute(uri: "/api/v1/requests/\(code)/documents/999999", method: .get, headers: auth) { response in
+                    #expect(response.status == .notFound)
+                }
+            }
+            #expect(try await app.pool.query("SELECT count(*) AS n FROM documents").single().decode(Int.self, "n") == 2)
+        }
+    }
+
+    // MARK: Replies, cancellation, feedback
+
+    @Test func aReplyResumesWorkAndMovesTheDeadlinesByThePausedWorkingTime() async throws {
+        let clock = TestClock(Self.instant("2026-12-01T09:00:00+07:00"))
+        try await APITestEnvironment.withApp(clock: { clock.now }) { app in
+            try await app.test { client in
+                let receipt = try await client.execute(uri: "/api/v1/requests", method: .post, headers: jsonHeaders, body: .json(sampleFiling())) { $0.body.json }
+                let code = try #require(receipt["tracking_code"] as? String)
+                let auth: HTTPFields = [.authorization: "Bearer \(try #require(receipt["access_token"] as? String))", .contentType: "application/json"]
+                let before = try await Self.deadlines(code, app.pool)
+                let officer = try await Self.officer(for: code, app: app)
+                let catalog = try await app.services.catalog.snapshot()
+                clock.now = Self.instant("2026-12-01T10:00:00+07:00")
+                _ = try await app.services.requests.apply(.claim, by: .staff(officer), trackingCode: code, catalog: catalog, now: clock.now)
+                _ = try await app.services.requests.apply(
+                    .askCitizen(question: "Mohon unggah buku nikah."), by: .staff(officer), trackingCode: code, catalog: catalog, now: clock.now)
+                try await client.execute(uri: "/api/v1/requests/\(code)", method: .get, headers: auth) { response in
+                    let detail = response.body.json
+                    #expect(detail["status"] as? String == "waiting_citizen")
+                    #expect(detail["sla_paused"] as? Bool == true)
+                    #expect((detail["waiting_for"] as? [String: Any])?["question"] as? String == "Mohon unggah buku nikah.")
+                }
+                // Two working days later (Wednesday 10:00 to Friday 10:00 on the ASN calendar).
+                clock.now = Self.instant("2026-12-04T10:00:00+07:00")
+                try await client.execute(uri: "/api/v1/requests/\(code)/reply", method: .post, headers: auth, body: .json(["message": "Sudah saya unggah."])) { response in
+                    #expect(response.status == .ok, "\(response.body.text)")
+                    #expect(response.body.json["status"] as? String == "in_progress")
+                    #expect(response.body.json["sla_paused"] as? Bool == false)
+                }
+                let after = try await Self.deadlines(code, app.pool)
+                let calendar = catalog.calendar(for: catalog.servicesByCode["kk-baru"]!).calendar
+                let paused = calendar.workingMinutes(from: Self.instant("2026-12-01T10:00:00+07:00"), to: clock.now)
+                #expect(paused > 0)
+                #expect(after.resolution == calendar.adding(workingMinutes: paused, to: before.resolution))
+                #expect(try await app.pool.query(
+                    "SELECT paused_minutes FROM service_requests WHERE tracking_code = $1", code).single().decode(Int.self, 0) == paused)
+                // Replying when nobody asked is refused with the lifecycle's reason.
+                try await client.execute(uri: "/api/v1/requests/\(code)/reply", method: .post, headers: auth, body: .json(["message": "Lagi"])) { response in
+                    #expect(response.status == .conflict)
+                }
+            }
+        }
+    }
+
+    @Test func cancelAndFeedback() async throws {
+        try await APITestEnvironment.withApp { app in
+            try await app.test { client in
+                let receipt = try await client.execute(uri: "/api/v1/requests", method: .post, headers: jsonHeaders, body: .json(sampleFiling())) { $0.body.json }
+                let code = try #require(receipt["tracking_code"] as? String)
+                let auth: HTTPFields = [.authorization: "Bearer \(try #require(receipt["access_token"] as? String))", .contentType: "application/json"]
+                let scores = ByteBuffer.json(["scores": [4, 4, 3, 4, 4, 3, 4, 4, 3], "comment": "Cepat dan ramah"])
+                try await client.execute(uri: "/api/v1/requests/\(code)/feedback", method: .post, headers: auth, body: scores) { response in
+                    #expect(response.status == .conflict)
+                    #expect((response.body.json["error"] as? [String: Any])?["code"] as? String == "feedback_not_allowed")
+                }
+                try await client.execute(uri: "/api/v1/requests/\(code)/cancel", method: .post, headers: auth, body: .json(["reason": "Salah layanan"])) { response in
+                    #expect(response.status == .ok, "\(response.body.text)")
+                    #expect(response.body.json["status"] as? String == "cancelled")
+                    #expect(response.body.json["closed_at"] is String)
+                }
+                try await client.execute(uri: "/api/v1/requests/\(code)/cancel", method: .post, headers: auth) { response in
+                    #expect(response.status == .conflict)
+                }
+                let row = try await app.pool.query("SELECT next_sla_at IS NULL AS stopped FROM service_requests WHERE tracking_code = $1", code).single()
+                #expect(try row.decode(Bool.self, "stopped"))
+
+                // A completed request takes feedback once.
+                let second = try await client.execute(uri: "/api/v1/requests", method: .post, headers: jsonHeaders, body: .json(sampleFiling())) { $0.body.json }
+                let done = try #require(second["tracking_code"] as? String)
+                let doneAuth: HTTPFields = [.authorization: "Bearer \(try #require(second["access_token"] as? String))", .contentType: "application/json"]
+                let officer = try await Self.officer(for: done, app: app)
+                let catalog = try await app.services.catalog.snapshot()
+                _ = try await app.services.requests.apply(.claim, by: .staff(officer), trackingCode: done, catalog: catalog)
+                _ = try await app.services.requests.apply(
+                    .resolve(publicMessage: "KK dapat diambil di loket 3.", outcome: nil), by: .staff(officer), trackingCode: done, catalog: catalog)
+                try await client.execute(uri: "/api/v1/requests/\(done)/feedback", method: .post, headers: doneAuth, body: .json(["scores": [4, 4, 4]])) { response in
+                    #expect(response.status == .unprocessableContent)
+                }
+                try await client.execute(uri: "/api/v1/requests/\(done)/feedback", method: .post, headers: doneAuth, body: .json(["scores": [4, 4, 3, 4, 5, 3, 4, 4, 3]])) { response in
+                    #expect(response.status == .unprocessableContent)
+                }
+                try await client.execute(uri: "/api/v1/requests/\(done)/feedback", method: .post, headers: doneAuth, body: scores) { response in
+                    #expect(response.status == .created)
+                }
+                try await client.execute(uri: "/api/v1/requests/\(done)/feedback", method: .post, headers: doneAuth, body: scores) { response in
+                    #expect(response.status == .conflict)
+                    #expect((response.body.json["error"] as? [String: Any])?["code"] as? String == "feedback_already_given")
+                }
+                try await client.execute(uri: "/api/v1/requests/\(done)", method: .get, headers: doneAuth) { response in
+                    #expect(response.body.json["public_message"] as? String == "KK dapat diambil di loket 3.")
+                }
+            }
+            let stored = try await app.pool.query("SELECT u1, u3, comment FROM feedback").single()
+            #expect(try stored.decode(Int.self, "u1") == 4)
+            #expect(try stored.decode(Int.self, "u3") == 3)
+        }
+    }
+
+    // MARK: Availability
+
+    @Test func anExhaustedPoolAnswers503WithRetryAfterNotAHang() async throws {
+        try await APITestEnvironment.withApp(poolSize: 1, acquireTimeout: .milliseconds(200)) { app in
+            // Load the catalog first so the refused request needs the pool only for intake.
+            _ = try await app.services.catalog.snapshot()
+            let holder = Task { try await app.pool.withConnection { try await $0.query("SELECT pg_sleep(1.5)") } }
+            try await Task.sleep(for: .milliseconds(100))
+            try await app.test { client in
+                try await client.execute(uri: "/api/v1/requests", method: .post, headers: jsonHeaders, body: .json(sampleFiling())) { response in
+                    #expect(response.status == .serviceUnavailable)
+                    #expect(response.headers[.retryAfter] != nil)
+                    #expect((response.body.json["error"] as? [String: Any])?["code"] as? String == "service_unavailable")
+                }
+            }
+            try await holder.value
+        }
+    }
+
+    @Test func aDatabaseThatIsDownAnswers503AndReadyzSaysUnready() async throws {
+        let pool = ConnectionPool(
+            configuration: PostgresConfiguration(conninfo: "host=127.0.0.1 port=1 dbname=loket connect_timeout=2"),
+            maxConnections: 2, acquireTimeout: .milliseconds(500))
+        let services = LoketServices(pool: pool, options: APIOptions())
+        let router = buildRouter(services: services, metrics: .init())
+        try await Application(router: router).test(.router) { client in
+            try await client.execute(uri: "/api/v1/services", method: .get) { response in
+                #expect(response.status == .serviceUnavailable)
+                #expect(response.headers[.retryAfter] == "2")
+            }
+            try await client.execute(uri: "/readyz", method: .get) { response in
+                #expect(response.status == .serviceUnavailable)
+            }
+            try await client.execute(uri: "/healthz", method: .get) { response in
+                #expect(response.status == .ok)
+            }
+        }
+        await pool.close()
+    }
+
+    @Test func operationsEndpoints() async throws {
+        try await APITestEnvironment.withApp { app in
+            try await app.test { client in
+                try await client.execute(uri: "/readyz", method: .get) { response in
+                    #expect(response.status == .ok)
+                }
+                try await client.execute(uri: "/api/v1/services", method: .get) { _ in }
+                try await client.execute(uri: "/metrics", method: .get) { response in
+                    #expect(response.status == .ok)
+                    #expect(response.body.text.contains("loket_db_pool_connections_open"))
+                }
+                try await client.execute(uri: "/no/such/route", method: .get) { response in
+                    #expect(response.status == .notFound)
+                    #expect((response.body.json["error"] as? [String: Any])?["code"] as? String == "not_found")
+                }
+            }
+        }
+    }
+
+    // MARK: Helpers
+
+    static func instant(_ text: String) -> Date {
+        ISO8601DateFormatter().date(from: text)!
+    }
+
+    static func deadlines(_ code: String, _ pool: ConnectionPool) async throws -> (response: Date, resolution: Date) {
+        let row = try await pool.query(
+            "SELECT response_due_at, resolution_due_at FROM service_requests WHERE tracking_code = $1", code
+        ).single()
+        return (try row.decode(Date.self, "response_due_at"), try row.decode(Date.self, "resolution_due_at"))
+    }
+
+    /// An officer of the request's unit (or of a unit above it) from the sample staff.
+    static func officer(for code: String, app: TestApp) async throws -> StaffMember {
+        let row = try await app.pool.query(
+            """
+            WITH RECURSIVE chain AS (
+                SELECT u.id, u.parent_id, 0 AS depth FROM units u JOIN service_requests r ON r.unit_id = u.id WHERE r.tracking_code = $1
+                UNION ALL SELECT u.id, u.parent_id, c.depth + 1 FROM units u JOIN chain c ON u.id = c.parent_id)
+            SELECT s.id, s.role, s.unit_id FROM staff s JOIN chain c ON c.id = s.unit_id
+            WHERE s.active ORDER BY c.depth, s.id LIMIT 1
+            """, code
+        ).single()
+        return StaffMember(
+            id: try row.decode(Int64.self, "id"), role: StaffRole(rawValue: try row.decode(String.self, "role"))!,
+            unitId: try row.decode(Int64.self, "unit_id"))
+    }
+}
+
+/// A clock the test moves by hand.
+final class TestClock: @unchecked Sendable {
+    private let lock = NSLock()
+    private var current: Date
+
+    init(_ start: Date) { current = start }
+
+    var now: Date {
+        get { lock.lock(); defer { lock.unlock() }; return current }
+        set { lock.lock(); current = newValue; lock.unlock() }
+    }
+}
+
+extension HTTPField.Name {
+    static let idempotencyKeyTest = HTTPField.Name("Idempotency-Key")!
+    static let forwardedForTest = HTTPField.Name("X-Forwarded-For")!
+}
+
+extension HTTPFields {
+    func merging(_ other: HTTPFields) -> HTTPFields {
+        var copy = self
+        for field in other { copy[field.name] = field.value }
+        return copy
+    }
+}
