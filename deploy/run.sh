@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Runs Loket locally: installs what is missing, creates (once) and starts a private PostgreSQL
-# cluster under .local/postgres, builds loketd in release mode, applies migrations and loads the
-# sample Kota Serang catalog. The cluster keeps running afterwards (stop it with
-# `deploy/run.sh stop`); connection settings for psql are printed at the end.
+# cluster under .local/postgres, builds loketd in release mode, applies migrations, loads the
+# sample Kota Serang catalog and runs the server in the foreground (LOKET_PORT, default 8080).
+# The cluster keeps running after the server stops: `deploy/run.sh stop` stops it.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source deploy/local/postgres.sh
@@ -26,10 +26,14 @@ loketd=$(swift build -c release --show-bin-path)/loketd
 "$loketd" seed
 "$loketd" migrate --status
 
+port=${LOKET_PORT:-8080}
 cat <<INFO
 
-Loket's database is ready: PostgreSQL on socket $cluster, database "loket".
+Loket is starting on http://127.0.0.1:$port (PostgreSQL on socket $cluster, database "loket").
+  catalog:  curl http://127.0.0.1:$port/api/v1/services
+  API doc:  http://127.0.0.1:$port/openapi.yaml
   psql:     PGHOST=$cluster PGPORT=5432 PGUSER=postgres psql loket
-  loketd:   LOKET_DATABASE_URL="host=$cluster port=5432 user=postgres dbname=loket" $loketd --help
-  stop:     deploy/run.sh stop
+  stop:     Ctrl-C (the server), then deploy/run.sh stop (the database)
 INFO
+export LOKET_DATABASE_URL="host=$cluster port=5432 user=postgres dbname=loket"
+exec "$loketd" serve --port "$port"

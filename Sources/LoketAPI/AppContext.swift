@@ -3,6 +3,7 @@ import HTTPTypes
 import Hummingbird
 import NIOCore
 import LoketCore
+import LoketStore
 
 /// The request context of every Loket route: Hummingbird's core storage plus what Loket adds
 /// (the request id echoed to the client and the language the client asked for).
@@ -14,6 +15,8 @@ public struct AppContext: RequestContext, RemoteAddressRequestContext {
     public var requestID: String = ""
     /// Indonesian unless the client sent `Accept-Language: en…`.
     public var language: Language = .indonesian
+    /// The officer behind the bearer token, on staff routes.
+    public var staff: StaffAccount?
 
     public init(source: ApplicationRequestContextSource) {
         coreContext = .init(source: source)

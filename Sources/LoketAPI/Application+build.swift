@@ -21,6 +21,7 @@ public func buildRouter(
     let api = router.group("api/v1")
     CatalogController(services: services).register(on: api)
     RequestsController(services: services, metrics: metrics).register(on: api)
+    StaffController(services: services).register(on: api.group("staff"))
     return router
 }
 

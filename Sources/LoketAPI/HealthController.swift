@@ -65,17 +65,17 @@ struct OperationsController {
     @Sendable func prometheus(request: Request, context: AppContext) async throws -> Response {
         // Pool counters are read at scrape time, straight into this registry.
         let pool = services.pool.metrics
-        let gauges: [(String, String, Int)] = [
-            ("loket_db_pool_connections_open", "Database connections open", pool.open),
-            ("loket_db_pool_connections_in_use", "Database connections lent out", pool.inUse),
-            ("loket_db_pool_waiting", "Tasks waiting for a database connection", pool.waiting),
-            ("loket_db_pool_connections_created_total", "Database connections established", pool.created),
-            ("loket_db_pool_connect_failures_total", "Failed database connection attempts", pool.failedConnects),
-            ("loket_db_pool_connections_replaced_total", "Broken database connections replaced", pool.replaced),
-            ("loket_db_pool_acquire_timeouts_total", "Acquires that timed out", pool.acquireTimeouts),
+        let gauges: [(String, Int)] = [
+            ("loket_db_pool_connections_open", pool.open),
+            ("loket_db_pool_connections_in_use", pool.inUse),
+            ("loket_db_pool_waiting", pool.waiting),
+            ("loket_db_pool_connections_created", pool.created),
+            ("loket_db_pool_connect_failures", pool.failedConnects),
+            ("loket_db_pool_connections_replaced", pool.replaced),
+            ("loket_db_pool_acquire_timeouts", pool.acquireTimeouts),
         ]
-        for (name, help, value) in gauges {
-            metrics.makeGauge(name: name, help: help).set(Double(value))
+        for (name, value) in gauges {
+            metrics.makeGauge(name: name).set(Double(value))
         }
         var buffer: [UInt8] = []
         metrics.emit(into: &buffer)

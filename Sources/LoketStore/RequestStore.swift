@@ -362,6 +362,7 @@ public struct RequestStore: Sendable {
         }
         let staffTopic: (String, StaffID)? = switch event.kind {
         case .citizenReplied, .cancelled: previousHolder.map { ("request.\(event.kind.rawValue)", $0) }
+        case .leaseExpired: previousHolder.map { ("lease.expired", $0) }
         case .assigned: record.assigneeID.map { ("staff.assigned", $0) }
         default: nil
         }

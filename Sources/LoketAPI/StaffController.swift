@@ -1,0 +1,387 @@
+import Foundation
+import HTTPTypes
+import Hummingbird
+import LoketCore
+import LoketStore
+import NIOCore
+
+/// Authenticates `Authorization: Bearer lks_…` personal tokens for the staff routes.
+struct StaffAuthMiddleware: RouterMiddleware {
+    typealias Context = AppContext
+    let tokens: StaffTokenStore
+    let clock: @Sendable () -> Date
+
+    func handle(_ request: Request, context: AppContext, next: (Request, AppContext) async throws -> Response) async throws -> Response {
+        guard let header = request.headers[.authorization] else {
+            throw APIError.unauthenticated("token_required",
+                id: "Sertakan token pribadi Anda: Authorization: Bearer <token> (buat dengan `loketd admin token issue`).",
+                en: "Send your personal token: Authorization: Bearer <token> (issued with `loketd admin token issue`).")
+        }
+        guard header.lowercased().hasPrefix("bearer ") else {
+            throw APIError.unauthenticated("token_invalid", id: "Header Authorization harus berbentuk Bearer <token>.",
+                en: "The Authorization header must be Bearer <token>.")
+        }
+        let token = header.dropFirst(7).trimmingCharacters(in: .whitespaces)
+        switch try await tokens.authenticate(token, now: clock()) {
+        case .success(let account):
+            var context = context
+            context.staff = account
+            context.logger[metadataKey: "staff_nip"] = .string(account.nip)
+            return try await next(request, context)
+        case .failure(.malformed), .failure(.unknown):
+            throw APIError.unauthenticated("token_invalid", id: "Token tidak dikenal. Periksa token atau minta token baru kepada admin.",
+                en: "Unknown token. Check it or ask an administrator for a new one.")
+        case .failure(.expired(let at)):
+            throw APIError.unauthenticated("token_expired", id: "Token kedaluwarsa sejak \(RFC3339.string(from: at)). Minta token baru kepada admin.",
+                en: "The token expired at \(RFC3339.string(from: at)). Ask an administrator for a new one.")
+        case .failure(.revoked):
+            throw APIError.unauthenticated("token_revoked", id: "Token telah dicabut. Minta token baru kepada admin.",
+                en: "The token was revoked. Ask an administrator for a new one.")
+        case .failure(.inactiveAccount):
+            throw APIError.unauthenticated("account_inactive", id: "Akun petugas ini tidak aktif.", en: "This staff account is inactive.")
+        }
+    }
+}
+
+/// The staff API: queues, claims and the work on a request. A person acts only inside their unit
+/// subtree; only the holder acts on a claimed request (a supervisor's override is recorded).
+struct StaffController {
+    let services: LoketServices
+    let work: StaffWorkStore
+
+    init(services: LoketServices) {
+        self.services = services
+        self.work = StaffWorkStore(pool: services.pool)
+    }
+
+    func register(on group: RouterGroup<AppContext>) {
+        group.add(middleware: StaffAuthMiddleware(tokens: StaffTokenStore(pool: services.pool), clock: services.clock))
+        group.get("me", use: me)
+        group.get("queue", use: queue)
+        group.get("mine", use: mine)
+        group.get("escalated", use: escalated)
+        group.post("claim", use: claimNext)
+        group.get("requests/:code", use: detail)
+        group.get("requests/:code/documents/:id", use: download)
+        group.post("requests/:code/claim", use: claim)
+        group.post("requests/:code/heartbeat", use: heartbeat)
+        group.post("requests/:code/release", use: release)
+        group.post("requests/:code/notes", use: note)
+        group.post("requests/:code/ask", use: ask)
+        group.post("requests/:code/resolve", use: resolve)
+        group.post("requests/:code/reject", use: reject)
+        group.post("requests/:code/transfer", use: transfer)
+        group.post("requests/:code/assign", use: assign)
+    }
+
+    // MARK: Reading
+
+    struct Me: ResponseEncodable {
+        struct Token: Encodable {
+            var prefix: String
+            var expiresAt: Date?
+            enum CodingKeys: String, CodingKey {
+                case prefix
+                case expiresAt = "expires_at"
+            }
+        }
+
+        var id: Int64
+        var nip: String
+        var name: String
+        var role: String
+        var unit: UnitDTO
+        var token: Token
+    }
+
+    @Sendable func me(request: Request, context: AppContext) async throws -> Me {
+        let account = try context.requireStaff()
+        let catalog = try await services.catalog.snapshot()
+        let unit = catalog.units[account.unitID]
+        return Me(
+            id: account.id, nip: account.nip, name: account.name, role: account.role.rawValue,
+            unit: UnitDTO(code: unit?.code ?? "", name: unit?.name ?? ""),
+            token: .init(prefix: account.tokenPrefix, expiresAt: account.tokenExpiresAt))
+    }
+
+    struct QueueList: ResponseEncodable {
+        var requests: [QueueItemDTO]
+    }
+
+    @Sendable func queue(request: Request, context: AppContext) async throws -> QueueList {
+        let account = try context.requireStaff()
+        let catalog = try await services.catalog.snapshot()
+        let units = try scope(request, account: account, catalog: catalog)
+        let items = try await work.queue(units: units, limit: limit(request))
+        return try await list(items, catalog: catalog, language: context.language)
+    }
+
+    @Sendable func mine(request: Request, context: AppContext) async throws -> QueueList {
+        let account = try context.requireStaff()
+        let catalog = try await services.catalog.snapshot()
+        return try await list(try await work.held(by: account.id), catalog: catalog, language: context.language)
+    }
+
+    @Sendable func escalated(request: Request, context: AppContext) async throws -> QueueList {
+        let account = try context.requireStaff()
+        guard account.role >= .supervisor else { throw APIError.roleRequired(.supervisor) }
+        let catalog = try await services.catalog.snapshot()
+        let units = try scope(request, account: account, catalog: catalog)
+        return try await list(try await work.escalated(units: units, limit: limit(request)), catalog: catalog, language: context.language)
+    }
+
+    @Sendable func detail(request: Request, context: AppContext) async throws -> StaffRequestDTO {
+        let account = try context.requireStaff()
+        let catalog = try await services.catalog.snapshot()
+        let record = try await inScope(code(context), account: account, catalog: catalog)
+        return try await detailDTO(record, catalog: catalog, language: context.language)
+    }
+
+    @Sendable func download(request: Request, context: AppContext) async throws -> Response {
+        let account = try context.requireStaff()
+        let catalog = try await services.catalog.snapshot()
+        let record = try await inScope(code(context), account: account, catalog: catalog)
+        guard let id = context.parameters.get("id", as: Int64.self),
+              let (info, content) = try await services.requests.document(requestID: record.id, documentID: id)
+        else { throw APIError.documentNotFound }
+        return DocumentUpload.downloadResponse(info, content: content)
+    }
+
+    // MARK: Claims
+
+    @Sendable func claimNext(request: Request, context: AppContext) async throws -> Response {
+        let account = try context.requireStaff()
+        let catalog = try await services.catalog.snapshot()
+        let units = try scope(request, account: account, catalog: catalog)
+        guard let record = try await refusals({
+            try await work.claimNext(units: units, by: account.member, catalog: catalog, now: services.clock())
+        }) else {
+            return Response(status: .noContent)
+        }
+        return try await detailDTO(record, catalog: catalog, language: context.language).response(from: request, context: context)
+    }
+
+    @Sendable func claim(request: Request, context: AppContext) async throws -> StaffRequestDTO {
+        try await command(request, context) { _, _ in .claim }
+    }
+
+    struct LeaseAnswer: ResponseEncodable {
+        var leaseExpiresAt: Date
+        enum CodingKeys: String, CodingKey { case leaseExpiresAt = "lease_expires_at" }
+    }
+
+    @Sendable func heartbeat(request: Request, context: AppContext) async throws -> LeaseAnswer {
+        let account = try context.requireStaff()
+        let catalog = try await services.catalog.snapshot()
+        let code = try code(context)
+        let until = try await refusals {
+            try await work.heartbeat(trackingCode: code, by: account.member, catalog: catalog, now: services.clock())
+        }
+        return LeaseAnswer(leaseExpiresAt: until)
+    }
+
+    // MARK: Work on a request
+
+    struct TextBody: Decodable {
+        var reason: String?
+        var question: String?
+        var text: String?
+        var publicMessage: String?
+        var outcome: String?
+        var unit: String?
+        var nip: String?
+        var isPublic: Bool?
+
+        enum CodingKeys: String, CodingKey {
+            case reason, question, text, outcome, unit, nip
+            case publicMessage = "public_message"
+            case isPublic = "public"
+        }
+    }
+
+    @Sendable func release(request: Request, context: AppContext) async throws -> StaffRequestDTO {
+        try await command(request, context) { body, _ in .release(reason: try Self.optional(body?.reason, "reason", max: 1000)) }
+    }
+
+    @Sendable func ask(request: Request, context: AppContext) async throws -> StaffRequestDTO {
+        try await command(request, context) { body, _ in .askCitizen(question: try Self.required(body?.question, "question", max: 4000)) }
+    }
+
+    @Sendable func resolve(request: Request, context: AppContext) async throws -> StaffRequestDTO {
+        try await command(request, context) { body, _ in
+            .resolve(
+                publicMessage: try Self.required(body?.publicMessage, "public_message", max: 4000),
+                outcome: try Self.optional(body?.outcome, "outcome", max: 4000))
+        }
+    }
+
+    @Sendable func reject(request: Request, context: AppContext) async throws -> StaffRequestDTO {
+        try await command(request, context) { body, _ in .reject(reason: try Self.required(body?.reason, "reason", max: 4000)) }
+    }
+
+    @Sendable func transfer(request: Request, context: AppContext) async throws -> StaffRequestDTO {
+        try await command(request, context) { body, catalog in
+            let code = try Self.required(body?.unit, "unit", max: 64)
+            guard let unit = catalog.unit(code: code) else {
+                throw APIError.validation([.invalid("unit", code: "unknown_unit", id: "unit \(code) tidak ada", en: "there is no unit \(code)")])
+            }
+            return .transfer(to: unit.id, reason: try Self.required(body?.reason, "reason", max: 1000))
+        }
+    }
+
+    @Sendable func assign(request: Request, context: AppContext) async throws -> StaffRequestDTO {
+        let body = try await decodeBody(request)
+        let nip = try Self.required(body?.nip, "nip", max: 18)
+        guard let member = try await work.member(nip: nip) else {
+            throw APIError.validation([.invalid("nip", code: "unknown_staff", id: "tidak ada petugas aktif dengan NIP \(nip)", en: "no active officer has NIP \(nip)")])
+        }
+        return try await command(request, context, body: body) { _, _ in .assign(to: member) }
+    }
+
+    @Sendable func note(request: Request, context: AppContext) async throws -> Response {
+        let account = try context.requireStaff()
+        let catalog = try await services.catalog.snapshot()
+        let body = try await decodeBody(request)
+        let text = try Self.required(body?.text, "text", max: 4000)
+        let record = try await inScope(code(context), account: account, catalog: catalog)
+        try await work.addNote(trackingCode: record.trackingCode, text: text, isPublic: body?.isPublic ?? false, by: account.member, now: services.clock())
+        return OperationsController.json(.created, #"{"status":"recorded"}"#)
+    }
+
+    /// Decides and applies one lifecycle command on the request in the path.
+    private func command(
+        _ request: Request, _ context: AppContext, body given: TextBody?? = nil,
+        _ make: (TextBody?, CatalogSnapshot) throws -> RequestCommand
+    ) async throws -> StaffRequestDTO {
+        let account = try context.requireStaff()
+        let catalog = try await services.catalog.snapshot()
+        let body: TextBody?
+        if let given { body = given } else { body = try await decodeBody(request) }
+        let command = try make(body, catalog)
+        let code = try code(context)
+        let record = try await refusals {
+            try await services.requests.apply(command, by: .staff(account.member), trackingCode: code, catalog: catalog, now: services.clock())
+        }
+        return try await detailDTO(record, catalog: catalog, language: context.language)
+    }
+
+    // MARK: Helpers
+
+    func code(_ context: AppContext) throws -> String {
+        do { return try TrackingCode(parsing: try context.parameters.require("code")).description } catch let error as TrackingCodeError {
+            throw APIError(.notFound, error)
+        }
+    }
+
+    func limit(_ request: Request) throws -> Int {
+        guard let text = request.uri.queryParameters.get("limit"), !text.isEmpty else { return 50 }
+        guard let value = Int(text), (1...500).contains(value) else {
+            throw APIError(.badRequest, code: "invalid_limit", message: LocalizedText(id: "limit harus 1 sampai 500.", en: "limit must be 1 to 500."), field: "limit")
+        }
+        return value
+    }
+
+    /// The caller's unit subtree, or one unit of it with `?unit=CODE`.
+    func scope(_ request: Request, account: StaffAccount, catalog: CatalogSnapshot) throws -> [UnitID] {
+        let subtree = catalog.subtree(of: account.unitID)
+        guard let code = request.uri.queryParameters.get("unit"), !code.isEmpty else { return subtree }
+        guard let unit = catalog.unit(code: code) else {
+            throw APIError(.badRequest, code: "unknown_unit", message: LocalizedText(id: "Unit \(code) tidak ada.", en: "There is no unit \(code)."), field: "unit")
+        }
+        guard subtree.contains(unit.id) else { throw APIError.outsideSubtree }
+        return catalog.subtree(of: unit.id)
+    }
+
+    /// The request, if it lies in the caller's unit subtree.
+    func inScope(_ code: String, account: StaffAccount, catalog: CatalogSnapshot) async throws -> RequestRecord {
+        guard let record = try await services.requests.find(trackingCode: code) else { throw APIError.requestNotFound }
+        guard catalog.subtree(of: account.unitID).contains(record.unitID) else { throw APIError.outsideSubtree }
+        return record
+    }
+
+    func refusals<T>(_ body: () async throws -> T) async throws -> T {
+        do {
+            return try await body()
+        } catch RequestStoreError.notFound {
+            throw APIError.requestNotFound
+        } catch RequestStoreError.refused(let refusal) {
+            throw APIError(Self.status(of: refusal), refusal)
+        }
+    }
+
+    static func status(of refusal: Refusal) -> HTTPResponse.Status {
+        switch refusal {
+        case .notPermitted, .notInUnit: return .forbidden
+        case .missingText, .sameUnit, .assigneeOutsideUnit: return .unprocessableContent
+        case .alreadyFinal, .wrongState, .notHolder, .leaseNotExpired, .noLease, .alreadyHolder: return .conflict
+        }
+    }
+
+    func decodeBody(_ request: Request) async throws -> TextBody? {
+        let buffer = try await request.body.collect(upTo: APILimits.maxJSONBody)
+        if buffer.readableBytes == 0 { return nil }
+        guard request.headers[.contentType]?.lowercased().hasPrefix("application/json") == true else {
+            throw APIError.unsupportedMediaType("application/json")
+        }
+        do {
+            return try JSONDecoder().decode(TextBody.self, from: Data(buffer.readableBytesView))
+        } catch let error as DecodingError {
+            throw APIError.invalidJSON(RequestMiddleware.describe(error))
+        }
+    }
+
+    static func required(_ value: String?, _ field: String, max: Int) throws -> String {
+        guard let text = try optional(value, field, max: max) else { throw APIError.validation([.missing(field)]) }
+        return text
+    }
+
+    static func optional(_ value: String?, _ field: String, max: Int) throws -> String? {
+        guard let text = value?.trimmingCharacters(in: .whitespacesAndNewlines), !text.isEmpty else { return nil }
+        guard text.count <= max else {
+            throw APIError.validation([.invalid(field, code: "too_long", id: "paling banyak \(max) karakter", en: "at most \(max) characters")])
+        }
+        return text
+    }
+
+    func list(_ items: [QueueItem], catalog: CatalogSnapshot, language: Language) async throws -> QueueList {
+        let names = try await work.staffNames(ids: items.compactMap(\.assigneeID))
+        let now = services.clock()
+        return QueueList(requests: items.map { QueueItemDTO($0, catalog: catalog, names: names, now: now, language: language) })
+    }
+
+    func detailDTO(_ record: RequestRecord, catalog: CatalogSnapshot, language: Language) async throws -> StaffRequestDTO {
+        let (timeline, documents) = try await services.pool.withConnection { connection in
+            (try await services.requests.timeline(requestID: record.id, includePrivate: true, on: connection),
+             try await services.requests.documents(requestID: record.id, on: connection))
+        }
+        let names = try await work.staffNames(ids: timeline.compactMap(\.actorStaffID) + [record.assigneeID].compactMap { $0 })
+        return StaffRequestDTO(
+            record, catalog: catalog, timeline: timeline, documents: documents, names: names, now: services.clock(),
+            language: language, base: services.options.publicBaseURL)
+    }
+}
+
+extension AppContext {
+    func requireStaff() throws -> StaffAccount {
+        guard let staff else {
+            throw APIError.unauthenticated("token_required", id: "Diperlukan token petugas.", en: "A staff token is required.")
+        }
+        return staff
+    }
+}
+
+extension APIError {
+    static func unauthenticated(_ code: String, id: String, en: String) -> APIError {
+        APIError(.unauthorized, code: code, message: LocalizedText(id: id, en: en))
+    }
+
+    static let outsideSubtree = APIError(.forbidden, code: "outside_unit_subtree", message: LocalizedText(
+        id: "Permohonan ini berada di luar unit Anda dan unit di bawahnya.",
+        en: "This request lies outside your unit and the units below it."))
+
+    static func roleRequired(_ role: StaffRole) -> APIError {
+        APIError(.forbidden, code: "role_required", message: LocalizedText(
+            id: "Tindakan ini memerlukan peran \(role.rawValue) atau lebih tinggi.",
+            en: "This action needs the \(role.rawValue) role or higher."))
+    }
+}

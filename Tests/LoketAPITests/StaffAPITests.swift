@@ -1,0 +1,307 @@
+import Foundation
+import HTTPTypes
+import Hummingbird
+import HummingbirdTesting
+import LoketAPI
+import LoketCore
+import LoketStore
+import Postgres
+import Testing
+
+@Suite("Staff API")
+struct StaffAPITests {
+    /// A staff account of a unit with a fresh token.
+    struct Officer {
+        var member: StaffMember
+        var nip: String
+        var token: String
+        var auth: HTTPFields { [.authorization: "Bearer \(token)", .contentType: "application/json"] }
+    }
+
+    static func makeOfficer(_ app: TestApp, unit code: String, role: StaffRole, tokenExpires: Date? = nil) async throws -> Officer {
+        // Each test has its own database: numbering by the staff already there keeps NIPs unique.
+        let serial = try await app.pool.query("SELECT count(*) + 1 AS n FROM staff").single().decode(Int.self, "n")
+        let nip = "19850101" + "201001" + "1" + String(format: "%03d", serial % 1000)
+        let row = try await app.pool.query(
+            "INSERT INTO staff (nip, name, unit_id, role) SELECT $1, $2, id, $3 FROM units WHERE code = $4 RETURNING id, unit_id",
+            nip, "Petugas \(serial)", role.rawValue, code
+        ).single()
+        let member = StaffMember(id: try row.decode(Int64.self, "id"), role: role, unitId: try row.decode(Int64.self, "unit_id"))
+        // Issued an hour ago so that an already-expired token is still a valid row.
+        let issued = try await StaffTokenStore(pool: app.pool).issue(
+            staffID: member.id, label: "test", expiresAt: tokenExpires ?? Date().addingTimeInterval(30 * 86_400),
+            now: Date().addingTimeInterval(-3600))
+        return Officer(member: member, nip: nip, token: issued.token)
+    }
+
+    /// Files a request through the citizen API and returns its tracking code (routed to DISDUKCAPIL-IDP).
+    static func file(_ client: some TestClientProtocol, nik: String = "3673014501900001") async throws -> String {
+        try await client.execute(uri: "/api/v1/requests", method: .post, headers: jsonHeaders, body: .json(sampleFiling(nik: nik))) { response in
+            #expect(response.status == .created)
+            return response.body.json["tracking_code"] as? String ?? ""
+        }
+    }
+
+    static func errorCode(_ response: TestResponse) -> String? {
+        (response.body.json["error"] as? [String: Any])?["code"] as? String
+    }
+
+    @Test func everyStaffEndpointRefusesBadTokensAndRequestsOutsideTheSubtree() async throws {
+        try await APITestEnvironment.withApp { app in
+            let officer = try await Self.makeOfficer(app, unit: "DISDUKCAPIL-IDP", role: .staff)
+            let outsider = try await Self.makeOfficer(app, unit: "DPMPTSP", role: .supervisor)
+            let expired = try await Self.makeOfficer(app, unit: "DISDUKCAPIL-IDP", role: .staff, tokenExpires: Date().addingTimeInterval(-60))
+            let revoked = try await Self.makeOfficer(app, unit: "DISDUKCAPIL-IDP", role: .staff)
+            let revokedID = try await app.pool.query("SELECT id FROM api_tokens WHERE staff_id = $1", revoked.member.id).single().decode(Int64.self, "id")
+            #expect(try await StaffTokenStore(pool: app.pool).revoke(id: revokedID))
+            try await app.test { client in
+                let code = try await Self.file(client)
+                let perRequest: [(HTTPRequest.Method, String, [String: Any]?)] = [
+                    (.get, "/api/v1/staff/requests/\(code)", nil),
+                    (.get, "/api/v1/staff/requests/\(code)/documents/1", nil),
+                    (.post, "/api/v1/staff/requests/\(code)/claim", nil),
+                    (.post, "/api/v1/staff/requests/\(code)/heartbeat", nil),
+                    (.post, "/api/v1/staff/requests/\(code)/release", ["reason": "x"]),
+                    (.post, "/api/v1/staff/requests/\(code)/notes", ["text": "x"]),
+                    (.post, "/api/v1/staff/requests/\(code)/ask", ["question": "x"]),
+                    (.post, "/api/v1/staff/requests/\(code)/resolve", ["public_message": "x"]),
+                    (.post, "/api/v1/staff/requests/\(code)/reject", ["reason": "x"]),
+                    (.post, "/api/v1/staff/requests/\(code)/transfer", ["unit": "DPMPTSP", "reason": "x"]),
+                    (.post, "/api/v1/staff/requests/\(code)/assign", ["nip": officer.nip]),
+                ]
+                let general: [(HTTPRequest.Method, String, [String: Any]?)] = [
+                    (.get, "/api/v1/staff/me", nil), (.get, "/api/v1/staff/queue", nil), (.get, "/api/v1/staff/mine", nil),
+                    (.get, "/api/v1/staff/escalated", nil), (.post, "/api/v1/staff/claim", nil),
+                ]
+                let badTokens: [(HTTPFields, String)] = [
+                    ([:], "token_required"),
+                    ([.authorization: "Basic dXNlcjpwYXNz"], "token_invalid"),
+                    ([.authorization: "Bearer not-a-token"], "token_invalid"),
+                    ([.authorization: "Bearer lks_" + String(repeating: "A", count: 43)], "token_invalid"),
+                    ([.authorization: "Bearer \(expired.token)"], "token_expired"),
+                    ([.authorization: "Bearer \(revoked.token)"], "token_revoked"),
+                ]
+                for (method, uri, body) in perRequest + general {
+                    let payload = body.map { ByteBuffer.json($0) } ?? ByteBuffer()
+                    for (headers, expected) in badTokens {
+                        try await client.execute(uri: uri, method: method, headers: headers.merging([.contentType: "application/json"]), body: payload) { response in
+                            #expect(response.status == .unauthorized, "\(method) \(uri) with \(expected)")
+                            #expect(Self.errorCode(response) == expected, "\(method) \(uri): \(response.body.text)")
+                        }
+                    }
+                }
+                for (method, uri, body) in perRequest {
+                    let payload = body.map { ByteBuffer.json($0) } ?? ByteBuffer()
+                    try await client.execute(uri: uri, method: method, headers: outsider.auth, body: payload) { response in
+                        #expect(response.status == .forbidden, "\(method) \(uri): \(response.body.text)")
+                    }
+                }
+                // Nothing changed through any of those calls.
+                try await client.execute(uri: "/api/v1/staff/requests/\(code)", method: .get, headers: officer.auth) { response in
+                    #expect(response.status == .ok)
+                    #expect(response.body.json["status"] as? String == "queued")
+                    #expect((response.body.json["audit"] as? [Any])?.count == 1)
+                }
+            }
+        }
+    }
+
+    @Test func onlyTheHolderActsAndASupervisorOverrideIsRecorded() async throws {
+        try await APITestEnvironment.withApp { app in
+            let siti = try await Self.makeOfficer(app, unit: "DISDUKCAPIL-IDP", role: .staff)
+            let budi = try await Self.makeOfficer(app, unit: "DISDUKCAPIL-IDP", role: .staff)
+            let head = try await Self.makeOfficer(app, unit: "DISDUKCAPIL-IDP", role: .supervisor)
+            try await app.test { client in
+                let code = try await Self.file(client)
+                try await client.execute(uri: "/api/v1/staff/claim", method: .post, headers: siti.auth) { response in
+                    #expect(response.status == .ok)
+                    #expect(response.body.json["tracking_code"] as? String == code)
+                    #expect((response.body.json["assignee"] as? [String: String])?["nip"] == siti.nip)
+                    #expect(response.body.json["lease_expires_at"] is String)
+                }
+                try await client.execute(uri: "/api/v1/staff/claim", method: .post, headers: budi.auth) { response in
+                    #expect(response.status == .noContent)
+                }
+                try await client.execute(uri: "/api/v1/staff/requests/\(code)/claim", method: .post, headers: budi.auth) { response in
+                    #expect(response.status == .conflict)
+                }
+                try await client.execute(uri: "/api/v1/staff/requests/\(code)/resolve", method: .post, headers: budi.auth, body: .json(["public_message": "Selesai"])) { response in
+                    #expect(response.status == .conflict)
+                    #expect(Self.errorCode(response) == "not_holder")
+                }
+                try await client.execute(uri: "/api/v1/staff/requests/\(code)/heartbeat", method: .post, headers: budi.auth) { response in
+                    #expect(response.status == .conflict)
+                }
+                try await client.execute(uri: "/api/v1/staff/requests/\(code)/heartbeat", method: .post, headers: siti.auth) { response in
+                    #expect(response.status == .ok)
+                    #expect(response.body.json["lease_expires_at"] is String)
+                }
+                try await client.execute(uri: "/api/v1/staff/requests/\(code)/resolve", method: .post, headers: siti.auth, body: .json(["outcome": "x"])) { response in
+                    #expect(response.status == .unprocessableContent)
+                }
+                // Staff may not assign; a supervisor may, over the holder, and it is recorded.
+                try await client.execute(uri: "/api/v1/staff/requests/\(code)/assign", method: .post, headers: siti.auth, body: .json(["nip": budi.nip])) { response in
+                    #expect(response.status == .forbidden)
+                }
+                try await client.execute(uri: "/api/v1/staff/escalated", method: .get, headers: siti.auth) { response in
+                    #expect(response.status == .forbidden)
+                    #expect(Self.errorCode(response) == "role_required")
+                }
+                try await client.execute(uri: "/api/v1/staff/escalated", method: .get, headers: head.auth) { response in
+                    #expect(response.status == .ok)
+                }
+                try await client.execute(uri: "/api/v1/staff/requests/\(code)/assign", method: .post, headers: head.auth, body: .json(["nip": budi.nip])) { response in
+                    #expect(response.status == .ok, "\(response.body.text)")
+                    #expect((response.body.json["assignee"] as? [String: String])?["nip"] == budi.nip)
+                }
+                try await client.execute(uri: "/api/v1/staff/requests/\(code)/notes", method: .post, headers: budi.auth, body: .json(["text": "Berkas lengkap"])) { response in
+                    #expect(response.status == .created)
+                }
+                try await client.execute(uri: "/api/v1/staff/requests/\(code)/resolve", method: .post, headers: budi.auth, body: .json(["public_message": "KK dapat diambil."])) { response in
+                    #expect(response.status == .ok)
+                    #expect(response.body.json["status"] as? String == "completed")
+                    let audit = response.body.json["audit"] as? [[String: Any]] ?? []
+                    #expect(audit.map { $0["kind"] as? String } == ["created", "claimed", "assigned", "note", "resolved"])
+                    #expect((audit.last?["staff"] as? [String: String])?["nip"] == budi.nip)
+                }
+            }
+            let override = try await app.pool.query(
+                "SELECT data->>'previous_holder' AS overridden FROM request_events WHERE kind = 'assigned'").single()
+            #expect(try override.decode(String?.self, "overridden") == String(siti.member.id))
+        }
+    }
+
+    @Test func askTransferRejectAndTheQueueOrder() async throws {
+        try await APITestEnvironment.withApp { app in
+            let officer = try await Self.makeOfficer(app, unit: "DISDUKCAPIL-IDP", role: .staff)
+            try await app.test { client in
+                let first = try await Self.file(client)
+                let second = try await Self.file(client, nik: "3673015208850002")
+                try await app.pool.query("UPDATE service_requests SET escalation_level = 1 WHERE tracking_code = $1", second)
+                try await client.execute(uri: "/api/v1/staff/queue", method: .get, headers: officer.auth) { response in
+                    let codes = (response.body.json["requests"] as? [[String: Any]] ?? []).map { $0["tracking_code"] as? String }
+                    #expect(codes == [second, first])
+                    let sla = (response.body.json["requests"] as? [[String: Any]])?.first?["sla"] as? [String: Any]
+                    #expect(sla?["clock"] as? String == "response")
+                    #expect(sla?["remaining_working_minutes"] is Int)
+                }
+                try await client.execute(uri: "/api/v1/staff/claim", method: .post, headers: officer.auth) { response in
+                    #expect(response.body.json["tracking_code"] as? String == second)
+                }
+                try await client.execute(uri: "/api/v1/staff/requests/\(second)/ask", method: .post, headers: officer.auth, body: .json(["question": "Mohon unggah akta nikah."])) { response in
+                    #expect(response.body.json["status"] as? String == "waiting_citizen")
+                    #expect((response.body.json["sla"] as? [String: Any])?["paused"] as? Bool == true)
+                }
+                try await client.execute(uri: "/api/v1/staff/mine", method: .get, headers: officer.auth) { response in
+                    #expect((response.body.json["requests"] as? [Any])?.count == 1)
+                }
+                try await client.execute(uri: "/api/v1/staff/requests/\(first)/claim", method: .post, headers: officer.auth) { response in
+                    #expect(response.status == .ok)
+                }
+                try await client.execute(uri: "/api/v1/staff/requests/\(first)/transfer", method: .post, headers: officer.auth, body: .json(["unit": "NOPE", "reason": "x"])) { response in
+                    #expect(response.status == .unprocessableContent)
+                }
+                try await client.execute(uri: "/api/v1/staff/requests/\(first)/transfer", method: .post, headers: officer.auth, body: .json(["unit": "DPMPTSP", "reason": "Perizinan, bukan adminduk"])) { response in
+                    #expect(response.status == .ok, "\(response.body.text)")
+                    #expect(response.body.json["status"] as? String == "queued")
+                    #expect((response.body.json["unit"] as? [String: String])?["code"] == "DPMPTSP")
+                }
+                // Now outside the officer's subtree.
+                try await client.execute(uri: "/api/v1/staff/requests/\(first)", method: .get, headers: officer.auth) { response in
+                    #expect(response.status == .forbidden)
+                }
+                try await client.execute(uri: "/api/v1/staff/requests/\(second)/reject", method: .post, headers: officer.auth, body: .json(["reason": "Berkas tidak dilengkapi"])) { response in
+                    #expect(response.status == .ok)
+                    #expect(response.body.json["status"] as? String == "rejected")
+                    #expect(response.body.json["reject_reason"] as? String == "Berkas tidak dilengkapi")
+                }
+            }
+            let outbox = try await app.pool.query("SELECT topic FROM notification_outbox ORDER BY id").map { try $0.decode(String.self, 0) }
+            #expect(outbox.contains("request.asked"))
+            #expect(outbox.contains("request.rejected"))
+        }
+    }
+
+    @Test func anExpiredLeaseMakesTheRequestClaimableAgain() async throws {
+        let clock = TestClock(CitizenAPITests.instant("2026-12-01T09:00:00+07:00"))
+        try await APITestEnvironment.withApp(clock: { clock.now }) { app in
+            let siti = try await Self.makeOfficer(app, unit: "DISDUKCAPIL-IDP", role: .staff)
+            let budi = try await Self.makeOfficer(app, unit: "DISDUKCAPIL-IDP", role: .staff)
+            try await app.test { client in
+                let code = try await Self.file(client)
+                try await client.execute(uri: "/api/v1/staff/claim", method: .post, headers: siti.auth) { #expect($0.status == .ok) }
+                clock.now = clock.now.addingTimeInterval(29 * 60)
+                try await client.execute(uri: "/api/v1/staff/claim", method: .post, headers: budi.auth) { #expect($0.status == .noContent) }
+                clock.now = clock.now.addingTimeInterval(2 * 60)
+                try await client.execute(uri: "/api/v1/staff/claim", method: .post, headers: budi.auth) { response in
+                    #expect(response.status == .ok)
+                    #expect(response.body.json["tracking_code"] as? String == code)
+                    let kinds = (response.body.json["audit"] as? [[String: Any]] ?? []).map { $0["kind"] as? String }
+                    #expect(kinds == ["created", "claimed", "lease_expired", "claimed"])
+                }
+                try await client.execute(uri: "/api/v1/staff/requests/\(code)/release", method: .post, headers: siti.auth) { response in
+                    #expect(response.status == .conflict)
+                }
+            }
+            let told = try await app.pool.query(
+                "SELECT count(*) AS n FROM notification_outbox WHERE topic = 'lease.expired' AND recipient_staff_id = $1", siti.member.id).single()
+            #expect(try told.decode(Int.self, "n") == 1)
+        }
+    }
+
+    /// 32 claimers over real HTTP drain 2,000 queued requests: each is claimed exactly once.
+    @Test func thirtyTwoConcurrentClaimersDrainTwoThousandRequestsExactlyOnce() async throws {
+        try await APITestEnvironment.withDatabase { configuration in
+            let pool = ConnectionPool(configuration: configuration, maxConnections: 16, acquireTimeout: .seconds(30))
+            let services = LoketServices(pool: pool, options: APIOptions())
+            let app = TestApp(
+                app: Application(router: buildRouter(services: services, metrics: .init())), pool: pool, services: services)
+            var officers: [Officer] = []
+            for _ in 0..<32 { officers.append(try await Self.makeOfficer(app, unit: "DISDUKCAPIL-IDP", role: .staff)) }
+            try await pool.query(
+                """
+                INSERT INTO service_requests (tracking_code, service_type_id, unit_id, citizen_name, citizen_phone, access_token_hash,
+                    source, routing_reason, response_due_at, resolution_due_at, next_sla_at, next_sla_clock, next_sla_stage)
+                SELECT 'SRG-T' || lpad(g::text, 6, '0'), st.id, u.id, 'Warga ' || g, '+628123456789', sha256(g::text::bytea), 'web', 'test',
+                       now() + interval '1 day', now() + interval '3 days', now() + interval '12 hours', 'response', 1
+                FROM generate_series(1, 2000) g, service_types st, units u WHERE st.code = 'kk-baru' AND u.code = 'DISDUKCAPIL-IDP'
+                """)
+            let claimers = officers
+            let claimed = try await app.app.test(.live) { client in
+                try await withThrowingTaskGroup(of: [String].self) { group in
+                    for officer in claimers {
+                        group.addTask {
+                            var mine: [String] = []
+                            while true {
+                                let next: String?? = try await client.execute(uri: "/api/v1/staff/claim", method: .post, headers: officer.auth) { response in
+                                    if response.status == .noContent { return .some(nil) }
+                                    #expect(response.status == .ok, "\(response.body.text)")
+                                    return .some(response.body.json["tracking_code"] as? String)
+                                }
+                                guard let code = next.flatMap({ $0 }) else { break }
+                                mine.append(code)
+                            }
+                            return mine
+                        }
+                    }
+                    var all: [String] = []
+                    for try await codes in group { all += codes }
+                    return all
+                }
+            }
+            #expect(claimed.count == 2000)
+            #expect(Set(claimed).count == 2000)
+            let audit = try await pool.query(
+                """
+                SELECT count(*) FILTER (WHERE n <> 1) AS wrong, count(*) AS requests FROM (
+                    SELECT r.id, count(e.id) AS n FROM service_requests r
+                    LEFT JOIN request_events e ON e.request_id = r.id AND e.kind = 'claimed' GROUP BY r.id) per_request
+                """
+            ).single()
+            #expect(try audit.decode(Int.self, "requests") == 2000)
+            #expect(try audit.decode(Int.self, "wrong") == 0)
+            #expect(try await pool.query("SELECT count(*) AS n FROM service_requests WHERE status = 'queued'").single().decode(Int.self, "n") == 0)
+            await pool.close()
+        }
+    }
+}
