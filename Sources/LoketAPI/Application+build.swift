@@ -22,6 +22,7 @@ public func buildRouter(
     CatalogController(services: services).register(on: api)
     RequestsController(services: services, metrics: metrics).register(on: api)
     StaffController(services: services).register(on: api.group("staff"))
+    Open311Controller(services: services).register(on: router.group("open311/v2"))
     return router
 }
 

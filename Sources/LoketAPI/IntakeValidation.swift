@@ -193,6 +193,11 @@ struct IntakeValidator {
                 if definition.required { problems.append(.missing(field)) }
                 continue
             }
+            // NUL cannot be stored in jsonb, and no other control character belongs in an answer.
+            if values.contains(where: { $0.unicodeScalars.contains { $0.properties.generalCategory == .control && $0 != "\n" && $0 != "\t" } }) {
+                problems.append(.invalid(field, code: "control_characters", id: "berisi karakter kendali", en: "contains control characters"))
+                continue
+            }
             switch definition.datatype {
             case "number":
                 guard values.count == 1, Double(values[0]) != nil else {

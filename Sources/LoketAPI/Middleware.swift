@@ -10,9 +10,7 @@ import Synchronization
 extension HTTPField.Name {
     static let requestID = HTTPField.Name("X-Request-ID")!
     static let idempotencyKey = HTTPField.Name("Idempotency-Key")!
-    static let contentLanguage = HTTPField.Name("Content-Language")!
     static let forwardedFor = HTTPField.Name("X-Forwarded-For")!
-    static let location = HTTPField.Name("Location")!
 }
 
 /// Gives every request an id (the client's `X-Request-ID` if it is sane, else a new one), puts it on

@@ -99,6 +99,8 @@ struct CitizenAPITests {
         (["attributes": [String: String]()], "missing_field", "attributes.alasan"),
         (["attributes": ["alasan": "karena"]], "invalid_choice", "attributes.alasan"),
         (["attributes": ["alasan": "keluarga_baru", "warna": "biru"]], "unknown_attribute", "attributes.warna"),
+        (["attributes": ["alasan": "keluarga_baru\u{0}"]], "control_characters", "attributes.alasan"),
+        (["description": "KK baru\u{0}"], "control_characters", "description"),
     ] as [([String: any Sendable], String, String)])
     func invalidFilingsNameTheFieldAndStoreNothing(change: [String: any Sendable], code: String, field: String) async throws {
         var body = sampleFiling()
