@@ -1,0 +1,152 @@
+import Foundation
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// What `loket login` remembers: the server and the officer's personal token. Kept in a file only
+/// its owner can read, because the token acts as the officer.
+struct StoredLogin: Codable, Equatable {
+    var serverURL: String?
+    var token: String?
+
+    enum CodingKeys: String, CodingKey {
+        case serverURL = "server_url"
+        case token
+    }
+}
+
+/// The configuration file: `$LOKET_CONFIG`, else `$XDG_CONFIG_HOME/loket/config.json`, else
+/// `~/.config/loket/config.json`.
+struct ConfigFile {
+    let url: URL
+
+    init(environment: [String: String] = ProcessInfo.processInfo.environment) {
+        if let explicit = environment["LOKET_CONFIG"], !explicit.isEmpty {
+            url = URL(fileURLWithPath: explicit)
+        } else if let xdg = environment["XDG_CONFIG_HOME"], xdg.hasPrefix("/") {
+            // The XDG spec says a relative XDG_CONFIG_HOME is invalid and must be ignored.
+            url = URL(fileURLWithPath: xdg).appendingPathComponent("loket/config.json")
+        } else {
+            let home = environment["HOME"].flatMap { $0.isEmpty ? nil : $0 } ?? FileManager.default.homeDirectoryForCurrentUser.path
+            url = URL(fileURLWithPath: home).appendingPathComponent(".config/loket/config.json")
+        }
+    }
+
+    var path: String { url.path }
+
+    /// The stored login, or an empty one when there is no file yet.
+    func load() throws -> StoredLogin {
+        guard FileManager.default.fileExists(atPath: path) else { return StoredLogin() }
+        let data: Data
+        do {
+            data = try Data(contentsOf: url)
+        } catch {
+            throw Failure(.usage, "Cannot read the configuration file \(path): \(error.localizedDescription)",
+                hints: ["Check its permissions, or point LOKET_CONFIG at another file."])
+        }
+        warnIfOthersCanRead()
+        do {
+            return try JSONDecoder().decode(StoredLogin.self, from: data)
+        } catch {
+            throw Failure(.usage, "The configuration file \(path) is not valid JSON.",
+                hints: ["Delete it and run `loket login` again."])
+        }
+    }
+
+    /// Writes the login atomically with mode 0600: the file is created private (never briefly
+    /// world-readable) under a temporary name and renamed over the old one.
+    func save(_ login: StoredLogin) throws {
+        let directory = url.deletingLastPathComponent()
+        do {
+            try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
+        } catch {
+            throw Failure(.usage, "Cannot create \(directory.path): \(error.localizedDescription)",
+                hints: ["Point LOKET_CONFIG at a file in a folder you can write."])
+        }
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
+        var data = try encoder.encode(login)
+        data.append(UInt8(ascii: "\n"))
+        let temporary = path + ".tmp-\(getpid())"
+        let descriptor = open(temporary, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o600)
+        guard descriptor >= 0 else { throw systemFailure("create \(temporary)") }
+        let handle = FileHandle(fileDescriptor: descriptor, closeOnDealloc: true)
+        do {
+            // The umask can only narrow 0600; fchmod makes the mode exact even if the file existed.
+            guard fchmod(descriptor, 0o600) == 0 else { throw systemFailure("protect \(temporary)") }
+            try handle.write(contentsOf: data)
+            try handle.synchronize()
+            try handle.close()
+        } catch {
+            try? handle.close()
+            unlink(temporary)
+            throw error as? Failure ?? Failure(.usage, "Cannot write \(temporary): \(error.localizedDescription)")
+        }
+        guard rename(temporary, path) == 0 else {
+            let failure = systemFailure("replace \(path)")
+            unlink(temporary)
+            throw failure
+        }
+    }
+
+    private func systemFailure(_ action: String) -> Failure {
+        Failure(.usage, "Cannot \(action): \(String(cString: strerror(errno))).",
+            hints: ["Point LOKET_CONFIG at a file in a folder you can write."])
+    }
+
+    /// A token readable by others is a token others can use: say so, but keep working.
+    private func warnIfOthersCanRead() {
+        var info = stat()
+        guard stat(path, &info) == 0, info.st_mode & 0o077 != 0 else { return }
+        StandardError.write("warning: \(path) can be read by other users, and it holds your token. Run: chmod 600 \(path)")
+    }
+}
+
+/// The server and token a command uses: `LOKET_URL` and `LOKET_TOKEN` override the file, so that
+/// scripts and CI can run without a login.
+struct Session {
+    var serverURL: String
+    var token: String
+
+    static func resolve(environment: [String: String] = ProcessInfo.processInfo.environment) throws -> Session {
+        let file = ConfigFile(environment: environment)
+        let stored = try file.load()
+        let url = environment["LOKET_URL"].flatMap { $0.isEmpty ? nil : $0 } ?? stored.serverURL
+        let token = environment["LOKET_TOKEN"].flatMap { $0.isEmpty ? nil : $0 } ?? stored.token
+        guard let url else { throw Failure.notLoggedIn("Not logged in: no server is configured (\(file.path) has none and LOKET_URL is unset).") }
+        guard let token else { throw Failure.notLoggedIn("Not logged in: there is no token for \(url).") }
+        return Session(serverURL: try ServerURL.normalize(url), token: token)
+    }
+}
+
+/// Server addresses as officers type them, reduced to the base the API paths hang from.
+enum ServerURL {
+    /// `https://loket.example.go.id/`, `…/api/v1` and `…/api/v1/staff` all mean the same server.
+    static func normalize(_ text: String) throws -> String {
+        var base = text.trimmingCharacters(in: .whitespacesAndNewlines)
+        guard let components = URLComponents(string: base), let scheme = components.scheme?.lowercased(),
+              scheme == "http" || scheme == "https", let host = components.host, !host.isEmpty
+        else {
+            throw Failure(.usage, "\"\(text)\" is not a server address.",
+                hints: ["Give the full address with http:// or https://, e.g. `loket login https://loket.serangkota.go.id`."])
+        }
+        guard components.query == nil, components.fragment == nil else {
+            throw Failure(.usage, "\"\(text)\" has a query or fragment; give just the server address.")
+        }
+        while base.hasSuffix("/") { base.removeLast() }
+        for suffix in ["/api/v1/staff", "/api/v1"] where base.hasSuffix(suffix) {
+            base.removeLast(suffix.count)
+        }
+        return base
+    }
+
+    /// Plain http is fine on the machine itself or in a test, and nowhere else: the token would
+    /// cross the network readable.
+    static func isInsecure(_ base: String) -> Bool {
+        guard let components = URLComponents(string: base), components.scheme?.lowercased() == "http" else { return false }
+        let host = components.host?.lowercased() ?? ""
+        return !(host == "localhost" || host == "::1" || host == "[::1]" || host.hasPrefix("127."))
+    }
+}

@@ -1,0 +1,223 @@
+import Foundation
+import LoketCore
+import Testing
+
+/// The built `loket` binary against a real server and database, as an officer uses it.
+@Suite("loket CLI")
+struct CLITests {
+    @Test func anOfficerWorksARequestFromLoginToResolve() async throws {
+        try await CLITestEnvironment.withServer { server in
+            let filed = try await server.file()
+            let officer = try #require(try await server.officers(for: filed.code).first?.officer)
+            let token = try await server.token(for: officer)
+            let cli = try CLI()
+            defer { cli.remove() }
+            var outputs: [CLI.Result] = []
+
+            // Login reads the token from standard input when it is not a terminal.
+            let login = try await cli.run(["login", server.url + "/"], stdin: token + "\n")
+            outputs.append(login)
+            #expect(login.status == 0, "\(login.stderr)")
+            #expect(login.stdout.contains(officer.nip))
+            let attributes = try FileManager.default.attributesOfItem(atPath: cli.configPath)
+            #expect((attributes[.posixPermissions] as? NSNumber)?.intValue == 0o600)
+            let stored = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: cli.configPath))) as? [String: String]
+            #expect(stored?["server_url"] == server.url)
+            #expect(stored?["token"] == token)
+
+            let whoami = try await cli.run(["whoami"])
+            outputs.append(whoami)
+            #expect(whoami.status == 0, "\(whoami.stderr)")
+            #expect(whoami.stdout.contains(officer.name))
+            let me = try await cli.run(["whoami", "--json"])
+            #expect(me.json["nip"] as? String == officer.nip)
+
+            let queue = try await cli.run(["queue"])
+            outputs.append(queue)
+            #expect(queue.status == 0, "\(queue.stderr)")
+            let lines = queue.stdout.split(separator: "\n")
+            #expect(lines.first?.hasPrefix("CODE") == true)
+            let row = try #require(lines.first { $0.hasPrefix(filed.code) })
+            #expect(row.contains("kk-baru") && row.contains("queued"))
+            // Columns line up: SLA LEFT is right-aligned under its header.
+            let header = String(lines[0])
+            let slaEnd = try #require(header.range(of: "SLA LEFT")).upperBound.utf16Offset(in: header)
+            #expect(row.count >= slaEnd)
+            let queueJSON = try await cli.run(["queue", "--json", "--limit", "10"])
+            let requests = try #require(queueJSON.json["requests"] as? [[String: Any]], "\(queueJSON.stdout)")
+            #expect(requests.contains { $0["tracking_code"] as? String == filed.code })
+            #expect((requests.first?["sla"] as? [String: Any])?["remaining_working_minutes"] is Int)
+
+            let claim = try await cli.run(["claim", filed.code])
+            outputs.append(claim)
+            #expect(claim.status == 0, "\(claim.stderr)")
+            #expect(claim.stdout.contains("Claimed \(filed.code)"))
+            let mine = try await cli.run(["mine", "--json"])
+            #expect((mine.json["requests"] as? [[String: Any]])?.map { $0["tracking_code"] as? String } == [filed.code])
+
+            let ask = try await cli.run(["ask", filed.code, "Mohon unggah foto buku nikah."])
+            outputs.append(ask)
+            #expect(ask.status == 0, "\(ask.stderr)")
+            let waiting = try await cli.run(["show", filed.code, "--json"])
+            #expect(waiting.json["status"] as? String == "waiting_citizen")
+            #expect((waiting.json["sla"] as? [String: Any])?["paused"] as? Bool == true)
+
+            #expect(try await server.reply(filed, message: "Sudah saya unggah.") == 200)
+
+            let show = try await cli.run(["show", filed.code])
+            outputs.append(show)
+            #expect(show.status == 0, "\(show.stderr)")
+            #expect(show.stdout.contains("in_progress"))
+            #expect(show.stdout.contains("Mohon unggah foto buku nikah."))
+            #expect(show.stdout.contains("Sudah saya unggah."))
+            #expect(show.stdout.contains(officer.name))
+
+            let note = try await cli.run(["note", filed.code, "Buku nikah asli diperiksa di loket 2."])
+            #expect(note.status == 0, "\(note.stderr)")
+
+            let resolve = try await cli.run(["resolve", filed.code, "KK dapat diambil di loket 3.", "--outcome", "KK 3673010112260001"])
+            outputs.append(resolve)
+            #expect(resolve.status == 0, "\(resolve.stderr)")
+            #expect(resolve.stdout.contains("Resolved \(filed.code)"))
+            let done = try await cli.run(["show", filed.code, "--json", "--lang", "en"])
+            #expect(done.json["status"] as? String == "completed")
+            #expect(done.json["status_label"] as? String == "completed")
+            #expect(done.json["public_message"] as? String == "KK dapat diambil di loket 3.")
+            #expect(done.json["outcome"] as? String == "KK 3673010112260001")
+            let audit = done.json["audit"] as? [[String: Any]] ?? []
+            #expect(audit.contains { $0["message"] as? String == "Buku nikah asli diperiksa di loket 2." && $0["public"] as? Bool == false })
+
+            // Output through a pipe is plain text.
+            for result in outputs {
+                #expect(!result.stdout.hasANSIEscapes && !result.stderr.hasANSIEscapes)
+            }
+            let claims = try await server.pool.query(
+                """
+                SELECT count(*) AS n FROM request_events e JOIN service_requests r ON r.id = e.request_id
+                WHERE r.tracking_code = $1 AND e.kind = 'claimed' AND e.actor_staff_id = $2
+                """, filed.code, officer.id).single().decode(Int.self, "n")
+            #expect(claims == 1)
+        }
+    }
+
+    @Test func claimingTheNextRequestHeartbeatAndRelease() async throws {
+        try await CLITestEnvironment.withServer { server in
+            let filed = try await server.file()
+            let officer = try #require(try await server.officers(for: filed.code).first?.officer)
+            let cli = try CLI(extra: ["LOKET_URL": server.url, "LOKET_TOKEN": try await server.token(for: officer)])
+            defer { cli.remove() }
+
+            let claim = try await cli.run(["claim"])
+            #expect(claim.status == 0, "\(claim.stderr)")
+            #expect(claim.stdout.contains("Claimed \(filed.code)"))
+            let empty = try await cli.run(["claim"])
+            #expect(empty.status == 0)
+            #expect(empty.stdout.contains("Nothing to claim"))
+            let emptyJSON = try await cli.run(["claim", "--json"])
+            #expect(emptyJSON.status == 0)
+            #expect(emptyJSON.stdout.isEmpty)
+
+            let heartbeat = try await cli.run(["heartbeat", filed.code])
+            #expect(heartbeat.status == 0, "\(heartbeat.stderr)")
+            #expect(heartbeat.stdout.contains("valid until"))
+            let lease = try await cli.run(["heartbeat", filed.code, "--json"])
+            #expect((lease.json["lease_expires_at"] as? String)?.hasSuffix("+07:00") == true)
+
+            let release = try await cli.run(["release", filed.code, "--reason", "Cuti mulai besok."])
+            #expect(release.status == 0, "\(release.stderr)")
+            let queue = try await cli.run(["queue", "--json"])
+            let item = (queue.json["requests"] as? [[String: Any]])?.first { $0["tracking_code"] as? String == filed.code }
+            #expect(item?["status"] as? String == "queued")
+            // The server leaves out empty fields rather than sending null.
+            #expect(item.map { $0["assignee"] == nil || $0["assignee"] is NSNull } == true)
+        }
+    }
+
+    @Test func exitCodesSayWhatWentWrongAndWhatToDo() async throws {
+        try await CLITestEnvironment.withServer { server in
+            let filed = try await server.file()
+            let (holder, colleague) = try await server.twoStaffOfficers(for: filed.code)
+            let cli = try CLI()
+            defer { cli.remove() }
+
+            // 1: usage.
+            #expect(try await cli.run(["claim", filed.code, "--unit", "DISDUKCAPIL-IDP"]).status == 1)
+            #expect(try await cli.run(["frobnicate"]).status == 1)
+            #expect(try await cli.run(["queue", "--limit", "0"]).status == 1)
+
+            // 3: not logged in, wrong token (nothing is stored), expired and revoked tokens.
+            let anonymous = try await cli.run(["queue"])
+            #expect(anonymous.status == 3)
+            #expect(anonymous.stderr.contains("loket login"))
+            let wrong = try await cli.run(["login", server.url, "--token", "lks_" + String(repeating: "A", count: 43)])
+            #expect(wrong.status == 3, "\(wrong.stderr)")
+            #expect(!FileManager.default.fileExists(atPath: cli.configPath))
+            let expired = try await server.token(for: holder, expiresAt: Date().addingTimeInterval(-60))
+            let expiredRun = try await cli.run(["queue"], environment: ["LOKET_URL": server.url, "LOKET_TOKEN": expired, "LOKET_LANG": "en"])
+            #expect(expiredRun.status == 3)
+            #expect(expiredRun.stderr.contains("expired"))
+            #expect(expiredRun.stderr.contains("new token") && expiredRun.stderr.contains("loket login"))
+            let revoked = try await server.revokedToken(for: holder)
+            #expect(try await cli.run(["whoami"], environment: ["LOKET_URL": server.url, "LOKET_TOKEN": revoked]).status == 3)
+
+            // The environment overrides a stored login.
+            let login = try await cli.run(["login", server.url, "--token", try await server.token(for: holder)])
+            #expect(login.status == 0, "\(login.stderr)")
+            #expect(try await cli.run(["whoami"], environment: ["LOKET_TOKEN": expired]).status == 3)
+
+            // 4: a well-formed code nobody filed, and a mistyped one.
+            let unknown = try TrackingCode.generate(prefix: "SRG").description
+            let missing = try await cli.run(["show", unknown])
+            #expect(missing.status == 4)
+            #expect(missing.stderr.contains("loket queue"))
+            #expect(try await cli.run(["show", "SRG-NOT-A-CODE"]).status == 4)
+
+            // 2: the server says no (a plain officer asking for the supervisors' list).
+            let escalated = try await cli.run(["escalated", "--lang", "en"])
+            #expect(escalated.status == 2)
+            #expect(escalated.stderr.contains("supervisor"))
+
+            // 5: resolving or claiming a request a colleague holds names the holder.
+            #expect(try await cli.run(["claim", filed.code]).status == 0)
+            let other = ["LOKET_URL": server.url, "LOKET_TOKEN": try await server.token(for: colleague)]
+            let resolve = try await cli.run(["resolve", filed.code, "Selesai."], environment: other)
+            #expect(resolve.status == 5, "\(resolve.stderr)")
+            #expect(resolve.stderr.contains(holder.name))
+            #expect(resolve.stderr.contains("loket queue"))
+            #expect(try await cli.run(["claim", filed.code], environment: other).status == 5)
+            // The holder is told it is theirs already.
+            let again = try await cli.run(["claim", filed.code])
+            #expect(again.status == 5)
+            #expect(again.stderr.contains("You hold"))
+
+            // 6: nothing listening at the address.
+            let port = try closedLoopbackPort()
+            let unreachable = try await cli.run(["queue"], environment: ["LOKET_URL": "http://127.0.0.1:\(port)"])
+            #expect(unreachable.status == 6)
+            #expect(unreachable.stderr.contains("Cannot reach"))
+            #expect(unreachable.stderr.contains("loket login") && unreachable.stderr.contains("try again"))
+        }
+    }
+
+    /// Colour needs a terminal; `script` gives the binary one (a pseudo-terminal).
+    @Test(.enabled(if: FileManager.default.isExecutableFile(atPath: "/usr/bin/script")))
+    func slaTimeIsColouredOnlyAtATerminalWithoutNoColor() async throws {
+        try await CLITestEnvironment.withServer { server in
+            let filed = try await server.file()
+            let officer = try #require(try await server.officers(for: filed.code).first?.officer)
+            let cli = try CLI(extra: ["LOKET_URL": server.url, "LOKET_TOKEN": try await server.token(for: officer), "TERM": "xterm"])
+            defer { cli.remove() }
+            let command = "\(CLI.binary.path) queue"
+            let coloured = try await CLI.execute(
+                URL(fileURLWithPath: "/usr/bin/script"), ["-qec", command, "/dev/null"], environment: cli.environment, stdin: nil)
+            #expect(coloured.status == 0, "\(coloured.stdout)")
+            #expect(coloured.stdout.contains(filed.code))
+            #expect(coloured.stdout.contains("\u{1B}[3"), "no colour at a terminal: \(coloured.stdout)")
+            let plain = try await CLI.execute(
+                URL(fileURLWithPath: "/usr/bin/script"), ["-qec", command, "/dev/null"],
+                environment: cli.environment.merging(["NO_COLOR": "1"]) { $1 }, stdin: nil)
+            #expect(plain.stdout.contains(filed.code))
+            #expect(!plain.stdout.hasANSIEscapes)
+        }
+    }
+}
