@@ -6,6 +6,7 @@ let package = Package(
     platforms: [.macOS(.v15)],
     products: [
         .executable(name: "loketd", targets: ["loketd"]),
+        .executable(name: "loket", targets: ["loket"]),
         .library(name: "Postgres", targets: ["Postgres"]),
         .library(name: "LoketCore", targets: ["LoketCore"]),
         .library(name: "LoketStore", targets: ["LoketStore"]),
@@ -23,6 +24,7 @@ let package = Package(
         .package(url: "https://github.com/vapor/multipart-kit.git", from: "4.7.1"),
         .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
         .package(url: "https://github.com/apple/swift-http-types.git", from: "1.8.0"),
+        .package(url: "https://github.com/swift-server/async-http-client.git", from: "1.37.0"),
     ],
     targets: [
         .systemLibrary(
@@ -64,6 +66,19 @@ let package = Package(
             ],
             resources: [.copy("Resources/openapi.yaml")]
         ),
+        .target(
+            name: "LoketWorker",
+            dependencies: [
+                "LoketStore",
+                "LoketCore",
+                "Postgres",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+            ]
+        ),
         .executableTarget(
             name: "loketd",
             dependencies: [
@@ -71,6 +86,7 @@ let package = Package(
                 "LoketCore",
                 "LoketStore",
                 "LoketAPI",
+                "LoketWorker",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Hummingbird", package: "hummingbird"),
@@ -78,9 +94,22 @@ let package = Package(
             ]
         ),
         .executableTarget(
+            name: "loket",
+            dependencies: [
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+            ],
+            path: "Sources/loket"
+        ),
+        .executableTarget(
             name: "pq-bench",
             dependencies: ["Postgres"],
             path: "bench/swift/pq-bench"
+        ),
+        .executableTarget(
+            name: "scan-bench",
+            dependencies: ["LoketStore", "Postgres"],
+            path: "bench/swift/scan-bench"
         ),
         .executableTarget(
             name: "calendar-bench",
@@ -88,8 +117,23 @@ let package = Package(
             path: "bench/swift/calendar-bench"
         ),
         .testTarget(
+            name: "LoketWorkerTests",
+            dependencies: [
+                "LoketWorker",
+                "LoketStore",
+                "LoketCore",
+                "Postgres",
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "Hummingbird", package: "hummingbird"),
+            ]
+        ),
+        .testTarget(
             name: "PostgresTests",
             dependencies: ["Postgres"]
+        ),
+        .testTarget(
+            name: "LoketAdminTests",
+            dependencies: ["LoketStore", "LoketCore", "Postgres", .product(name: "Crypto", package: "swift-crypto")]
         ),
         .testTarget(
             name: "LoketCoreTests",
@@ -108,6 +152,16 @@ let package = Package(
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
             ]
+        ),
+        .testTarget(
+            name: "LoketCLITests",
+            dependencies: [
+                "LoketAPI",
+                "LoketStore",
+                "Postgres",
+                .product(name: "Hummingbird", package: "hummingbird"),
+            ],
+            path: "Tests/LoketCLITests"
         ),
     ]
 )

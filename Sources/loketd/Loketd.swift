@@ -10,6 +10,6 @@ struct Loketd: AsyncParsableCommand {
             else libpq's own PG* environment variables (PGHOST, PGPORT, PGUSER, PGDATABASE, …).
             A URL (postgres://user@host:5432/db) and a key=value conninfo are both accepted.
             """,
-        subcommands: [Serve.self, Migrate.self, Seed.self]
+        subcommands: [Serve.self, Worker.self, Migrate.self, Seed.self, Admin.self]
     )
 }

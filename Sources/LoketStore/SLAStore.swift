@@ -1,0 +1,223 @@
+import Foundation
+import LoketCore
+import Postgres
+
+/// What one scan batch did, for metrics and tests.
+public struct SLABatchResult: Sendable, Equatable {
+    /// Requests locked and examined.
+    public var requests = 0
+    /// Stages applied, by kind: "warning" (before 100 %), "breach" (100 %), "escalation" (after).
+    public var stages: [String: Int] = [:]
+    /// Requests moved to another unit by a stage.
+    public var moved = 0
+
+    public init() {}
+
+    public var stagesApplied: Int { stages.values.reduce(0, +) }
+}
+
+/// Applies due SLA stages. The scan is an indexed range on `next_sla_at` in batches with
+/// FOR UPDATE SKIP LOCKED, so any number of workers share the work; the key of `sla_stage_log`
+/// (request, clock, stage) is the exactly-once gate; each request's stages, state change, audit
+/// events and notifications commit together.
+public struct SLAStore: Sendable {
+    public let pool: ConnectionPool
+    let requests: RequestStore
+
+    public init(pool: ConnectionPool) {
+        self.pool = pool
+        self.requests = RequestStore(pool: pool)
+    }
+
+    /// Applies every stage due by `now` to at most `limit` requests, in one transaction.
+    public func applyDueStages(now: Date, limit: Int, catalog: CatalogSnapshot) async throws -> SLABatchResult {
+        try await pool.transaction { connection in
+            let rows = try await connection.query(
+                """
+                SELECT \(RequestRecord.columns) FROM service_requests
+                WHERE next_sla_at <= $1 ORDER BY next_sla_at LIMIT $2 FOR UPDATE SKIP LOCKED
+                """, now, limit)
+            var result = SLABatchResult()
+            for row in rows {
+                result.requests += 1
+                try await apply(to: try RequestRecord(row: row), now: now, catalog: catalog, on: connection, result: &result)
+            }
+            return result
+        }
+    }
+
+    /// How many requests have a stage due by `now` (the backlog metric).
+    public func dueCount(now: Date) async throws -> Int {
+        try await pool.query("SELECT count(*) AS n FROM service_requests WHERE next_sla_at <= $1", now).single().decode(Int.self, "n")
+    }
+
+    private func apply(
+        to initial: RequestRecord, now: Date, catalog: CatalogSnapshot, on connection: PostgresConnection,
+        result: inout SLABatchResult
+    ) async throws {
+        guard let service = catalog.servicesByID[initial.serviceTypeID] else {
+            // An inactive service type keeps its open requests but not their schedule.
+            try await connection.query("UPDATE service_requests SET next_sla_at = NULL, next_sla_clock = NULL, next_sla_stage = NULL WHERE id = $1", initial.id)
+            return
+        }
+        let calendar = catalog.calendar(for: service).calendar
+        var record = initial
+        let clocks = try await requests.clocks(of: record, service: service, on: connection)
+        let due = clocks.dueStages(at: now, policy: service.policy, calendar: calendar)
+        var appliedAny = false
+        for stage in due {
+            let parent = catalog.units[record.unitID]?.parentID
+            let escalation = stage.stage.escalation(clock: stage.clock, parentUnit: parent, maxLevel: service.policy.maxEscalationLevel)
+            let context = TransitionContext(now: now, unitAncestors: [record.unitID] + catalog.ancestors(of: record.unitID))
+            guard case .success(let transition) = Lifecycle.transition(record.state, .escalate(escalation), by: .system, context: context) else {
+                break
+            }
+            let logged = try await connection.query(
+                """
+                INSERT INTO sla_stage_log (request_id, clock, stage, percent, due_at, applied_at, breach, escalation_level_after)
+                VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT DO NOTHING
+                """,
+                record.id, stage.clock.rawValue, Int16(stage.stage.number), stage.stage.percent, stage.dueAt, now,
+                stage.stage.isBreach, Int16(transition.state.escalationLevel))
+            guard logged.affectedRows == 1 else { continue }
+            appliedAny = true
+            let before = record
+            record = try await requests.persist(transition, of: record, catalog: catalog, now: now, on: connection)
+            let kind = stage.stage.isBreach ? "breach" : stage.stage.percent < 100 ? "warning" : "escalation"
+            result.stages[kind, default: 0] += 1
+            if record.unitID != before.unitID { result.moved += 1 }
+            try await notify(stage: stage, kind: kind, targets: escalation.notify, record: record, catalog: catalog, now: now, on: connection)
+        }
+        if !appliedAny {
+            // Nothing was due after all (a pause or recompute moved it), or the lifecycle refused:
+            // store the true next stage so the row leaves the due range.
+            let snapshot = clocks.snapshot(policy: service.policy, calendar: calendar)
+            let next = record.status.isFinal || record.status == .waitingCitizen ? nil : snapshot.nextStage
+            try await connection.query(
+                "UPDATE service_requests SET next_sla_at = $2, next_sla_clock = $3, next_sla_stage = $4 WHERE id = $1",
+                record.id, next?.dueAt, next?.clock.rawValue, next.map { Int16($0.stage.number) })
+        }
+    }
+
+    /// One outbox row per person told: the holder, the supervisors of the request's unit (or of the
+    /// nearest unit above that has any), and the managers of every unit up the tree.
+    private func notify(
+        stage: ScheduledStage, kind: String, targets: [NotifyTarget], record: RequestRecord, catalog: CatalogSnapshot,
+        now: Date, on connection: PostgresConnection
+    ) async throws {
+        let chain = [record.unitID] + catalog.ancestors(of: record.unitID)
+        var recipients: [(kind: String, staff: StaffID)] = []
+        if targets.contains(.assignee), let holder = record.assigneeID { recipients.append(("staff", holder)) }
+        if targets.contains(.supervisors) || targets.contains(.managers) {
+            var supervisors: [UnitID: [StaffID]] = [:]
+            var managers: [StaffID] = []
+            for row in try await connection.query(
+                "SELECT id, role, unit_id FROM staff WHERE active AND unit_id = ANY($1) AND role IN ('supervisor', 'manager') ORDER BY id",
+                chain)
+            {
+                let id = try row.decode(Int64.self, "id")
+                if try row.decode(String.self, "role") == "manager" {
+                    managers.append(id)
+                } else {
+                    supervisors[try row.decode(Int64.self, "unit_id"), default: []].append(id)
+                }
+            }
+            if targets.contains(.supervisors), let nearest = chain.first(where: { supervisors[$0] != nil }) {
+                recipients += supervisors[nearest]!.map { ("staff", $0) }
+            }
+            if targets.contains(.managers) { recipients += managers.map { ("manager", $0) } }
+        }
+        var seen: Set<StaffID> = []
+        let topic = "sla.\(kind)"
+        for recipient in recipients where seen.insert(recipient.staff).inserted {
+            try await connection.query(
+                """
+                INSERT INTO notification_outbox (request_id, recipient_kind, recipient_staff_id, channel, topic, payload, created_at, available_at)
+                VALUES ($1, $2, $3, 'webhook', $4, jsonb_build_object(
+                    'tracking_code', $5::text, 'clock', $6::text, 'stage', $7::int, 'percent', $8::int, 'due_at', $9::timestamptz,
+                    'escalation_level', $10::int, 'unit_id', $11::bigint), $12, $12)
+                """,
+                record.id, recipient.kind, recipient.staff, topic, record.trackingCode, stage.clock.rawValue, stage.stage.number,
+                stage.stage.percent, stage.dueAt, record.escalationLevel, record.unitID, now)
+        }
+    }
+}
+
+extension SLAStore {
+    /// What a recompute pass changed.
+    public struct RecomputeResult: Sendable, Equatable {
+        public var examined = 0
+        public var changed = 0
+
+        public init(examined: Int = 0, changed: Int = 0) {
+            self.examined = examined
+            self.changed = changed
+        }
+    }
+
+    /// Recomputes deadlines and next stages of open requests after a calendar, holiday or target
+    /// change, in batches by id (each batch one transaction); every change is audited with the old
+    /// and new instants. Deterministic: the same catalog and `now` give the same result, and a second
+    /// pass changes nothing.
+    public func recompute(catalog: CatalogSnapshot, now: Date, batchSize: Int = 200) async throws -> RecomputeResult {
+        var total = RecomputeResult()
+        var afterID: Int64 = 0
+        while true {
+            let (batch, lastID) = try await pool.transaction { connection -> (RecomputeResult, Int64?) in
+                let rows = try await connection.query(
+                    """
+                    SELECT \(RequestRecord.columns) FROM service_requests
+                    WHERE id > $1 AND status IN ('queued', 'in_progress', 'waiting_citizen') ORDER BY id LIMIT $2 FOR UPDATE
+                    """, afterID, batchSize)
+                var result = RecomputeResult()
+                var last: Int64?
+                for row in rows {
+                    let record = try RequestRecord(row: row)
+                    last = record.id
+                    result.examined += 1
+                    if try await recompute(record, catalog: catalog, now: now, on: connection) { result.changed += 1 }
+                }
+                return (result, last)
+            }
+            total.examined += batch.examined
+            total.changed += batch.changed
+            guard let lastID else { break }
+            afterID = lastID
+        }
+        if total.changed > 0 {
+            // One notification for the whole pass wakes the scanners to the new schedule.
+            try await pool.query("SELECT pg_notify($1, $2)", "loket_sla", "recomputed")
+        }
+        return total
+    }
+
+    private func recompute(_ record: RequestRecord, catalog: CatalogSnapshot, now: Date, on connection: PostgresConnection) async throws -> Bool {
+        guard let service = catalog.servicesByID[record.serviceTypeID] else { return false }
+        let calendar = catalog.calendar(for: service).calendar
+        let clocks = try await requests.clocks(of: record, service: service, on: connection)
+        let snapshot = clocks.snapshot(policy: service.policy, calendar: calendar)
+        let responseDue = snapshot.responseDue ?? record.responseDueAt
+        let resolutionDue = snapshot.resolutionDue ?? record.resolutionDueAt
+        let next = record.status == .waitingCitizen ? nil : snapshot.nextStage
+        var changes: [DueChange] = []
+        if responseDue != record.responseDueAt { changes.append(DueChange(clock: .response, from: record.responseDueAt, to: responseDue)) }
+        if resolutionDue != record.resolutionDueAt {
+            changes.append(DueChange(clock: .resolution, from: record.resolutionDueAt, to: resolutionDue))
+        }
+        let nextChanged = next?.dueAt != record.nextSLAAt
+        guard !changes.isEmpty || nextChanged else { return false }
+        try await connection.query(
+            """
+            UPDATE service_requests SET response_due_at = $2, resolution_due_at = $3, next_sla_at = $4, next_sla_clock = $5,
+                   next_sla_stage = $6, updated_at = $7, version = version + 1
+            WHERE id = $1
+            """,
+            record.id, responseDue, resolutionDue, next?.dueAt, next?.clock.rawValue, next.map { Int16($0.stage.number) }, now)
+        if !changes.isEmpty {
+            try await RequestStore.insertEvent(
+                .deadlineRecomputed(status: record.status, at: now, changes: changes), requestID: record.id,
+                fromUnit: record.unitID, toUnit: record.unitID, on: connection)
+        }
+        return !changes.isEmpty
+    }
+}

@@ -1,0 +1,382 @@
+import AsyncHTTPClient
+import Crypto
+import Foundation
+import Logging
+import LoketStore
+import Metrics
+import NIOCore
+import NIOHTTP1
+import ServiceLifecycle
+
+/// Why a webhook endpoint was refused at configuration time.
+public enum WebhookConfigurationError: Error, Sendable, Equatable, CustomStringConvertible {
+    case invalidURL(String)
+    case emptySecret
+    case nonPositiveTimeout
+
+    public var description: String {
+        switch self {
+        case .invalidURL(let url): "webhook URL \"\(url)\" is not an absolute http or https URL"
+        case .emptySecret: "a webhook needs a non-empty signing secret"
+        case .nonPositiveTimeout: "the webhook timeout must be positive"
+        }
+    }
+}
+
+/// Where and how notifications are POSTed.
+public struct WebhookEndpoint: Sendable {
+    public let url: String
+    /// Bounds the whole request (connect, send, response); a timeout is a failed attempt.
+    public let timeout: Duration
+    private let secret: [UInt8]
+
+    public init(url: String, secret: String, timeout: Duration = .seconds(10)) throws(WebhookConfigurationError) {
+        guard let parsed = URL(string: url), let scheme = parsed.scheme?.lowercased(), scheme == "http" || scheme == "https",
+              let host = parsed.host, !host.isEmpty
+        else { throw .invalidURL(url) }
+        guard !secret.isEmpty else { throw .emptySecret }
+        guard timeout > .zero else { throw .nonPositiveTimeout }
+        self.url = url
+        self.secret = Array(secret.utf8)
+        self.timeout = timeout
+    }
+
+    /// `sha256=<hex>` of HMAC-SHA256 over `"<timestamp>.<body>"`. The timestamp is inside the MAC so a
+    /// receiver can refuse replays of an old, validly signed request.
+    public func signature(timestamp: Int64, body: [UInt8]) -> String {
+        var mac = HMAC<SHA256>(key: SymmetricKey(data: secret))
+        mac.update(data: Array("\(timestamp).".utf8))
+        mac.update(data: body)
+        return "sha256=" + mac.finalize().map { String(format: "%02x", $0) }.joined()
+    }
+}
+
+/// How a worker delivers notifications. It is the worker's configuration, not the row's
+/// `channel` column: a deployment without a receiver still drains its outbox into the log.
+public enum NotificationChannel: Sendable {
+    case webhook(WebhookEndpoint)
+    case log
+
+    /// The value recorded in `notification_outbox.channel` for a delivery through this channel.
+    public var name: String {
+        switch self {
+        case .webhook: "webhook"
+        case .log: "log"
+        }
+    }
+}
+
+/// Exponential backoff with full jitter: the wait after attempt n is uniformly random in
+/// 0 … min(cap, base · 2ⁿ⁻¹), so that many messages failing together (a receiver outage) do not
+/// come back together.
+public struct RetryBackoff: Sendable, Equatable {
+    public var base: Duration
+    public var cap: Duration
+
+    public init(base: Duration = .seconds(5), cap: Duration = .seconds(3600)) {
+        self.base = base
+        self.cap = cap
+    }
+
+    /// The upper bound of the wait after failed attempt number `attempt` (1-based).
+    public func ceiling(afterAttempt attempt: Int) -> Duration {
+        // 2^30 times any sensible base is far past any cap; the bound keeps the shift defined.
+        let exponent = min(max(attempt - 1, 0), 30)
+        return min(cap, base * (1 << exponent))
+    }
+
+    /// The wait after failed attempt `attempt`, for a jitter fraction in 0 … 1.
+    public func delay(afterAttempt attempt: Int, jitter fraction: Double) -> Duration {
+        ceiling(afterAttempt: attempt) * min(max(fraction, 0), 1)
+    }
+}
+
+/// Where the randomness of the backoff comes from; tests pin it to make retry instants exact.
+public protocol RetryJitter: Sendable {
+    /// A fraction in 0 … 1.
+    func fraction() -> Double
+}
+
+public struct RandomRetryJitter: RetryJitter {
+    public init() {}
+    public func fraction() -> Double { Double.random(in: 0...1) }
+}
+
+/// The dispatcher's knobs.
+public struct OutboxDispatcherConfiguration: Sendable {
+    public var channel: NotificationChannel
+    /// Attempts before a message is dead-lettered.
+    public var maxAttempts: Int
+    public var backoff: RetryBackoff
+    /// Messages claimed per batch.
+    public var batchSize: Int
+    /// Deliveries in flight at once within a batch.
+    public var concurrency: Int
+    /// How long a claim hides a message from other workers. Raised if needed to cover the longest a
+    /// batch can take (see `claimTimeout`), so a slow but live worker is never overtaken.
+    public var visibilityTimeout: Duration
+    /// Time between polls when no NOTIFY wakes the dispatcher earlier.
+    public var tick: Duration
+
+    public init(
+        channel: NotificationChannel, maxAttempts: Int = 8, backoff: RetryBackoff = RetryBackoff(), batchSize: Int = 50,
+        concurrency: Int = 8, visibilityTimeout: Duration = .seconds(120), tick: Duration = .seconds(5)
+    ) {
+        precondition(maxAttempts >= 1, "at least one delivery attempt")
+        precondition(batchSize >= 1 && concurrency >= 1, "batch size and concurrency must be positive")
+        self.channel = channel
+        self.maxAttempts = maxAttempts
+        self.backoff = backoff
+        self.batchSize = batchSize
+        self.concurrency = concurrency
+        self.visibilityTimeout = visibilityTimeout
+        self.tick = tick
+    }
+
+    /// The visibility timeout actually used: at least every round of a batch running into the
+    /// webhook timeout, plus a margin for recording the outcomes.
+    public var claimTimeout: Duration {
+        guard case .webhook(let endpoint) = channel else { return visibilityTimeout }
+        let rounds = (batchSize + concurrency - 1) / concurrency
+        return max(visibilityTimeout, endpoint.timeout * rounds + .seconds(30))
+    }
+}
+
+/// What one batch did, for metrics and tests.
+public struct OutboxBatchResult: Sendable, Equatable {
+    public var claimed = 0
+    public var delivered = 0
+    /// Failed attempts that will be retried.
+    public var retried = 0
+    /// Failed attempts that were the last allowed.
+    public var dead = 0
+
+    public init(claimed: Int = 0, delivered: Int = 0, retried: Int = 0, dead: Int = 0) {
+        self.claimed = claimed
+        self.delivered = delivered
+        self.retried = retried
+        self.dead = dead
+    }
+}
+
+/// Delivers the notification outbox, at least once and in order per request: claims a batch,
+/// delivers each message through the configured channel outside any transaction, then records
+/// delivery, a retry with backoff, or a dead letter after `maxAttempts`.
+public struct OutboxDispatcher: Service {
+    public let store: OutboxStore
+    public let configuration: OutboxDispatcherConfiguration
+    public let clock: any WorkerClock
+    public let jitter: any RetryJitter
+    public let wakeup: Wakeup
+    public let httpClient: HTTPClient
+    public let logger: Logger
+
+    public init(
+        store: OutboxStore, configuration: OutboxDispatcherConfiguration, clock: any WorkerClock = SystemWorkerClock(),
+        jitter: any RetryJitter = RandomRetryJitter(), wakeup: Wakeup = Wakeup(), httpClient: HTTPClient = OutboxDispatcher.sharedHTTPClient,
+        logger: Logger = Logger(label: "loket.worker.outbox")
+    ) {
+        self.store = store
+        self.configuration = configuration
+        self.clock = clock
+        self.jitter = jitter
+        self.wakeup = wakeup
+        self.httpClient = httpClient
+        self.logger = logger
+    }
+
+    /// One batch: claim, deliver (up to `concurrency` at once), record each outcome. Outcomes that
+    /// could not be recorded (database trouble) do not stop the others; the first such error is
+    /// thrown at the end and those messages come back when their claim lapses.
+    @discardableResult
+    public func runOnce() async throws -> OutboxBatchResult {
+        let messages = try await store.claim(
+            now: clock.now(), limit: configuration.batchSize, visibilityTimeout: configuration.claimTimeout)
+        var result = OutboxBatchResult()
+        result.claimed = messages.count
+        guard !messages.isEmpty else { return result }
+        var firstError: (any Error)?
+        await withTaskGroup(of: Outcome.self) { group in
+            var waiting = messages.makeIterator()
+            for _ in 0..<configuration.concurrency {
+                guard let message = waiting.next() else { break }
+                group.addTask { await process(message) }
+            }
+            while let outcome = await group.next() {
+                switch outcome {
+                case .delivered: result.delivered += 1
+                case .retried: result.retried += 1
+                case .dead: result.dead += 1
+                case .superseded, .interrupted: break
+                case .unrecorded(let error): if firstError == nil { firstError = error }
+                }
+                if let message = waiting.next() {
+                    group.addTask { await process(message) }
+                }
+            }
+        }
+        if let firstError { throw firstError }
+        return result
+    }
+
+    public func run() async throws {
+        if case .webhook(let endpoint) = configuration.channel {
+            logger.info("delivering notifications by webhook", metadata: ["url": "\(endpoint.url)"])
+        } else {
+            logger.info("no webhook configured: notifications go to the log")
+        }
+        while !Task.isShuttingDownGracefully {
+            do {
+                // The batch in hand runs to its recorded outcomes; shutdown is checked between batches.
+                let result = try await runOnce()
+                Gauge(label: "loket_worker_outbox_pending").record(try await store.pendingCount(now: clock.now()))
+                // A full batch means more is waiting: go again without waiting.
+                if result.claimed == configuration.batchSize { continue }
+            } catch is CancellationError {
+                break
+            } catch {
+                logger.error("outbox dispatch failed; retrying at the next tick", metadata: ["error": "\(error)"])
+            }
+            await cancelWhenGracefulShutdown { await wakeup.wait(timeout: configuration.tick) }
+        }
+    }
+
+    // MARK: One message
+
+    private enum Outcome: Sendable {
+        case delivered, retried, dead
+        /// A newer claim (after this one lapsed) or another worker already finished the row.
+        case superseded
+        /// Cancelled mid-delivery: nothing recorded, the claim lapses and the message comes back.
+        case interrupted
+        case unrecorded(any Error)
+    }
+
+    private enum Delivery: Sendable {
+        case delivered
+        case failed(String)
+    }
+
+    private func process(_ message: OutboxMessage) async -> Outcome {
+        let delivery = await deliver(message)
+        if Task.isCancelled { return .interrupted }
+        let now = clock.now()
+        do {
+            switch delivery {
+            case .delivered:
+                guard try await store.markDelivered(id: message.id, channel: configuration.channel.name, now: now) else {
+                    return superseded(message)
+                }
+                Counter(label: "loket_worker_outbox_delivered_total", dimensions: [("topic", message.topic)]).increment()
+                return .delivered
+            case .failed(let reason):
+                Counter(label: "loket_worker_outbox_failures_total").increment()
+                if message.attempts >= configuration.maxAttempts {
+                    guard try await store.markDead(id: message.id, attempt: message.attempts, now: now, error: reason) else {
+                        return superseded(message)
+                    }
+                    Counter(label: "loket_worker_outbox_dead_total").increment()
+                    logger.error("notification dead-lettered", metadata: metadata(message, ["error": "\(reason)"]))
+                    return .dead
+                }
+                let wait = configuration.backoff.delay(afterAttempt: message.attempts, jitter: jitter.fraction())
+                let retryAt = now.addingTimeInterval(Double(wait.components.seconds) + Double(wait.components.attoseconds) * 1e-18)
+                guard try await store.scheduleRetry(id: message.id, attempt: message.attempts, at: retryAt, error: reason) else {
+                    return superseded(message)
+                }
+                logger.warning(
+                    "notification delivery failed; will retry",
+                    metadata: metadata(message, ["error": "\(reason)", "retry_at": "\(retryAt)"]))
+                return .retried
+            }
+        } catch {
+            logger.error("could not record a delivery outcome", metadata: metadata(message, ["error": "\(error)"]))
+            return .unrecorded(error)
+        }
+    }
+
+    private func superseded(_ message: OutboxMessage) -> Outcome {
+        logger.notice("delivery outcome not recorded: the claim was superseded", metadata: metadata(message, [:]))
+        return .superseded
+    }
+
+    private func deliver(_ message: OutboxMessage) async -> Delivery {
+        switch configuration.channel {
+        case .log:
+            logger.info("notification", metadata: metadata(message, ["payload": "\(message.payloadJSON)"]))
+            return .delivered
+        case .webhook(let endpoint):
+            do {
+                return try await post(message, to: endpoint)
+            } catch {
+                return .failed(Self.truncated("\(error)"))
+            }
+        }
+    }
+
+    private func post(_ message: OutboxMessage, to endpoint: WebhookEndpoint) async throws -> Delivery {
+        let body = try Self.body(of: message)
+        let timestamp = Int64(clock.now().timeIntervalSince1970.rounded(.down))
+        var request = HTTPClientRequest(url: endpoint.url)
+        request.method = .POST
+        request.headers.add(name: "Content-Type", value: "application/json")
+        // Stable across attempts, so a receiver can drop the duplicates at-least-once delivery brings.
+        request.headers.add(name: "Idempotency-Key", value: "loket-outbox-\(message.id)")
+        request.headers.add(name: "X-Loket-Topic", value: message.topic)
+        request.headers.add(name: "X-Loket-Delivery-Attempt", value: "\(message.attempts)")
+        request.headers.add(name: "X-Loket-Timestamp", value: "\(timestamp)")
+        request.headers.add(name: "X-Loket-Signature", value: endpoint.signature(timestamp: timestamp, body: body))
+        request.body = .bytes(body)
+        let timeout = endpoint.timeout.components
+        let response = try await httpClient.execute(
+            request, timeout: .nanoseconds(timeout.seconds * 1_000_000_000 + timeout.attoseconds / 1_000_000_000), logger: logger)
+        // Read the whole body so the connection can be reused, keeping only the start for last_error.
+        var start: [UInt8] = []
+        for try await chunk in response.body where start.count < 200 {
+            start += chunk.readableBytesView.prefix(200 - start.count)
+        }
+        if (200..<300).contains(response.status.code) { return .delivered }
+        let text = String(decoding: start, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+        return .failed(Self.truncated("HTTP \(response.status.code)" + (text.isEmpty ? "" : ": \(text)")))
+    }
+
+    /// The JSON body: the row's identity and recipient with the payload object as stored.
+    static func body(of message: OutboxMessage) throws -> [UInt8] {
+        let payload = try JSONSerialization.jsonObject(with: Data(message.payloadJSON.utf8))
+        let envelope: [String: Any] = [
+            "id": message.id,
+            "topic": message.topic,
+            "created_at": message.createdAt.formatted(Date.ISO8601FormatStyle(includingFractionalSeconds: true)),
+            "request_id": message.requestID.map { $0 as Any } ?? NSNull(),
+            "recipient_kind": message.recipientKind,
+            "recipient_staff_id": message.recipientStaffID.map { $0 as Any } ?? NSNull(),
+            "payload": payload,
+        ]
+        return Array(try JSONSerialization.data(withJSONObject: envelope, options: [.sortedKeys, .withoutEscapingSlashes]))
+    }
+
+    /// last_error is for people reading the dead-letter list, not a place for a receiver's whole page.
+    private static func truncated(_ text: String) -> String {
+        text.count <= 500 ? text : String(text.prefix(500)) + "…"
+    }
+
+    private func metadata(_ message: OutboxMessage, _ extra: Logger.Metadata) -> Logger.Metadata {
+        var metadata: Logger.Metadata = [
+            "outbox_id": "\(message.id)", "topic": "\(message.topic)", "recipient_kind": "\(message.recipientKind)",
+            "attempt": "\(message.attempts)",
+        ]
+        if let request = message.requestID { metadata["request_id"] = "\(request)" }
+        if let staff = message.recipientStaffID { metadata["recipient_staff_id"] = "\(staff)" }
+        return metadata.merging(extra) { $1 }
+    }
+}
+
+extension OutboxDispatcher {
+    /// The process-wide client for webhooks. Redirects are refused: a receiver that moved answers
+    /// 3xx, which is a failed attempt an operator sees in last_error, rather than a POST silently
+    /// turned into a GET somewhere else. Like `HTTPClient.shared` it lives as long as the process, so
+    /// nobody has to shut it down.
+    public static let sharedHTTPClient = HTTPClient(
+        eventLoopGroup: HTTPClient.defaultEventLoopGroup,
+        configuration: HTTPClient.Configuration(redirectConfiguration: .disallow, timeout: .init(connect: .seconds(10))))
+}

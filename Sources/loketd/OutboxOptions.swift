@@ -1,0 +1,41 @@
+import ArgumentParser
+import Foundation
+import LoketStore
+import LoketWorker
+import Postgres
+
+/// How the worker delivers notifications: to a signed webhook when a URL is given, else to the log.
+struct OutboxOptions: ParsableArguments {
+    @Option(help: "Webhook that receives notifications (default: $LOKET_WEBHOOK_URL; none = write them to the log).")
+    var webhookURL: String? = ProcessInfo.processInfo.environment["LOKET_WEBHOOK_URL"]
+
+    @Option(help: "Seconds before a webhook delivery counts as failed.")
+    var webhookTimeout = 10
+
+    @Option(help: "Delivery attempts before a notification is dead-lettered.")
+    var maxAttempts = 8
+
+    /// The HMAC secret only comes from the environment, never from a flag (flags show in `ps`).
+    var webhookSecret: String? { ProcessInfo.processInfo.environment["LOKET_WEBHOOK_SECRET"] }
+
+    func validate() throws {
+        guard (1...100).contains(maxAttempts) else { throw ValidationError("--max-attempts must be 1…100") }
+        guard (1...300).contains(webhookTimeout) else { throw ValidationError("--webhook-timeout must be 1…300 seconds") }
+        if webhookURL != nil, webhookSecret?.isEmpty != false {
+            throw ValidationError("a webhook needs its signing secret in LOKET_WEBHOOK_SECRET")
+        }
+    }
+
+    func dispatcher(pool: ConnectionPool, wakeup: Wakeup, tick: Duration) throws -> OutboxDispatcher {
+        let channel: NotificationChannel
+        if let webhookURL {
+            channel = .webhook(try WebhookEndpoint(url: webhookURL, secret: webhookSecret ?? "", timeout: .seconds(webhookTimeout)))
+        } else {
+            channel = .log
+        }
+        return OutboxDispatcher(
+            store: OutboxStore(pool: pool),
+            configuration: OutboxDispatcherConfiguration(channel: channel, maxAttempts: maxAttempts, tick: tick),
+            wakeup: wakeup)
+    }
+}

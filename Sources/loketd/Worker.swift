@@ -1,0 +1,109 @@
+import ArgumentParser
+import Foundation
+import Hummingbird
+import Logging
+import LoketStore
+import LoketWorker
+import Metrics
+import Postgres
+import Prometheus
+import ServiceLifecycle
+
+struct Worker: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Run the background worker: SLA stages and escalations, lease rescue, notification delivery.",
+        discussion: """
+            Any number of workers may run at once, on any number of machines: batches are claimed with
+            FOR UPDATE SKIP LOCKED and every SLA stage is recorded exactly once. Loops wake on
+            LISTEN/NOTIFY and on a periodic tick, so nothing depends on a notification arriving.
+            Stops gracefully on SIGTERM or SIGINT: the batch in hand commits, then the worker exits.
+
+            Examples:
+              loketd worker
+              loketd worker --metrics-port 9091 --webhook-url https://notify.example.go.id/loket
+            """
+    )
+
+    @OptionGroup var database: DatabaseOptions
+    @OptionGroup var logging: LoggingOptions
+    @OptionGroup var outbox: OutboxOptions
+
+    @Option(help: "Requests per SLA scan batch.")
+    var batchSize = 500
+
+    @Option(help: "Seconds between scans when nothing wakes the worker earlier.")
+    var tickSeconds = 5
+
+    @Option(help: "Port for /metrics and /healthz of the worker (0 disables).")
+    var metricsPort = Int(ProcessInfo.processInfo.environment["LOKET_WORKER_METRICS_PORT"] ?? "") ?? 9091
+
+    @Option(help: "Address for the metrics port.")
+    var metricsBind = "127.0.0.1"
+
+    func validate() throws {
+        guard (1...10_000).contains(batchSize) else { throw ValidationError("--batch-size must be 1…10000") }
+        guard (1...3600).contains(tickSeconds) else { throw ValidationError("--tick-seconds must be 1…3600") }
+    }
+
+    func run() async throws {
+        logging.bootstrap()
+        let registry = PrometheusCollectorRegistry()
+        MetricsSystem.bootstrap(PrometheusMetricsFactory(registry: registry))
+        let logger = Logger(label: "loketd.worker")
+        let configuration = database.configuration
+        let pool = ConnectionPool(configuration: configuration, maxConnections: 4, acquireTimeout: .seconds(30),
+                                  logger: Logger(label: "loketd.worker.pool"))
+        let catalog = CatalogCache(pool: pool)
+        let slaWakeup = Wakeup()
+        let outboxWakeup = Wakeup()
+        let router = WakeupRouter(configuration: configuration, wakeups: [WorkerChannel.sla: slaWakeup, WorkerChannel.outbox: outboxWakeup])
+        let tick = Duration.seconds(tickSeconds)
+        var services: [any Service] = [
+            ListenerService(router: router),
+            SLAScanner(store: SLAStore(pool: pool), catalog: catalog, wakeup: slaWakeup, batchSize: batchSize, tick: tick),
+            LeaseRescuer(store: StaffWorkStore(pool: pool), catalog: catalog, tick: tick),
+            try outbox.dispatcher(pool: pool, wakeup: outboxWakeup, tick: tick),
+        ]
+        if metricsPort > 0 {
+            let metricsRouter = Router()
+            metricsRouter.get("healthz") { _, _ in "ok" }
+            metricsRouter.get("metrics") { _, _ -> String in
+                Gauge(label: "loket_worker_db_pool_connections_open").record(pool.metrics.open)
+                var buffer: [UInt8] = []
+                registry.emit(into: &buffer)
+                return String(decoding: buffer, as: UTF8.self)
+            }
+            services.append(Application(
+                router: metricsRouter, configuration: .init(address: .hostname(metricsBind, port: metricsPort), serverName: "loket-worker"),
+                logger: Logger(label: "loketd.worker.metrics")))
+        }
+        services.append(PoolCloser(pool: pool))
+        logger.info("worker starting", metadata: ["database": "\(configuration.redacted)", "batch_size": "\(batchSize)"])
+        let group = ServiceGroup(
+            configuration: .init(services: services, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
+        try await group.run()
+    }
+}
+
+/// Delivers LISTEN notifications to the loops until shutdown.
+struct ListenerService: Service {
+    let router: WakeupRouter
+
+    func run() async throws {
+        await withGracefulShutdownHandler {
+            await router.run()
+        } onGracefulShutdown: {
+            router.stop()
+        }
+    }
+}
+
+/// Closes the pool after the loops stopped.
+struct PoolCloser: Service {
+    let pool: ConnectionPool
+
+    func run() async throws {
+        try? await gracefulShutdown()
+        await pool.close()
+    }
+}

@@ -1,0 +1,47 @@
+import Foundation
+import LoketCore
+import LoketStore
+import LoketWorker
+import Postgres
+import Testing
+
+@Suite("Deadline recompute")
+struct DeadlineRecomputeTests {
+    /// A regional holiday added on Wednesday 23 December moves a kk-baru request filed on Tuesday
+    /// 22 December 08:00 by one working day; the change is audited; a second pass changes nothing.
+    @Test func aNewHolidayMovesOpenDeadlinesOnceAndAudited() async throws {
+        try await WorkerTestDatabase.withPool { pool, _ in
+            let filedAt = jakarta("2026-12-22T08:00:00+07:00")
+            let code = try await SLAScannerTests.file(pool, service: "kk-baru", nik: "3673014501900001", now: filedAt)
+            let before = try await pool.query(
+                "SELECT response_due_at, resolution_due_at FROM service_requests WHERE tracking_code = $1", code).single()
+            #expect(try before.decode(Date.self, "resolution_due_at") == jakarta("2026-12-29T08:00:00+07:00"))
+            try await pool.query(
+                """
+                INSERT INTO holidays (calendar_id, day, name, kind)
+                SELECT id, DATE '2026-12-23', 'Hari Jadi (contoh)', 'regional' FROM calendars WHERE code = 'serang-asn'
+                """)
+            let store = SLAStore(pool: pool)
+            let now = jakarta("2026-12-22T09:00:00+07:00")
+            let catalog = try await pool.withConnection { try await CatalogStore.load(on: $0, now: now) }
+            let first = try await store.recompute(catalog: catalog, now: now)
+            #expect(first == SLAStore.RecomputeResult(examined: 1, changed: 1))
+            let after = try await pool.query(
+                "SELECT response_due_at, resolution_due_at, next_sla_at FROM service_requests WHERE tracking_code = $1", code).single()
+            // Tuesday 22 gives 420 minutes, Monday 28 and Tuesday 29 450 each (1,320); the last 30
+            // fall on Wednesday 30 from 07:30.
+            #expect(try after.decode(Date.self, "resolution_due_at") == jakarta("2026-12-30T08:00:00+07:00"))
+            // The response clock (240 minutes from Tuesday 08:00) ends Tuesday 12:00 either way.
+            #expect(try after.decode(Date.self, "response_due_at") == before.decode(Date.self, "response_due_at"))
+            let event = try await pool.query(
+                """
+                SELECT e.actor_kind, e.data FROM request_events e JOIN service_requests r ON r.id = e.request_id
+                WHERE r.tracking_code = $1 AND e.kind = 'deadline_recomputed'
+                """, code
+            ).single()
+            #expect(try event.decode(String.self, "actor_kind") == "system")
+            let second = try await store.recompute(catalog: catalog, now: now)
+            #expect(second == SLAStore.RecomputeResult(examined: 1, changed: 0))
+        }
+    }
+}

@@ -1,0 +1,297 @@
+import Foundation
+import LoketCore
+import LoketStore
+import LoketWorker
+import Postgres
+import Testing
+
+/// A clock the test moves by hand.
+final class ManualClock: WorkerClock, @unchecked Sendable {
+    private let lock = NSLock()
+    private var current: Date
+
+    init(_ start: Date) { current = start }
+
+    func now() -> Date {
+        lock.lock()
+        defer { lock.unlock() }
+        return current
+    }
+
+    func set(_ date: Date) {
+        lock.lock()
+        current = date
+        lock.unlock()
+    }
+}
+
+func jakarta(_ text: String) -> Date {
+    ISO8601DateFormatter().date(from: text)!
+}
+
+@Suite("SLA scanner")
+struct SLAScannerTests {
+    /// Files a request for `service` at `now` through the real intake.
+    static func file(
+        _ pool: ConnectionPool, service code: String, nik: String, area: String = "36.73.01.1001", now: Date
+    ) async throws -> String {
+        let catalog = try await pool.withConnection { try await CatalogStore.load(on: $0, now: now) }
+        let service = try #require(catalog.servicesByCode[code])
+        let attributes = service.attributes.filter(\.required).map { "\"\($0.code)\": \"\($0.values.first?.key ?? "x")\"" }
+        let request = NewRequest(
+            service: service, citizenName: "Warga Uji", nik: try NIK(nik, today: try LocalDate(year: 2026, month: 12, day: 1)),
+            phone: try PhoneNumber("081234567890"), email: nil, area: try AreaCode(area), address: nil, latitude: nil,
+            longitude: nil, description: "Uji", attributesJSON: "{\(attributes.joined(separator: ","))}")
+        let outcome = try await IntakeStore(pool: pool, jurisdictionPrefix: "SRG").file(
+            request, catalog: catalog, idempotency: nil, now: now
+        ) { _ in StoredResponse(status: 201, contentType: "application/json", body: Data()) }
+        guard case .filed(let filed, _) = outcome else {
+            Issue.record("not filed: \(outcome)")
+            return ""
+        }
+        return filed.trackingCode.description
+    }
+
+    static func nextSLA(_ pool: ConnectionPool, _ code: String) async throws -> (at: Date?, clock: String?, stage: Int?) {
+        let row = try await pool.query(
+            "SELECT next_sla_at, next_sla_clock, next_sla_stage FROM service_requests WHERE tracking_code = $1", code
+        ).single()
+        return (try row.decode(Date?.self, "next_sla_at"), try row.decode(String?.self, "next_sla_clock"),
+                try row.decode(Int?.self, "next_sla_stage"))
+    }
+
+    static func stages(_ pool: ConnectionPool, _ code: String) async throws -> [String] {
+        try await pool.query(
+            """
+            SELECT l.clock || ':' || l.stage || ':' || l.percent || (CASE WHEN l.breach THEN ':breach' ELSE '' END) AS s
+            FROM sla_stage_log l JOIN service_requests r ON r.id = l.request_id WHERE r.tracking_code = $1
+            ORDER BY l.due_at, l.clock, l.stage
+            """, code
+        ).map { try $0.decode(String.self, "s") }
+    }
+
+    static func outbox(_ pool: ConnectionPool, _ code: String) async throws -> [String] {
+        try await pool.query(
+            """
+            SELECT o.topic || '>' || o.recipient_kind || ':' || u.code || ':' || s.role AS line
+            FROM notification_outbox o JOIN service_requests r ON r.id = o.request_id
+            JOIN staff s ON s.id = o.recipient_staff_id JOIN units u ON u.id = s.unit_id
+            WHERE r.tracking_code = $1 AND o.topic LIKE 'sla.%' ORDER BY o.id
+            """, code
+        ).map { try $0.decode(String.self, "line") }
+    }
+
+    /// kk-baru (response 240, resolution 1,350 working minutes, default policy) filed on Tuesday
+    /// 22 December 2026 at 08:00 in Jakarta, across Christmas joint leave (Thu 24), Christmas
+    /// (Fri 25), a weekend and a waiting_citizen pause. Every instant was worked out by hand on the
+    /// ASN calendar (Mon–Thu 07:30–12:00 and 13:00–16:00, Fri 07:30–11:30 and 13:00–16:30).
+    @Test func stagesHappenAtTheExactInstantsAcrossHolidaysWeekendsAndAPause() async throws {
+        try await WorkerTestDatabase.withPool { pool, _ in
+            let clock = ManualClock(jakarta("2026-12-22T08:00:00+07:00"))
+            let catalog = CatalogCache(pool: pool, maxAge: .seconds(3600))
+            let scanner = SLAScanner(store: SLAStore(pool: pool), catalog: catalog, clock: clock)
+            let code = try await Self.file(pool, service: "kk-baru", nik: "3673014501900001", now: clock.now())
+
+            #expect(try await Self.nextSLA(pool, code).at == jakarta("2026-12-22T10:00:00+07:00"))
+            clock.set(jakarta("2026-12-22T09:59:59+07:00"))
+            #expect(try await scanner.runOnce().stagesApplied == 0)
+            clock.set(jakarta("2026-12-22T10:00:00+07:00"))
+            #expect(try await scanner.runOnce().stages == ["warning": 1])
+            // Nobody holds it yet, so the 50 % notice to the assignee tells no one.
+            #expect(try await Self.outbox(pool, code).isEmpty)
+            #expect(try await Self.nextSLA(pool, code).at == jakarta("2026-12-22T11:00:00+07:00"))
+
+            clock.set(jakarta("2026-12-22T11:00:00+07:00"))
+            #expect(try await scanner.runOnce().stages == ["warning": 1])
+            #expect(try await Self.outbox(pool, code) == ["sla.warning>staff:DISDUKCAPIL-IDP:supervisor"])
+            #expect(try await Self.nextSLA(pool, code).at == jakarta("2026-12-22T12:00:00+07:00"))
+
+            clock.set(jakarta("2026-12-22T12:00:00+07:00"))
+            #expect(try await scanner.runOnce().stages == ["breach": 1])
+            let breached = try await pool.query(
+                "SELECT escalation_level, priority FROM service_requests WHERE tracking_code = $1", code).single()
+            #expect(try breached.decode(Int.self, "escalation_level") == 1)
+            #expect(try breached.decode(Int.self, "priority") == 10)
+            let breachMail = try await Self.outbox(pool, code).dropFirst()
+            #expect(breachMail.first == "sla.breach>staff:DISDUKCAPIL-IDP:supervisor")
+            #expect(Set(breachMail.dropFirst()) == [
+                "sla.breach>manager:DISDUKCAPIL-DAFDUK:manager", "sla.breach>manager:DISDUKCAPIL:manager", "sla.breach>manager:SETDA:manager",
+            ])
+            // Next: the response clock's first further level at 150 %, 15:00 the same day.
+            #expect(try await Self.nextSLA(pool, code).at == jakarta("2026-12-22T15:00:00+07:00"))
+
+            // An officer claims at 13:30: the response clock stops; the resolution clock's 50 % is
+            // Wednesday 11:45 (420 working minutes on Tuesday, 255 more on Wednesday).
+            let officer = try await Self.officer(pool, unit: "DISDUKCAPIL-IDP")
+            let snapshot = try await catalog.snapshot()
+            clock.set(jakarta("2026-12-22T13:30:00+07:00"))
+            _ = try await RequestStore(pool: pool).apply(.claim, by: .staff(officer), trackingCode: code, catalog: snapshot, now: clock.now())
+            #expect(try await Self.nextSLA(pool, code) == (jakarta("2026-12-23T11:45:00+07:00"), "resolution", 1))
+
+            // Asked on Wednesday 10:00, answered on Monday 28 December 10:00: 450 working minutes
+            // paused (Wed 10:00–16:00 is 300, Thu 24 and Fri 25 are holidays, Mon 07:30–10:00 is 150).
+            clock.set(jakarta("2026-12-23T10:00:00+07:00"))
+            _ = try await RequestStore(pool: pool).apply(
+                .askCitizen(question: "Mohon lengkapi."), by: .staff(officer), trackingCode: code, catalog: snapshot, now: clock.now())
+            #expect(try await Self.nextSLA(pool, code).at == nil)
+            clock.set(jakarta("2026-12-28T09:00:00+07:00"))
+            #expect(try await scanner.runOnce().stagesApplied == 0)
+            clock.set(jakarta("2026-12-28T10:00:00+07:00"))
+            _ = try await RequestStore(pool: pool).apply(.citizenReply(message: "Sudah"), by: .citizen, trackingCode: code, catalog: snapshot, now: clock.now())
+            // 570 of the 675 minutes to 50 % had run before the pause; 105 more from Monday 10:00.
+            #expect(try await Self.nextSLA(pool, code) == (jakarta("2026-12-28T11:45:00+07:00"), "resolution", 1))
+            let due = try await pool.query("SELECT resolution_due_at FROM service_requests WHERE tracking_code = $1", code).single()
+            // Without the pause the 1,350 minutes end Tuesday 29 December 08:00; the pause adds 450.
+            #expect(try due.decode(Date.self, "resolution_due_at") == jakarta("2026-12-30T08:00:00+07:00"))
+
+            clock.set(jakarta("2026-12-28T11:44:59+07:00"))
+            #expect(try await scanner.runOnce().stagesApplied == 0)
+            clock.set(jakarta("2026-12-28T11:45:00+07:00"))
+            #expect(try await scanner.runOnce().stages == ["warning": 1])
+            #expect(try await Self.outbox(pool, code).last == "sla.warning>staff:DISDUKCAPIL-IDP:staff")
+            #expect(try await Self.stages(pool, code) == [
+                "response:1:50", "response:2:75", "response:3:100:breach", "resolution:1:50",
+            ])
+        }
+    }
+
+    /// pengaduan-pelayanan's policy moves a breached request to the parent unit. Filed Friday
+    /// 18 December 14:00: response 240 minutes = Friday 14:00–16:30 (150) + Monday 07:30–09:00.
+    @Test func aBreachMovesTheRequestUpTheTreeWhenThePolicySaysSo() async throws {
+        try await WorkerTestDatabase.withPool { pool, _ in
+            let clock = ManualClock(jakarta("2026-12-18T14:00:00+07:00"))
+            let scanner = SLAScanner(store: SLAStore(pool: pool), catalog: CatalogCache(pool: pool), clock: clock)
+            let code = try await Self.file(pool, service: "pengaduan-pelayanan", nik: "3673014501900001", now: clock.now())
+            let unitBefore = try await pool.query(
+                "SELECT u.code, p.code AS parent FROM service_requests r JOIN units u ON u.id = r.unit_id LEFT JOIN units p ON p.id = u.parent_id WHERE r.tracking_code = $1",
+                code
+            ).single()
+            #expect(try await Self.nextSLA(pool, code).at == jakarta("2026-12-18T16:00:00+07:00"))
+            clock.set(jakarta("2026-12-21T08:59:59+07:00"))
+            #expect(try await scanner.runOnce().stages == ["warning": 2])
+            clock.set(jakarta("2026-12-21T09:00:00+07:00"))
+            let breach = try await scanner.runOnce()
+            #expect(breach.stages == ["breach": 1])
+            #expect(breach.moved == 1)
+            let after = try await pool.query(
+                "SELECT u.code, r.escalation_level, r.priority FROM service_requests r JOIN units u ON u.id = r.unit_id WHERE r.tracking_code = $1",
+                code
+            ).single()
+            #expect(try after.decode(String.self, "code") == unitBefore.decode(String?.self, "parent"))
+            #expect(try after.decode(Int.self, "escalation_level") == 1)
+            #expect(try after.decode(Int.self, "priority") == 20)
+            let event = try await pool.query(
+                """
+                SELECT e.kind, fu.code AS from_unit, tu.code AS to_unit FROM request_events e
+                JOIN service_requests r ON r.id = e.request_id LEFT JOIN units fu ON fu.id = e.from_unit_id LEFT JOIN units tu ON tu.id = e.to_unit_id
+                WHERE r.tracking_code = $1 AND e.actor_kind = 'system' ORDER BY e.id DESC LIMIT 1
+                """, code
+            ).single()
+            #expect(try event.decode(String.self, "kind") == "sla_stage")
+            #expect(try event.decode(String?.self, "from_unit") == unitBefore.decode(String.self, "code"))
+        }
+    }
+
+    /// A second calendar (round the clock, Asia/Makassar, UTC+8) on another service: stages
+    /// follow wall-clock minutes there, on a Saturday.
+    @Test func eachServiceFollowsItsOwnCalendar() async throws {
+        try await WorkerTestDatabase.withPool { pool, _ in
+            try await Self.useNonstopCalendar(forSKTM: pool)
+            let clock = ManualClock(jakarta("2026-12-19T10:00:00+08:00"))
+            let scanner = SLAScanner(store: SLAStore(pool: pool), catalog: CatalogCache(pool: pool), clock: clock)
+            let sktm = try await Self.file(pool, service: "sktm", nik: "3673014501900001", now: clock.now())
+            let kk = try await Self.file(pool, service: "kk-baru", nik: "3673015208850002", now: clock.now())
+            #expect(try await Self.nextSLA(pool, sktm).at == jakarta("2026-12-19T12:00:00+08:00"))
+            // The ASN calendar does not work on Saturday: kk-baru's first stage is Monday 09:30 WIB.
+            #expect(try await Self.nextSLA(pool, kk).at == jakarta("2026-12-21T09:30:00+07:00"))
+            // Four hours on: response 50 % (12:00), 75 % (13:00) and the breach (14:00), and the
+            // resolution clock's 50 % of 450 minutes (13:45).
+            clock.set(jakarta("2026-12-19T14:00:00+08:00"))
+            #expect(try await scanner.runOnce().stages == ["warning": 3, "breach": 1])
+            #expect(try await Self.stages(pool, sktm) == ["response:1:50", "response:2:75", "resolution:1:50", "response:3:100:breach"])
+            #expect(try await Self.stages(pool, kk).isEmpty)
+        }
+    }
+
+    /// Two workers on 10,000 due requests: every stage once, checked in the events table.
+    @Test func twoWorkersApplyEveryStageExactlyOnce() async throws {
+        try await WorkerTestDatabase.withPool(maxConnections: 2) { pool, configuration in
+            let now = jakarta("2026-12-19T14:00:00+08:00")
+            try await Self.insertDue(10_000, on: pool, now: now)
+            let second = ConnectionPool(configuration: configuration, maxConnections: 2)
+            let clock = ManualClock(now)
+            let results = try await withThrowingTaskGroup(of: Int.self) { group in
+                for workerPool in [pool, second] {
+                    group.addTask {
+                        let scanner = SLAScanner(store: SLAStore(pool: workerPool), catalog: CatalogCache(pool: workerPool), clock: clock, batchSize: 200)
+                        var applied = 0
+                        while true {
+                            let result = try await scanner.runOnce()
+                            applied += result.stagesApplied
+                            if result.requests == 0 { return applied }
+                        }
+                    }
+                }
+                var counts: [Int] = []
+                for try await count in group { counts.append(count) }
+                return counts
+            }
+            await second.close()
+            #expect(results.reduce(0, +) == 10_000)
+            #expect(results.allSatisfy { $0 > 0 }, "both workers took part: \(results)")
+            let audit = try await pool.query(
+                """
+                SELECT (SELECT count(*) FROM sla_stage_log) AS logged,
+                       (SELECT count(*) FROM request_events WHERE kind = 'sla_stage') AS events,
+                       (SELECT count(*) FROM (SELECT request_id, data->'stage'->>'clock', data->'stage'->>'number'
+                                              FROM request_events WHERE kind = 'sla_stage' GROUP BY 1, 2, 3 HAVING count(*) > 1) d) AS doubled,
+                       (SELECT count(*) FROM service_requests r WHERE NOT EXISTS (
+                            SELECT 1 FROM request_events e WHERE e.request_id = r.id AND e.kind = 'sla_stage')) AS missed
+                """
+            ).single()
+            #expect(try audit.decode(Int.self, "logged") == 10_000)
+            #expect(try audit.decode(Int.self, "events") == 10_000)
+            #expect(try audit.decode(Int.self, "doubled") == 0)
+            #expect(try audit.decode(Int.self, "missed") == 0)
+        }
+    }
+
+    /// `count` queued sktm requests on a round-the-clock calendar, each with exactly its response
+    /// 50 % stage due at `now` (filed 130 minutes earlier; 75 % comes at 180).
+    static func insertDue(_ count: Int, on pool: ConnectionPool, now: Date) async throws {
+        try await useNonstopCalendar(forSKTM: pool)
+        try await pool.withConnection { connection in
+            try await connection.query(
+                """
+                INSERT INTO service_requests (tracking_code, service_type_id, unit_id, citizen_name, citizen_phone, access_token_hash,
+                    source, routing_reason, response_due_at, resolution_due_at, next_sla_at, next_sla_clock, next_sla_stage, created_at, updated_at)
+                SELECT 'SRG-D' || lpad(g::text, 6, '0'), st.id, st.default_unit_id, 'Warga ' || g, '+628123456789', sha256(g::text::bytea),
+                       'web', 'test', $1::timestamptz + interval '110 minutes', $1::timestamptz + interval '320 minutes',
+                       $1::timestamptz - interval '10 minutes', 'response', 1, $1::timestamptz - interval '130 minutes',
+                       $1::timestamptz - interval '130 minutes'
+                FROM generate_series(1, $2::int) g, service_types st WHERE st.code = 'sktm'
+                """, now, count)
+        }
+    }
+
+    /// A round-the-clock calendar in Asia/Makassar (UTC+8) for the sktm service.
+    static func useNonstopCalendar(forSKTM pool: ConnectionPool) async throws {
+        try await pool.withConnection { connection in
+            try await connection.executeScript(
+                """
+                INSERT INTO calendars (code, name, time_zone, day_minutes) VALUES ('nonstop-wita', 'Layanan 24 jam (WITA)', 'Asia/Makassar', 1440);
+                INSERT INTO calendar_intervals (calendar_id, weekday, start_minute, end_minute)
+                SELECT c.id, d, 0, 1440 FROM calendars c, generate_series(1, 7) d WHERE c.code = 'nonstop-wita';
+                UPDATE service_types SET calendar_id = (SELECT id FROM calendars WHERE code = 'nonstop-wita') WHERE code = 'sktm';
+                """)
+        }
+    }
+
+    static func officer(_ pool: ConnectionPool, unit: String) async throws -> StaffMember {
+        let row = try await pool.query(
+            "SELECT s.id, s.role, s.unit_id FROM staff s JOIN units u ON u.id = s.unit_id WHERE u.code = $1 AND s.role = 'staff' ORDER BY s.id LIMIT 1",
+            unit
+        ).single()
+        return StaffMember(id: try row.decode(Int64.self, "id"), role: .staff, unitId: try row.decode(Int64.self, "unit_id"))
+    }
+}

@@ -1,0 +1,82 @@
+import Foundation
+import Postgres
+import Testing
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// The real `loketd worker` process, killed with SIGKILL in the middle of its work and started
+/// again: no stage is lost and none is doubled, because each batch commits whole or not at all.
+@Suite("Worker process")
+struct WorkerCrashTests {
+    static var loketd: URL {
+        URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath().deletingLastPathComponent().appendingPathComponent("loketd")
+    }
+
+    static func startWorker(database: String) throws -> Process {
+        let process = Process()
+        process.executableURL = loketd
+        process.arguments = ["worker", "--batch-size", "200", "--tick-seconds", "1", "--metrics-port", "0", "--log-level", "warning"]
+        var environment = ProcessInfo.processInfo.environment
+        environment["LOKET_DATABASE_URL"] = "dbname=\(database)"
+        process.environment = environment
+        process.standardOutput = FileHandle.nullDevice
+        try process.run()
+        return process
+    }
+
+    static func counts(_ pool: ConnectionPool) async throws -> (logged: Int, events: Int) {
+        let row = try await pool.query(
+            "SELECT (SELECT count(*) FROM sla_stage_log) AS logged, (SELECT count(*) FROM request_events WHERE kind = 'sla_stage') AS events"
+        ).single()
+        return (try row.decode(Int.self, "logged"), try row.decode(Int.self, "events"))
+    }
+
+    @Test func aWorkerKilledMidBatchLosesAndDoublesNothing() async throws {
+        guard FileManager.default.isExecutableFile(atPath: Self.loketd.path) else {
+            Issue.record("loketd not built at \(Self.loketd.path): run swift build --build-tests")
+            return
+        }
+        try await WorkerTestDatabase.withPool { pool, _ in
+            try await SLAScannerTests.insertDue(10_000, on: pool, now: Date())
+            let database = try await pool.query("SELECT current_database() AS d").single().decode(String.self, "d")
+
+            let first = try Self.startWorker(database: database)
+            let deadline = ContinuousClock.now + .seconds(60)
+            var seen = (logged: 0, events: 0)
+            while ContinuousClock.now < deadline {
+                seen = try await Self.counts(pool)
+                if seen.logged >= 400 { break }
+                try await Task.sleep(for: .milliseconds(10))
+            }
+            kill(first.processIdentifier, SIGKILL)
+            first.waitUntilExit()
+            #expect(first.terminationReason == .uncaughtSignal)
+            let afterKill = try await Self.counts(pool)
+            #expect(afterKill.logged < 10_000, "the worker finished before it could be killed; the test proves nothing")
+            // Every committed stage has its event: nothing half-written.
+            #expect(afterKill.logged == afterKill.events)
+
+            let second = try Self.startWorker(database: database)
+            var done = try await Self.counts(pool)
+            let finish = ContinuousClock.now + .seconds(120)
+            while done.logged < 10_000, ContinuousClock.now < finish {
+                try await Task.sleep(for: .milliseconds(100))
+                done = try await Self.counts(pool)
+            }
+            kill(second.processIdentifier, SIGTERM)
+            second.waitUntilExit()
+            #expect(second.terminationStatus == 0, "graceful shutdown on SIGTERM")
+            #expect(done.logged == 10_000)
+            #expect(done.events == 10_000)
+            let doubled = try await pool.query(
+                """
+                SELECT count(*) AS n FROM (SELECT request_id FROM request_events WHERE kind = 'sla_stage'
+                                           GROUP BY request_id HAVING count(*) <> 1) d
+                """
+            ).single()
+            #expect(try doubled.decode(Int.self, "n") == 0)
+        }
+    }
+}
