@@ -51,6 +51,6 @@ public func buildApplication(
         router: router,
         server: .http1(configuration: .init(idleTimeout: .seconds(seconds))),
         configuration: .init(address: .hostname(options.host, port: options.port), serverName: "loket"),
-        services: [PoolService(pool: pool)],
+        services: [NotifierService(notifier: services.outboxNotifier), PoolService(pool: pool)],
         logger: logger)
 }

@@ -10,6 +10,8 @@ public struct LoketServices: Sendable {
     public let intake: IntakeStore
     public let requests: RequestStore
     public let partners: PartnerKeyStore
+    /// Wakes the workers' outbox dispatchers after changes that queued notifications.
+    public let outboxNotifier: CoalescingNotifier
     public let options: APIOptions
     /// The current instant; tests move it.
     public let clock: @Sendable () -> Date
@@ -20,6 +22,7 @@ public struct LoketServices: Sendable {
         self.intake = IntakeStore(pool: pool, jurisdictionPrefix: options.trackingPrefix)
         self.requests = RequestStore(pool: pool)
         self.partners = PartnerKeyStore(pool: pool)
+        self.outboxNotifier = CoalescingNotifier(pool: pool, channel: "loket_outbox")
         self.options = options
         self.clock = clock
     }

@@ -11,3 +11,12 @@ struct PoolService: Service {
         await pool.close()
     }
 }
+
+/// Sends the coalesced outbox NOTIFY until shutdown.
+struct NotifierService: Service {
+    let notifier: CoalescingNotifier
+
+    func run() async throws {
+        await cancelWhenGracefulShutdown { await notifier.run() }
+    }
+}

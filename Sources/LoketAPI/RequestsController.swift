@@ -134,6 +134,7 @@ struct RequestsController {
         case .filed(let filed, let stored):
             metrics.makeCounter(name: "loket_requests_filed_total", labels: [("service", newRequest.service.code), ("source", "web")])
                 .increment()
+            services.outboxNotifier.poke()
             var response = Self.response(stored)
             response.headers[.location] = "\(base)/api/v1/requests/\(filed.trackingCode)"
             return response
@@ -299,6 +300,7 @@ struct RequestsController {
         let (record, catalog) = try await authorizedRecord(request, context)
         do {
             _ = try await services.requests.apply(command, by: .citizen, trackingCode: record.trackingCode, catalog: catalog, now: services.clock())
+            services.outboxNotifier.poke()
         } catch RequestStoreError.refused(let refusal) {
             throw APIError(.conflict, refusal)
         }

@@ -262,6 +262,7 @@ struct StaffController {
         let record = try await refusals {
             try await services.requests.apply(command, by: .staff(account.member), trackingCode: code, catalog: catalog, now: services.clock())
         }
+        services.outboxNotifier.poke()
         return try await detailDTO(record, catalog: catalog, language: context.language)
     }
 
@@ -305,7 +306,15 @@ struct StaffController {
         } catch RequestStoreError.notFound {
             throw APIError.requestNotFound
         } catch RequestStoreError.refused(let refusal) {
-            throw APIError(Self.status(of: refusal), refusal)
+            var error = APIError(Self.status(of: refusal), refusal)
+            if case .notHolder(let holder?) = refusal, let person = try? await work.staffNames(ids: [holder])[holder] {
+                // Name the colleague (not an internal id) so the officer knows whom to talk to.
+                error.message = LocalizedText(
+                    id: "Permohonan ini sedang ditangani \(person.name) (NIP \(person.nip)).",
+                    en: "This request is held by \(person.name) (NIP \(person.nip)).")
+                error.extra = ["holder_nip": person.nip, "holder_name": person.name]
+            }
+            throw error
         }
     }
 
@@ -354,7 +363,8 @@ struct StaffController {
             (try await services.requests.timeline(requestID: record.id, includePrivate: true, on: connection),
              try await services.requests.documents(requestID: record.id, on: connection))
         }
-        let names = try await work.staffNames(ids: timeline.compactMap(\.actorStaffID) + [record.assigneeID].compactMap { $0 })
+        let people = timeline.flatMap { [$0.actorStaffID, $0.newHolderID, $0.overriddenHolderID] } + [record.assigneeID]
+        let names = try await work.staffNames(ids: Array(Set(people.compactMap { $0 })))
         return StaffRequestDTO(
             record, catalog: catalog, timeline: timeline, documents: documents, names: names, now: services.clock(),
             language: language, base: services.options.publicBaseURL)

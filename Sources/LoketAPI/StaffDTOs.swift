@@ -99,12 +99,20 @@ struct StaffRequestDTO: ResponseEncodable {
         var toStatus: String?
         var isPublic: Bool
         var message: String?
+        var fromUnit: String?
+        var toUnit: String?
+        var assignedTo: PersonDTO?
+        var overriddenHolder: PersonDTO?
 
         enum CodingKeys: String, CodingKey {
             case id, at, kind, label, actor, staff, message
             case fromStatus = "from_status"
             case toStatus = "to_status"
             case isPublic = "public"
+            case fromUnit = "from_unit"
+            case toUnit = "to_unit"
+            case assignedTo = "assigned_to"
+            case overriddenHolder = "overridden_holder"
         }
     }
 
@@ -193,13 +201,15 @@ struct StaffRequestDTO: ResponseEncodable {
         outcome = record.outcome
         rejectReason = record.rejectReason
         version = record.version
+        func person(_ id: StaffID?) -> PersonDTO? { id.flatMap { names[$0].map { PersonDTO(nip: $0.nip, name: $0.name) } } }
         audit = timeline.map { entry in
             AuditEntry(
                 id: entry.id, at: entry.at, kind: entry.kind.rawValue, label: eventLabel(entry.kind, language),
-                actor: entry.actorKind.rawValue,
-                staff: entry.actorStaffID.flatMap { id in names[id].map { PersonDTO(nip: $0.nip, name: $0.name) } },
+                actor: entry.actorKind.rawValue, staff: person(entry.actorStaffID),
                 fromStatus: entry.fromStatus?.rawValue, toStatus: entry.toStatus?.rawValue, isPublic: entry.isPublic,
-                message: entry.message)
+                message: entry.message, fromUnit: entry.fromUnitID.flatMap { catalog.units[$0]?.code },
+                toUnit: entry.toUnitID.flatMap { catalog.units[$0]?.code }, assignedTo: person(entry.newHolderID),
+                overriddenHolder: person(entry.overriddenHolderID))
         }
         self.documents = documents.map { DocumentDTO($0, trackingCode: record.trackingCode, base: base) }
     }

@@ -120,6 +120,12 @@ public struct TimelineEntry: Sendable {
     public var toStatus: RequestStatus?
     public var isPublic: Bool
     public var message: String?
+    public var fromUnitID: UnitID?
+    public var toUnitID: UnitID?
+    /// For assignments: the officer given the request.
+    public var newHolderID: StaffID?
+    /// When a supervisor acted over the holder: that holder.
+    public var overriddenHolderID: StaffID?
 }
 
 /// A supporting document's metadata.
@@ -163,7 +169,8 @@ public struct RequestStore: Sendable {
     public func timeline(requestID: Int64, includePrivate: Bool, on connection: PostgresConnection) async throws -> [TimelineEntry] {
         try await connection.query(
             """
-            SELECT id, at, kind, actor_kind, actor_staff_id, from_status, to_status, is_public, message
+            SELECT id, at, kind, actor_kind, actor_staff_id, from_status, to_status, is_public, message, from_unit_id, to_unit_id,
+                   (data->>'new_holder')::bigint AS new_holder, (data->>'overridden_holder')::bigint AS overridden_holder
             FROM request_events WHERE request_id = $1 AND (is_public OR $2) ORDER BY id
             """, requestID, includePrivate
         ).map { row in
@@ -174,7 +181,10 @@ public struct RequestStore: Sendable {
                 actorStaffID: try row.decode(Int64?.self, "actor_staff_id"),
                 fromStatus: try row.decode(String?.self, "from_status").flatMap(RequestStatus.init(rawValue:)),
                 toStatus: try row.decode(String?.self, "to_status").flatMap(RequestStatus.init(rawValue:)),
-                isPublic: try row.decode(Bool.self, "is_public"), message: try row.decode(String?.self, "message"))
+                isPublic: try row.decode(Bool.self, "is_public"), message: try row.decode(String?.self, "message"),
+                fromUnitID: try row.decode(Int64?.self, "from_unit_id"), toUnitID: try row.decode(Int64?.self, "to_unit_id"),
+                newHolderID: try row.decode(Int64?.self, "new_holder"),
+                overriddenHolderID: try row.decode(Int64?.self, "overridden_holder"))
         }
     }
 

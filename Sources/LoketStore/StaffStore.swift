@@ -166,14 +166,21 @@ public struct StaffWorkStore: Sendable {
     ) async throws -> RequestRecord? {
         try await pool.transaction { connection in
             _ = try await expireLeases(units: units, catalog: catalog, now: now, limit: 10, on: connection)
-            guard let row = try await connection.query(
-                """
-                SELECT \(RequestRecord.columns) FROM service_requests
-                WHERE id = (SELECT id FROM service_requests WHERE status = 'queued' AND unit_id = ANY($1)
-                            ORDER BY escalation_level DESC, priority DESC, resolution_due_at, id
-                            LIMIT 1 FOR UPDATE SKIP LOCKED)
-                """, units
-            ).first else { return nil }
+            // With one unit the pick walks the claim-queue index in order and stops at the first
+            // unlocked row; `= ANY` over several units makes PostgreSQL 15 sort their whole queue.
+            let order = "ORDER BY escalation_level DESC, priority DESC, resolution_due_at, id LIMIT 1 FOR UPDATE SKIP LOCKED"
+            let rows = units.count == 1
+                ? try await connection.query(
+                    """
+                    SELECT \(RequestRecord.columns) FROM service_requests
+                    WHERE id = (SELECT id FROM service_requests WHERE status = 'queued' AND unit_id = $1 \(order))
+                    """, units[0])
+                : try await connection.query(
+                    """
+                    SELECT \(RequestRecord.columns) FROM service_requests
+                    WHERE id = (SELECT id FROM service_requests WHERE status = 'queued' AND unit_id = ANY($1) \(order))
+                    """, units)
+            guard let row = rows.first else { return nil }
             let record = try RequestRecord(row: row)
             let context = TransitionContext(
                 now: now, unitAncestors: [record.unitID] + catalog.ancestors(of: record.unitID), leaseDuration: leaseDuration)

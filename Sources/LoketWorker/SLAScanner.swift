@@ -11,18 +11,21 @@ public struct SLAScanner: Service {
     public let catalog: CatalogCache
     public let clock: any WorkerClock
     public let wakeup: Wakeup
+    /// Woken when stages queued notifications, so the dispatcher in this process sends them at once.
+    public let outboxWakeup: Wakeup?
     public let batchSize: Int
     public let tick: Duration
     public let logger: Logger
 
     public init(
         store: SLAStore, catalog: CatalogCache, clock: any WorkerClock = SystemWorkerClock(), wakeup: Wakeup = Wakeup(),
-        batchSize: Int = 500, tick: Duration = .seconds(5), logger: Logger = Logger(label: "loket.worker.sla")
+        outboxWakeup: Wakeup? = nil, batchSize: Int = 500, tick: Duration = .seconds(5), logger: Logger = Logger(label: "loket.worker.sla")
     ) {
         self.store = store
         self.catalog = catalog
         self.clock = clock
         self.wakeup = wakeup
+        self.outboxWakeup = outboxWakeup
         self.batchSize = batchSize
         self.tick = tick
         self.logger = logger
@@ -40,6 +43,7 @@ public struct SLAScanner: Service {
         if let breaches = result.stages["breach"] { Counter(label: "loket_worker_sla_breaches_total").increment(by: breaches) }
         if result.moved > 0 { Counter(label: "loket_worker_sla_moves_total").increment(by: result.moved) }
         if result.stagesApplied > 0 {
+            outboxWakeup?.signal()
             logger.info("applied SLA stages", metadata: ["requests": "\(result.requests)", "stages": "\(result.stages)"])
         }
         return result

@@ -60,7 +60,9 @@ struct Worker: AsyncParsableCommand {
         let tick = Duration.seconds(tickSeconds)
         var services: [any Service] = [
             ListenerService(router: router),
-            SLAScanner(store: SLAStore(pool: pool), catalog: catalog, wakeup: slaWakeup, batchSize: batchSize, tick: tick),
+            SLAScanner(
+                store: SLAStore(pool: pool), catalog: catalog, wakeup: slaWakeup, outboxWakeup: outboxWakeup, batchSize: batchSize,
+                tick: tick),
             LeaseRescuer(store: StaffWorkStore(pool: pool), catalog: catalog, tick: tick),
             try outbox.dispatcher(pool: pool, wakeup: outboxWakeup, tick: tick),
         ]
