@@ -22,6 +22,8 @@ public func buildRouter(
     CatalogController(services: services).register(on: api)
     RequestsController(services: services, metrics: metrics).register(on: api)
     StaffController(services: services).register(on: api.group("staff"))
+    ManagerController(services: services).register(on: api.group("manager"))
+    TransparencyController(services: services).register(on: api)
     Open311Controller(services: services).register(on: router.group("open311/v2"))
     return router
 }

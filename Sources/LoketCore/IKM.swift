@@ -131,6 +131,19 @@ public struct IKMTally: Hashable, Sendable, Codable {
         for scores in feedback { add(scores) }
     }
 
+    /// A tally kept elsewhere as totals (the reporting summaries store respondents and per-element
+    /// sums). Sums must fit the scale: between 1 and 4 points per respondent for each element.
+    public init(respondents: Int, sums: [Int]) throws(IKMError) {
+        guard sums.count == IKMElement.allCases.count else { throw .wrongElementCount(sums.count) }
+        guard respondents >= 0 else { throw .wrongElementCount(respondents) }
+        let fits = (respondents * IKMScores.scale.lowerBound)...(respondents * IKMScores.scale.upperBound)
+        if let index = sums.firstIndex(where: { !fits.contains($0) }) {
+            throw .scoreOutOfRange(IKMElement(rawValue: index + 1)!, sums[index])
+        }
+        self.respondents = respondents
+        self.sums = sums
+    }
+
     public mutating func add(_ scores: IKMScores) {
         respondents += 1
         for index in sums.indices { sums[index] += scores.values[index] }

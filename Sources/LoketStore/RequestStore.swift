@@ -298,6 +298,9 @@ public struct RequestStore: Sendable {
         ).single()
         let updated = try RequestRecord(row: row)
         try await Self.insertEvent(event, requestID: record.id, fromUnit: record.unitID, toUnit: state.unitId, on: connection)
+        if isFinal && !record.status.isFinal {
+            try await ReportStore.recordOutcome(of: updated, previous: record, service: service, calendar: calendar, on: connection)
+        }
         try await notify(for: event, record: updated, previousHolder: record.assigneeID, on: connection, now: now)
         return updated
     }
@@ -402,6 +405,7 @@ public struct RequestStore: Sendable {
                 """,
                 binds: [record.id] + scores.values.map { Int16($0) } + [comment, now])
             guard inserted.affectedRows == 1 else { throw RequestStoreError.feedbackAlreadyGiven }
+            try await ReportStore.recordFeedback(requestID: record.id, scores: scores, on: connection)
             try await connection.query(
                 """
                 INSERT INTO request_events (request_id, at, actor_kind, kind, from_status, to_status, is_public, data)

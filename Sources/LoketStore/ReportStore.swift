@@ -1,0 +1,425 @@
+import Foundation
+import LoketCore
+import Postgres
+
+/// How a report groups its rows.
+public enum ReportGrouping: String, Sendable, CaseIterable {
+    case unit, service, officer
+}
+
+/// IKM over a group's feedback.
+public struct IKMSummary: Sendable, Equatable {
+    public var respondents: Int
+    /// 25–100, rounded to two decimals as published.
+    public var value: Double
+    public var grade: IKMGrade
+}
+
+/// One line of a report.
+public struct ReportRow: Sendable, Equatable {
+    public var key: String
+    public var name: String
+    public var closed = 0
+    public var completed = 0
+    public var rejected = 0
+    public var cancelled = 0
+    public var responseMeasured = 0
+    public var responseMet = 0
+    public var resolutionMeasured = 0
+    public var resolutionMet = 0
+    public var breaches = 0
+    public var escalations = 0
+    public var transfers = 0
+    public var pausedMinutes = 0
+    public var histogram: [Int] = []
+    public var feedback = IKMTally()
+    /// Open now (unit and service reports): how many, and the average age in days.
+    public var backlog = 0
+    public var backlogAverageAgeDays: Double?
+
+    public var responseOnTimePercent: Double? { Self.percent(responseMet, of: responseMeasured) }
+    public var resolutionOnTimePercent: Double? { Self.percent(resolutionMet, of: resolutionMeasured) }
+    /// Working hours to resolve (nearest rank), rounded up to the quarter hour of the summaries' buckets.
+    public var medianResolutionHours: Double? { quantileHours(0.5) }
+    public var p90ResolutionHours: Double? { quantileHours(0.9) }
+    public var waitingForCitizenHours: Double { (Double(pausedMinutes) / 60 * 100).rounded() / 100 }
+
+    public var ikm: IKMSummary? {
+        guard let result = feedback.result() else { return nil }
+        return IKMSummary(respondents: result.respondents, value: result.publishedValue, grade: result.grade)
+    }
+
+    static func percent(_ part: Int, of whole: Int) -> Double? {
+        whole == 0 ? nil : (Double(part) / Double(whole) * 1000).rounded() / 10
+    }
+
+    /// The upper edge of the bucket holding the q-th value (nearest-rank), in hours.
+    func quantileHours(_ q: Double) -> Double? {
+        let total = histogram.reduce(0, +)
+        guard total > 0 else { return nil }
+        let rank = max(1, Int((q * Double(total)).rounded(.up)))
+        var seen = 0
+        for (index, count) in histogram.enumerated() {
+            seen += count
+            if seen >= rank { return Double((index + 1) * ReportStore.bucketMinutes) / 60 }
+        }
+        return nil
+    }
+
+    mutating func add(_ row: PostgresRow) throws {
+        closed += try row.decode(Int.self, "closed")
+        completed += try row.decode(Int.self, "completed")
+        rejected += try row.decode(Int.self, "rejected")
+        cancelled += try row.decode(Int.self, "cancelled")
+        responseMeasured += try row.decode(Int.self, "response_measured")
+        responseMet += try row.decode(Int.self, "response_met")
+        resolutionMeasured += try row.decode(Int.self, "resolution_measured")
+        resolutionMet += try row.decode(Int.self, "resolution_met")
+        breaches += try row.decode(Int.self, "breaches")
+        escalations += try row.decode(Int.self, "escalations")
+        transfers += try row.decode(Int.self, "transfers")
+        pausedMinutes += try row.decode(Int.self, "paused_minutes")
+        let buckets = try row.decode([Int].self, "resolve_histogram")
+        if histogram.count < buckets.count { histogram += Array(repeating: 0, count: buckets.count - histogram.count) }
+        for (index, count) in buckets.enumerated() { histogram[index] += count }
+        feedback = feedback.merging(try IKMTally(
+            respondents: try row.decode(Int.self, "feedback_count"), sums: try row.decode([Int].self, "feedback_sums")))
+    }
+}
+
+/// A report over [from, to) (closing days in the jurisdiction's zone).
+public struct Report: Sendable {
+    public var grouping: ReportGrouping
+    public var from: LocalDate
+    public var to: LocalDate
+    public var rows: [ReportRow]
+    public var total: ReportRow
+}
+
+/// An open request past (or near) a deadline.
+public struct OverdueItem: Sendable {
+    public var trackingCode: String
+    public var serviceTypeID: ServiceTypeID
+    public var unitID: UnitID
+    public var status: RequestStatus
+    public var assigneeID: StaffID?
+    public var clock: SLAClockKind
+    public var dueAt: Date
+    /// Working minutes past the deadline (negative: still before it).
+    public var overdueWorkingMinutes: Int
+    public var escalationLevel: Int
+    public var priority: Int
+}
+
+/// Open work of one unit now.
+public struct WorkloadRow: Sendable {
+    public var unitID: UnitID
+    public var queued: Int
+    public var inProgress: Int
+    public var waitingCitizen: Int
+    public var oldestCreatedAt: Date?
+}
+
+/// A month of one unit (or all units) for trend charts.
+public struct TrendPoint: Sendable, Equatable {
+    public var month: LocalDate
+    public var unitID: UnitID?
+    public var closed: Int
+    public var resolutionOnTimePercent: Double?
+}
+
+/// Reports for managers and the public, from the summaries that closing a request maintains.
+public struct ReportStore: Sendable {
+    public let pool: ConnectionPool
+    /// Resolution times are counted in buckets of this many working minutes.
+    public static let bucketMinutes = 15
+    /// Longer resolutions share the last bucket (1,000 working hours).
+    static let maxBuckets = 4000
+
+    public init(pool: ConnectionPool) {
+        self.pool = pool
+    }
+
+    // MARK: Maintenance (called inside the transaction that closes a request)
+
+    /// Records the facts of a request that just reached a final state and adds them to the daily and
+    /// monthly summaries.
+    static func recordOutcome(
+        of record: RequestRecord, previous: RequestRecord, service: ServiceType, calendar: BusinessCalendar,
+        on connection: PostgresConnection
+    ) async throws {
+        guard let closedAt = record.closedAt else { return }
+        var paused = record.pausedMinutes
+        if let pausedAt = previous.pausedAt { paused += calendar.workingMinutes(from: pausedAt, to: closedAt) }
+        let minutes = max(0, calendar.workingMinutes(from: record.createdAt, to: closedAt) - paused)
+        let counts = try await connection.query(
+            """
+            SELECT (SELECT count(*) FROM sla_stage_log WHERE request_id = $1 AND breach) AS breaches,
+                   (SELECT count(*) FROM request_events WHERE request_id = $1 AND kind = 'transferred') AS transfers
+            """, record.id
+        ).single()
+        let breaches = try counts.decode(Int.self, "breaches")
+        let transfers = try counts.decode(Int.self, "transfers")
+        let day = calendar.localDate(of: closedAt)
+        let measured = record.status != .cancelled
+        let responseMet: Bool? = record.firstClaimedAt.map { $0 <= record.responseDueAt }
+        let resolutionMet = closedAt <= record.resolutionDueAt
+        let officer = record.status == .cancelled ? nil : record.assigneeID
+        try await connection.query(
+            """
+            INSERT INTO request_outcomes (request_id, service_type_id, unit_id, officer_id, status, created_at, closed_at, closed_day,
+                response_met, resolution_met, resolution_working_minutes, paused_minutes, escalation_level, breaches, transfers)
+            VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15) ON CONFLICT (request_id) DO NOTHING
+            """,
+            record.id, record.serviceTypeID, record.unitID, officer, record.status.rawValue, record.createdAt, closedAt,
+            PostgresLocalDate(year: day.year, month: day.month, day: day.day), responseMet, resolutionMet, minutes, paused,
+            Int16(record.escalationLevel), Int16(breaches), Int16(transfers))
+        var histogram: [Int] = []
+        if measured {
+            // Bucket b holds (15b, 15(b+1)] minutes, so an exact quarter hour reads as itself.
+            let bucket = min(max(0, (minutes + bucketMinutes - 1) / bucketMinutes - 1), maxBuckets - 1)
+            histogram = Array(repeating: 0, count: bucket + 1)
+            histogram[bucket] = 1
+        }
+        let values: [any PostgresEncodable] = [
+            record.unitID, record.serviceTypeID,
+            record.status == .completed ? 1 : 0, record.status == .rejected ? 1 : 0, record.status == .cancelled ? 1 : 0,
+            responseMet == nil ? 0 : 1, responseMet == true ? 1 : 0, measured ? 1 : 0, measured && resolutionMet ? 1 : 0,
+            breaches, record.escalationLevel, transfers, paused, histogram.map { Int32($0) },
+        ]
+        let sums = """
+            closed = %T.closed + 1, completed = %T.completed + EXCLUDED.completed, rejected = %T.rejected + EXCLUDED.rejected,
+            cancelled = %T.cancelled + EXCLUDED.cancelled, response_measured = %T.response_measured + EXCLUDED.response_measured,
+            response_met = %T.response_met + EXCLUDED.response_met, resolution_measured = %T.resolution_measured + EXCLUDED.resolution_measured,
+            resolution_met = %T.resolution_met + EXCLUDED.resolution_met, breaches = %T.breaches + EXCLUDED.breaches,
+            escalations = %T.escalations + EXCLUDED.escalations, transfers = %T.transfers + EXCLUDED.transfers,
+            paused_minutes = %T.paused_minutes + EXCLUDED.paused_minutes,
+            resolve_histogram = loket_add_counts(%T.resolve_histogram, EXCLUDED.resolve_histogram)
+            """
+        try await connection.query(
+            """
+            INSERT INTO report_daily (day, officer_id, unit_id, service_type_id, closed, completed, rejected, cancelled, response_measured,
+                response_met, resolution_measured, resolution_met, breaches, escalations, transfers, paused_minutes, resolve_histogram)
+            VALUES ($15, $16, $1, $2, 1, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)
+            ON CONFLICT (day, unit_id, service_type_id, officer_id) DO UPDATE SET \(sums.replacingOccurrences(of: "%T", with: "report_daily"))
+            """,
+            binds: values + [PostgresLocalDate(year: day.year, month: day.month, day: day.day), officer ?? 0])
+        try await connection.query(
+            """
+            INSERT INTO report_monthly (month, unit_id, service_type_id, closed, completed, rejected, cancelled, response_measured,
+                response_met, resolution_measured, resolution_met, breaches, escalations, transfers, paused_minutes, resolve_histogram)
+            VALUES ($15, $1, $2, 1, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)
+            ON CONFLICT (month, unit_id, service_type_id) DO UPDATE SET \(sums.replacingOccurrences(of: "%T", with: "report_monthly"))
+            """,
+            binds: values + [PostgresLocalDate(year: day.year, month: day.month, day: 1)])
+    }
+
+    /// Adds a citizen's IKM answers to the summaries of the day, unit, service and officer the
+    /// request closed with.
+    static func recordFeedback(requestID: Int64, scores: IKMScores, on connection: PostgresConnection) async throws {
+        let sums = scores.values.map { Int32($0) }
+        try await connection.query(
+            """
+            WITH o AS (SELECT closed_day, unit_id, service_type_id, coalesce(officer_id, 0) AS officer FROM request_outcomes WHERE request_id = $1),
+            d AS (
+                UPDATE report_daily r SET feedback_count = r.feedback_count + 1, feedback_sums = loket_add_counts(r.feedback_sums, $2)
+                FROM o WHERE r.day = o.closed_day AND r.unit_id = o.unit_id AND r.service_type_id = o.service_type_id AND r.officer_id = o.officer)
+            UPDATE report_monthly r SET feedback_count = r.feedback_count + 1, feedback_sums = loket_add_counts(r.feedback_sums, $2)
+            FROM o WHERE r.month = date_trunc('month', o.closed_day)::date AND r.unit_id = o.unit_id AND r.service_type_id = o.service_type_id
+            """, requestID, sums)
+    }
+
+    // MARK: Reading
+
+    /// The report over closing days [from, to), grouped, limited to `units` when given. Whole
+    /// months come from the monthly summary, the days at either end from the daily one.
+    public func report(
+        grouping: ReportGrouping, from: LocalDate, to: LocalDate, units: Set<UnitID>?, catalog: CatalogSnapshot, now: Date = Date()
+    ) async throws -> Report {
+        var rows: [String: ReportRow] = [:]
+        var total = ReportRow(key: "total", name: "Total")
+        var names: [StaffID: (nip: String, name: String)] = [:]
+        func key(unit: UnitID, service: ServiceTypeID, officer: StaffID) -> (String, String)? {
+            switch grouping {
+            case .unit:
+                guard let unit = catalog.units[unit] else { return nil }
+                return (unit.code, unit.name)
+            case .service:
+                guard let service = catalog.servicesByID[service] else { return nil }
+                return (service.code, service.name.id)
+            case .officer:
+                guard officer != 0 else { return ("-", "(tanpa petugas)") }
+                return (names[officer]?.nip ?? String(officer), names[officer]?.name ?? "")
+            }
+        }
+        let unitList = units.map { Array($0) }
+        try await pool.withConnection { connection in
+            if grouping == .officer {
+                for row in try await connection.query(
+                    """
+                    SELECT s.id, s.nip, s.name FROM staff s WHERE s.id IN (
+                        SELECT DISTINCT officer_id FROM report_daily WHERE day >= $1 AND day < $2 AND ($3::bigint[] IS NULL OR unit_id = ANY($3)))
+                    """, pg(from), pg(to), unitList)
+                {
+                    names[try row.decode(Int64.self, "id")] = (try row.decode(String.self, "nip"), try row.decode(String.self, "name"))
+                }
+            }
+            let (monthsFrom, monthsTo) = Self.wholeMonths(from: from, to: to)
+            let columns = """
+                closed, completed, rejected, cancelled, response_measured, response_met, resolution_measured, resolution_met,
+                breaches, escalations, transfers, paused_minutes, resolve_histogram, feedback_count, feedback_sums
+                """
+            var queries: [(String, [any PostgresEncodable])] = []
+            if grouping != .officer, let monthsFrom, let monthsTo {
+                queries.append(("""
+                    SELECT unit_id, service_type_id, 0::bigint AS officer_id, \(columns) FROM report_monthly
+                    WHERE month >= $1 AND month < $2 AND ($3::bigint[] IS NULL OR unit_id = ANY($3))
+                    """, [pg(monthsFrom), pg(monthsTo), unitList]))
+                queries.append(("""
+                    SELECT unit_id, service_type_id, officer_id, \(columns) FROM report_daily
+                    WHERE ((day >= $1 AND day < $2) OR (day >= $3 AND day < $4)) AND ($5::bigint[] IS NULL OR unit_id = ANY($5))
+                    """, [pg(from), pg(monthsFrom), pg(monthsTo), pg(to), unitList]))
+            } else {
+                queries.append(("""
+                    SELECT unit_id, service_type_id, officer_id, \(columns) FROM report_daily
+                    WHERE day >= $1 AND day < $2 AND ($3::bigint[] IS NULL OR unit_id = ANY($3))
+                    """, [pg(from), pg(to), unitList]))
+            }
+            for (sql, binds) in queries {
+                for row in try await connection.query(sql, binds: binds) {
+                    guard let (code, name) = key(
+                        unit: try row.decode(Int64.self, "unit_id"), service: try row.decode(Int64.self, "service_type_id"),
+                        officer: try row.decode(Int64.self, "officer_id"))
+                    else { continue }
+                    try rows[code, default: ReportRow(key: code, name: name)].add(row)
+                    try total.add(row)
+                }
+            }
+            if grouping != .officer {
+                for row in try await connection.query(
+                    """
+                    SELECT unit_id, service_type_id, count(*) AS open, extract(epoch FROM sum($1::timestamptz - created_at)) AS age_seconds
+                    FROM service_requests WHERE status IN ('queued', 'in_progress', 'waiting_citizen') AND ($2::bigint[] IS NULL OR unit_id = ANY($2))
+                    GROUP BY unit_id, service_type_id
+                    """, now, unitList)
+                {
+                    guard let (code, name) = key(
+                        unit: try row.decode(Int64.self, "unit_id"), service: try row.decode(Int64.self, "service_type_id"), officer: 0)
+                    else { continue }
+                    let open = try row.decode(Int.self, "open")
+                    let age = try row.decode(Double.self, "age_seconds")
+                    for target in [code, "total"] {
+                        var line = target == "total" ? total : rows[code, default: ReportRow(key: code, name: name)]
+                        let previousAge = (line.backlogAverageAgeDays ?? 0) * Double(line.backlog)
+                        line.backlog += open
+                        line.backlogAverageAgeDays = ((previousAge + age / 86_400) / Double(line.backlog) * 10).rounded() / 10
+                        if target == "total" { total = line } else { rows[code] = line }
+                    }
+                }
+            }
+        }
+        return Report(grouping: grouping, from: from, to: to, rows: rows.values.sorted { $0.key < $1.key }, total: total)
+    }
+
+    /// Open requests past their running clock's deadline, or within `withinMinutes` working minutes
+    /// of it, most overdue first.
+    public func overdue(
+        units: Set<UnitID>?, catalog: CatalogSnapshot, now: Date = Date(), withinMinutes: Int = 0, limit: Int = 200
+    ) async throws -> [OverdueItem] {
+        // Candidates by wall clock (a working-minute margin is never more than the same wall time
+        // plus the longest closed stretch, taken generously as 4 days); exact working minutes below.
+        let horizon = now.addingTimeInterval(Double(withinMinutes) * 60 + (withinMinutes > 0 ? 4 * 86_400 : 0))
+        let rows = try await pool.query(
+            """
+            SELECT tracking_code, service_type_id, unit_id, status, assignee_id, escalation_level, priority, first_claimed_at,
+                   response_due_at, resolution_due_at, paused_at
+            FROM service_requests
+            WHERE status IN ('queued', 'in_progress', 'waiting_citizen') AND ($1::bigint[] IS NULL OR unit_id = ANY($1))
+              AND CASE WHEN first_claimed_at IS NULL THEN response_due_at ELSE resolution_due_at END <= $2
+            """, units.map { Array($0) }, horizon)
+        var items: [OverdueItem] = []
+        for row in rows {
+            let serviceID = try row.decode(Int64.self, "service_type_id")
+            guard let service = catalog.servicesByID[serviceID] else { continue }
+            let calendar = catalog.calendar(for: service).calendar
+            let claimed = try row.decode(Date?.self, "first_claimed_at") != nil
+            let due = try row.decode(Date.self, claimed ? "resolution_due_at" : "response_due_at")
+            let at = try row.decode(Date?.self, "paused_at") ?? now
+            let overdue = at >= due ? calendar.workingMinutes(from: due, to: at) : -calendar.workingMinutes(from: at, to: due)
+            guard overdue > 0 || -overdue <= withinMinutes else { continue }
+            items.append(OverdueItem(
+                trackingCode: try row.decode(String.self, "tracking_code"), serviceTypeID: serviceID,
+                unitID: try row.decode(Int64.self, "unit_id"),
+                status: RequestStatus(rawValue: try row.decode(String.self, "status")) ?? .queued,
+                assigneeID: try row.decode(Int64?.self, "assignee_id"), clock: claimed ? .resolution : .response, dueAt: due,
+                overdueWorkingMinutes: overdue, escalationLevel: try row.decode(Int.self, "escalation_level"),
+                priority: try row.decode(Int.self, "priority")))
+        }
+        return Array(items.sorted { ($0.overdueWorkingMinutes, $0.trackingCode) > ($1.overdueWorkingMinutes, $1.trackingCode) }.prefix(limit))
+    }
+
+    /// Open work per unit now.
+    public func workload(units: Set<UnitID>?) async throws -> [WorkloadRow] {
+        try await pool.query(
+            """
+            SELECT unit_id, count(*) FILTER (WHERE status = 'queued') AS queued,
+                   count(*) FILTER (WHERE status = 'in_progress') AS in_progress,
+                   count(*) FILTER (WHERE status = 'waiting_citizen') AS waiting, min(created_at) AS oldest
+            FROM service_requests WHERE status IN ('queued', 'in_progress', 'waiting_citizen') AND ($1::bigint[] IS NULL OR unit_id = ANY($1))
+            GROUP BY unit_id ORDER BY unit_id
+            """, units.map { Array($0) }
+        ).map { row in
+            WorkloadRow(
+                unitID: try row.decode(Int64.self, "unit_id"), queued: try row.decode(Int.self, "queued"),
+                inProgress: try row.decode(Int.self, "in_progress"), waitingCitizen: try row.decode(Int.self, "waiting"),
+                oldestCreatedAt: try row.decode(Date?.self, "oldest"))
+        }
+    }
+
+    /// Closed requests and resolution on-time share per month (and per unit when `byUnit`), for
+    /// the months [from, to).
+    public func trend(from: LocalDate, to: LocalDate, units: Set<UnitID>?, byUnit: Bool) async throws -> [TrendPoint] {
+        let rows = try await pool.query(
+            """
+            SELECT month, CASE WHEN $4 THEN unit_id END AS unit_id, sum(closed)::bigint AS closed,
+                   sum(resolution_measured)::bigint AS measured, sum(resolution_met)::bigint AS met
+            FROM report_monthly WHERE month >= $1 AND month < $2 AND ($3::bigint[] IS NULL OR unit_id = ANY($3))
+            GROUP BY 1, 2 ORDER BY 1, 2
+            """, pg(Self.firstOfMonth(from)), pg(to), units.map { Array($0) }, byUnit)
+        return try rows.map { row in
+            let month = try row.decode(PostgresLocalDate.self, "month")
+            return TrendPoint(
+                month: try LocalDate(year: month.year, month: month.month, day: 1), unitID: try row.decode(Int64?.self, "unit_id"),
+                closed: try row.decode(Int.self, "closed"),
+                resolutionOnTimePercent: ReportRow.percent(try row.decode(Int.self, "met"), of: try row.decode(Int.self, "measured")))
+        }
+    }
+
+    // MARK: Dates
+
+    static func firstOfMonth(_ date: LocalDate) -> LocalDate { try! LocalDate(year: date.year, month: date.month, day: 1) }
+
+    static func nextMonth(_ date: LocalDate) -> LocalDate {
+        date.month == 12 ? try! LocalDate(year: date.year + 1, month: 1, day: 1) : try! LocalDate(year: date.year, month: date.month + 1, day: 1)
+    }
+
+    /// The whole months inside [from, to), as [first, end) of month starts; nil when there are none.
+    static func wholeMonths(from: LocalDate, to: LocalDate) -> (LocalDate?, LocalDate?) {
+        let start = from.day == 1 ? from : nextMonth(from)
+        let end = firstOfMonth(to)
+        return start < end ? (start, end) : (nil, nil)
+    }
+}
+
+func pg(_ date: LocalDate) -> PostgresLocalDate { PostgresLocalDate(year: date.year, month: date.month, day: date.day) }
+
+extension ReportStore {
+    /// The first day of the month after `date`'s month.
+    public static func nextMonthStart(after date: LocalDate) -> LocalDate { nextMonth(date) }
+
+    /// The first day of the month `months` before `start`'s month.
+    public static func monthStart(_ start: LocalDate, minusMonths months: Int) -> LocalDate {
+        let index = start.year * 12 + (start.month - 1) - months
+        return try! LocalDate(year: index / 12, month: index % 12 + 1, day: 1)
+    }
+}

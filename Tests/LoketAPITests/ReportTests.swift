@@ -1,0 +1,155 @@
+import Foundation
+import HTTPTypes
+import Hummingbird
+import HummingbirdTesting
+import LoketAPI
+import LoketCore
+import LoketStore
+import Postgres
+import Testing
+
+@Suite("Reports")
+struct ReportTests {
+    /// Four kk-baru requests filed on Monday 7 December 2026 at 08:00 in Jakarta, worked on the ASN
+    /// calendar (07:30–12:00, 13:00–16:00), with every number below worked out by hand:
+    /// A claimed 09:00, resolved 14:00: 300 working minutes, response met.
+    /// B breaches its response clock at 12:00 (escalation level 1), claimed 13:00, asks the citizen at
+    ///   14:00, reply Tuesday 10:00 (270 minutes paused), resolved Tuesday 15:00: 810 − 270 = 540.
+    /// C claimed 08:30, rejected 10:00: 120 minutes, response met.
+    /// D cancelled by the citizen at 11:00, never claimed.
+    @Test func reportNumbersMatchTheHandComputedFixture() async throws {
+        let clock = TestClock(CitizenAPITests.instant("2026-12-07T08:00:00+07:00"))
+        try await APITestEnvironment.withApp(clock: { clock.now }) { app in
+            let manager = try await StaffAPITests.makeOfficer(app, unit: "DISDUKCAPIL", role: .manager)
+            let officer = try await StaffAPITests.makeOfficer(app, unit: "DISDUKCAPIL-IDP", role: .staff)
+            let store = app.services.requests
+            let catalog = try await app.services.catalog.snapshot()
+            func at(_ text: String) { clock.now = CitizenAPITests.instant(text) }
+            let (a, b, c, d) = try await app.test { client in
+                let niks = ["3673014501900001", "3673015208850002", "3673010101800003", "3673014107950004"]
+                var codes: [String] = []
+                var tokens: [String] = []
+                for nik in niks {
+                    try await client.execute(uri: "/api/v1/requests", method: .post, headers: jsonHeaders, body: .json(sampleFiling(nik: nik))) { response in
+                        codes.append(response.body.json["tracking_code"] as? String ?? "")
+                        tokens.append(response.body.json["access_token"] as? String ?? "")
+                    }
+                }
+                return ((codes[0], tokens[0]), (codes[1], tokens[1]), (codes[2], tokens[2]), (codes[3], tokens[3]))
+            }
+            let staff = Principal.staff(officer.member)
+            at("2026-12-07T08:30:00+07:00")
+            _ = try await store.apply(.claim, by: staff, trackingCode: c.0, catalog: catalog, now: clock.now)
+            at("2026-12-07T09:00:00+07:00")
+            _ = try await store.apply(.claim, by: staff, trackingCode: a.0, catalog: catalog, now: clock.now)
+            at("2026-12-07T10:00:00+07:00")
+            _ = try await store.apply(.reject(reason: "Bukan kewenangan"), by: staff, trackingCode: c.0, catalog: catalog, now: clock.now)
+            at("2026-12-07T11:00:00+07:00")
+            _ = try await store.apply(.cancel(reason: nil), by: .citizen, trackingCode: d.0, catalog: catalog, now: clock.now)
+            at("2026-12-07T12:00:00+07:00")
+            let stages = try await SLAStore(pool: app.pool).applyDueStages(now: clock.now, limit: 100, catalog: catalog)
+            #expect(stages.stages == ["warning": 2, "breach": 1])
+            at("2026-12-07T13:00:00+07:00")
+            _ = try await store.apply(.claim, by: staff, trackingCode: b.0, catalog: catalog, now: clock.now)
+            at("2026-12-07T14:00:00+07:00")
+            _ = try await store.apply(.resolve(publicMessage: "Selesai", outcome: nil), by: staff, trackingCode: a.0, catalog: catalog, now: clock.now)
+            _ = try await store.apply(.askCitizen(question: "Lengkapi akta"), by: staff, trackingCode: b.0, catalog: catalog, now: clock.now)
+            at("2026-12-08T10:00:00+07:00")
+            _ = try await store.apply(.citizenReply(message: nil), by: .citizen, trackingCode: b.0, catalog: catalog, now: clock.now)
+            at("2026-12-08T15:00:00+07:00")
+            _ = try await store.apply(.resolve(publicMessage: "Selesai", outcome: nil), by: staff, trackingCode: b.0, catalog: catalog, now: clock.now)
+            try await store.giveFeedback(trackingCode: a.0, scores: try IKMScores(Array(repeating: 4, count: 9)), comment: nil, now: clock.now)
+            try await store.giveFeedback(trackingCode: b.0, scores: try IKMScores(Array(repeating: 3, count: 9)), comment: nil, now: clock.now)
+
+            let outcomes = try await app.pool.query(
+                "SELECT r.tracking_code, o.resolution_working_minutes, o.paused_minutes, o.breaches, o.escalation_level, o.response_met FROM request_outcomes o JOIN service_requests r ON r.id = o.request_id")
+            var minutes: [String: Int] = [:]
+            for row in outcomes { minutes[try row.decode(String.self, "tracking_code")] = try row.decode(Int.self, "resolution_working_minutes") }
+            #expect(minutes == [a.0: 300, b.0: 540, c.0: 120, d.0: 180])
+
+            try await app.test { client in
+                try await client.execute(
+                    uri: "/api/v1/manager/reports?by=unit&from=2026-12-01&to=2026-12-31", method: .get,
+                    headers: [.authorization: "Bearer \(manager.token)"]
+                ) { response in
+                    #expect(response.status == .ok, "\(response.body.text)")
+                    let rows = response.body.json["rows"] as? [[String: Any]] ?? []
+                    let idp = try #require(rows.first { $0["key"] as? String == "DISDUKCAPIL-IDP" })
+                    #expect(idp["closed"] as? Int == 4)
+                    #expect(idp["completed"] as? Int == 2)
+                    #expect(idp["rejected"] as? Int == 1)
+                    #expect(idp["cancelled"] as? Int == 1)
+                    #expect(idp["response_on_time_percent"] as? Double == 66.7)
+                    #expect(idp["resolution_on_time_percent"] as? Double == 100)
+                    #expect(idp["median_resolution_hours"] as? Double == 5)
+                    #expect(idp["p90_resolution_hours"] as? Double == 9)
+                    #expect(idp["breaches"] as? Int == 1)
+                    #expect(idp["escalations"] as? Int == 1)
+                    #expect(idp["transfers"] as? Int == 0)
+                    #expect(idp["waiting_for_citizen_hours"] as? Double == 4.5)
+                    let ikm = idp["ikm"] as? [String: Any]
+                    #expect(ikm?["respondents"] as? Int == 2)
+                    // NRR 3.5 on each element × 1/9 × 9 = 3.5; × 25 = 87.5: grade B (76.61–88.30).
+                    #expect(ikm?["value"] as? Double == 87.5)
+                    #expect(ikm?["grade"] as? String == "B")
+                }
+                // The same numbers by officer: the closer of A, B and C; D had no officer.
+                try await client.execute(
+                    uri: "/api/v1/manager/reports?by=officer&from=2026-12-07&to=2026-12-08", method: .get,
+                    headers: [.authorization: "Bearer \(manager.token)"]
+                ) { response in
+                    let rows = response.body.json["rows"] as? [[String: Any]] ?? []
+                    #expect(rows.first { $0["key"] as? String == officer.nip }?["closed"] as? Int == 3)
+                    #expect(rows.first { $0["key"] as? String == "-" }?["closed"] as? Int == 1)
+                }
+                // A period of whole months and one of days give the same totals.
+                try await client.execute(
+                    uri: "/api/v1/manager/reports?by=service&from=2026-11-15&to=2027-01-10&format=csv", method: .get,
+                    headers: [.authorization: "Bearer \(manager.token)"]
+                ) { response in
+                    #expect(response.headers[.contentType] == "text/csv; charset=utf-8")
+                    let lines = response.body.text.split(separator: "\r\n")
+                    #expect(lines.first?.hasPrefix("key,name,closed") == true)
+                    #expect(lines.contains { $0.hasPrefix("kk-baru,") && $0.contains(",4,2,1,1,66.7,100.0,5.0,9.0,") })
+                }
+                try await client.execute(uri: "/api/v1/public/transparency?by=unit&from=2026-12-01&to=2026-12-31", method: .get) { response in
+                    let rows = response.body.json["rows"] as? [[String: Any]] ?? []
+                    let idp = rows.first { $0["key"] as? String == "DISDUKCAPIL-IDP" }
+                    #expect(idp?["closed"] as? Int == 4)
+                    #expect(idp?["breaches"] == nil, "the public record has no breach counts")
+                }
+                try await client.execute(uri: "/api/v1/manager/reports", method: .get, headers: [.authorization: "Bearer \(officer.token)"]) { response in
+                    #expect(response.status == .forbidden)
+                }
+            }
+        }
+    }
+
+    @Test func breachesAndWorkloadListOpenRequestsMostOverdueFirst() async throws {
+        let clock = TestClock(CitizenAPITests.instant("2026-12-07T08:00:00+07:00"))
+        try await APITestEnvironment.withApp(clock: { clock.now }) { app in
+            let manager = try await StaffAPITests.makeOfficer(app, unit: "DISDUKCAPIL", role: .manager)
+            let outsider = try await StaffAPITests.makeOfficer(app, unit: "DPMPTSP", role: .manager)
+            let first = try await app.test { try await StaffAPITests.file($0) }
+            clock.now = CitizenAPITests.instant("2026-12-07T09:00:00+07:00")
+            let second = try await app.test { try await StaffAPITests.file($0, nik: "3673015208850002") }
+            // Response deadlines: 12:00 and 13:00+60 = 14:00 (the 12:00–13:00 break). At 15:00 the
+            // first is 120 working minutes over, the second 60.
+            clock.now = CitizenAPITests.instant("2026-12-07T15:00:00+07:00")
+            try await app.test { client in
+                try await client.execute(uri: "/api/v1/manager/breaches", method: .get, headers: [.authorization: "Bearer \(manager.token)"]) { response in
+                    let items = response.body.json["requests"] as? [[String: Any]] ?? []
+                    #expect(items.map { $0["tracking_code"] as? String } == [first, second])
+                    #expect(items.map { $0["overdue_working_minutes"] as? Int } == [120, 60])
+                }
+                try await client.execute(uri: "/api/v1/manager/breaches", method: .get, headers: [.authorization: "Bearer \(outsider.token)"]) { response in
+                    #expect((response.body.json["requests"] as? [Any])?.isEmpty == true)
+                }
+                try await client.execute(uri: "/api/v1/manager/workload", method: .get, headers: [.authorization: "Bearer \(manager.token)"]) { response in
+                    let units = response.body.json["units"] as? [[String: Any]] ?? []
+                    #expect(units.first { ($0["unit"] as? [String: String])?["code"] == "DISDUKCAPIL-IDP" }?["queued"] as? Int == 2)
+                }
+            }
+        }
+    }
+}
