@@ -321,6 +321,10 @@ public struct RequestStore: Sendable {
                 }
             }
         }
+        if let closedAt = record.closedAt, let last = pauses.indices.last, pauses[last].end == nil {
+            // Closed while waiting for the citizen (rejected or cancelled): the pause ended there.
+            pauses[last].end = closedAt
+        }
         var applied: [String: Int] = [:]
         for row in try await connection.query(
             "SELECT clock, count(*) AS n FROM sla_stage_log WHERE request_id = $1 GROUP BY clock", record.id)

@@ -2,6 +2,10 @@ import Foundation
 import Postgres
 import Testing
 
+#if canImport(FoundationNetworking)
+import FoundationNetworking
+#endif
+
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -14,10 +18,12 @@ struct WorkerCrashTests {
         URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath().deletingLastPathComponent().appendingPathComponent("loketd")
     }
 
-    static func startWorker(database: String) throws -> Process {
+    static func startWorker(database: String, metricsPort: Int = 0) throws -> Process {
         let process = Process()
         process.executableURL = loketd
-        process.arguments = ["worker", "--batch-size", "200", "--tick-seconds", "1", "--metrics-port", "0", "--log-level", "warning"]
+        process.arguments = [
+            "worker", "--batch-size", "200", "--tick-seconds", "1", "--metrics-port", String(metricsPort), "--log-level", "warning",
+        ]
         var environment = ProcessInfo.processInfo.environment
         environment["LOKET_DATABASE_URL"] = "dbname=\(database)"
         process.environment = environment
@@ -58,13 +64,19 @@ struct WorkerCrashTests {
             // Every committed stage has its event: nothing half-written.
             #expect(afterKill.logged == afterKill.events)
 
-            let second = try Self.startWorker(database: database)
+            let metricsPort = Int.random(in: 20_000...40_000)
+            let second = try Self.startWorker(database: database, metricsPort: metricsPort)
             var done = try await Self.counts(pool)
             let finish = ContinuousClock.now + .seconds(120)
             while done.logged < 10_000, ContinuousClock.now < finish {
                 try await Task.sleep(for: .milliseconds(100))
                 done = try await Self.counts(pool)
             }
+            // The worker's own metrics port shows what it did.
+            let (body, _) = try await URLSession.shared.data(from: URL(string: "http://127.0.0.1:\(metricsPort)/metrics")!)
+            let metrics = String(decoding: body, as: UTF8.self)
+            #expect(metrics.contains("loket_worker_sla_stages_total"))
+            #expect(metrics.contains("loket_worker_sla_due_backlog"))
             kill(second.processIdentifier, SIGTERM)
             second.waitUntilExit()
             #expect(second.terminationStatus == 0, "graceful shutdown on SIGTERM")
