@@ -163,7 +163,8 @@ struct RateLimitMiddleware: RouterMiddleware {
     }
 
     func clientAddress(_ request: Request, _ context: AppContext) -> String {
-        if trustForwardedFor, let forwarded = request.headers[.forwardedFor]?.split(separator: ",").first {
+        // The last entry is the one our own proxy appended; earlier ones come from the client.
+        if trustForwardedFor, let forwarded = request.headers[.forwardedFor]?.split(separator: ",").last {
             return forwarded.trimmingCharacters(in: .whitespaces)
         }
         return context.remoteAddress?.ipAddress ?? "unknown"

@@ -23,7 +23,10 @@ struct DatabaseOptions: ParsableArguments {
         if let sqlDir { candidates.append(sqlDir) }
         if let fromEnvironment = environment["LOKET_SQL_DIR"] { candidates.append(fromEnvironment) }
         candidates.append("SQL")
-        let executable = URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath()
+        // /proc/self/exe names the binary even when it was started through PATH.
+        let executable = FileManager.default.fileExists(atPath: "/proc/self/exe")
+            ? URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath()
+            : URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath()
         candidates.append(executable.deletingLastPathComponent().appendingPathComponent("../share/loket/SQL").path)
         for candidate in candidates {
             var isDirectory: ObjCBool = false

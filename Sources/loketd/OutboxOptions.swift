@@ -7,13 +7,13 @@ import Postgres
 /// How the worker delivers notifications: to a signed webhook when a URL is given, else to the log.
 struct OutboxOptions: ParsableArguments {
     @Option(help: "Webhook that receives notifications (default: $LOKET_WEBHOOK_URL; none = write them to the log).")
-    var webhookURL: String? = ProcessInfo.processInfo.environment["LOKET_WEBHOOK_URL"]
+    var webhookURL: String? = ProcessInfo.processInfo.environment["LOKET_WEBHOOK_URL"].flatMap { $0.isEmpty ? nil : $0 }
 
-    @Option(help: "Seconds before a webhook delivery counts as failed.")
-    var webhookTimeout = 10
+    @Option(help: "Seconds before a webhook delivery counts as failed (LOKET_WEBHOOK_TIMEOUT).")
+    var webhookTimeout = Int(ProcessInfo.processInfo.environment["LOKET_WEBHOOK_TIMEOUT"] ?? "") ?? 10
 
-    @Option(help: "Delivery attempts before a notification is dead-lettered.")
-    var maxAttempts = 8
+    @Option(help: "Delivery attempts before a notification is dead-lettered (LOKET_WEBHOOK_MAX_ATTEMPTS).")
+    var maxAttempts = Int(ProcessInfo.processInfo.environment["LOKET_WEBHOOK_MAX_ATTEMPTS"] ?? "") ?? 8
 
     /// The HMAC secret only comes from the environment, never from a flag (flags show in `ps`).
     var webhookSecret: String? { ProcessInfo.processInfo.environment["LOKET_WEBHOOK_SECRET"] }
@@ -21,14 +21,14 @@ struct OutboxOptions: ParsableArguments {
     func validate() throws {
         guard (1...100).contains(maxAttempts) else { throw ValidationError("--max-attempts must be 1…100") }
         guard (1...300).contains(webhookTimeout) else { throw ValidationError("--webhook-timeout must be 1…300 seconds") }
-        if webhookURL != nil, webhookSecret?.isEmpty != false {
+        if webhookURL?.isEmpty == false, webhookSecret?.isEmpty != false {
             throw ValidationError("a webhook needs its signing secret in LOKET_WEBHOOK_SECRET")
         }
     }
 
     func dispatcher(pool: ConnectionPool, wakeup: Wakeup, tick: Duration) throws -> OutboxDispatcher {
         let channel: NotificationChannel
-        if let webhookURL {
+        if let webhookURL, !webhookURL.isEmpty {
             channel = .webhook(try WebhookEndpoint(url: webhookURL, secret: webhookSecret ?? "", timeout: .seconds(webhookTimeout)))
         } else {
             channel = .log

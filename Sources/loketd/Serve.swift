@@ -31,11 +31,11 @@ struct Serve: AsyncParsableCommand {
     @Option(help: "Database connections (each has a thread of its own).")
     var poolSize: Int = Int(ProcessInfo.processInfo.environment["LOKET_POOL_SIZE"] ?? "") ?? 16
 
-    @Option(help: "Seconds to wait for a free database connection before answering 503.")
-    var acquireTimeout: Int = 5
+    @Option(help: "Seconds to wait for a free database connection before answering 503 (LOKET_ACQUIRE_TIMEOUT).")
+    var acquireTimeout: Int = Int(ProcessInfo.processInfo.environment["LOKET_ACQUIRE_TIMEOUT"] ?? "") ?? 5
 
-    @Option(help: "Seconds of silence after which a client connection is closed.")
-    var idleTimeout: Int = 30
+    @Option(help: "Seconds of silence after which a client connection is closed (LOKET_IDLE_TIMEOUT).")
+    var idleTimeout: Int = Int(ProcessInfo.processInfo.environment["LOKET_IDLE_TIMEOUT"] ?? "") ?? 30
 
     @OptionGroup var logging: LoggingOptions
 
@@ -59,7 +59,14 @@ struct Serve: AsyncParsableCommand {
     func run() async throws {
         logging.bootstrap()
         let logger = Logger(label: "loketd")
-        let migrator = try? Migrator(directory: database.sqlDirectory().appendingPathComponent("migrations"))
+        let migrator: Migrator?
+        do {
+            migrator = try Migrator(directory: database.sqlDirectory().appendingPathComponent("migrations"))
+        } catch {
+            // Without the SQL folder /readyz cannot tell whether the schema is current.
+            logger.warning("no migrations found; /readyz will not check the schema", metadata: ["reason": "\(error)"])
+            migrator = nil
+        }
         let pool = ConnectionPool(
             configuration: database.configuration, maxConnections: poolSize, acquireTimeout: .seconds(acquireTimeout),
             logger: Logger(label: "loketd.pool"))
@@ -71,6 +78,7 @@ struct Serve: AsyncParsableCommand {
         options.api.jurisdictionID = jurisdictionID
         options.api.publicBaseURL = publicURL
         options.api.trustForwardedFor = trustForwardedFor
+        if let secret = ProcessInfo.processInfo.environment["LOKET_SESSION_SECRET"], !secret.isEmpty { options.api.sessionSecret = secret }
         logger.info("starting", metadata: ["bind": "\(bind):\(port)", "database": "\(database.configuration.redacted)"])
         let app = buildApplication(options: options, pool: pool, migrator: migrator, logger: logger)
         try await app.runService()

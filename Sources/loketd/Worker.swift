@@ -28,17 +28,17 @@ struct Worker: AsyncParsableCommand {
     @OptionGroup var logging: LoggingOptions
     @OptionGroup var outbox: OutboxOptions
 
-    @Option(help: "Requests per SLA scan batch.")
-    var batchSize = 500
+    @Option(help: "Requests per SLA scan batch (LOKET_WORKER_BATCH_SIZE).")
+    var batchSize = Int(ProcessInfo.processInfo.environment["LOKET_WORKER_BATCH_SIZE"] ?? "") ?? 500
 
-    @Option(help: "Seconds between scans when nothing wakes the worker earlier.")
-    var tickSeconds = 5
+    @Option(help: "Seconds between scans when nothing wakes the worker earlier (LOKET_WORKER_TICK_SECONDS).")
+    var tickSeconds = Int(ProcessInfo.processInfo.environment["LOKET_WORKER_TICK_SECONDS"] ?? "") ?? 5
 
     @Option(help: "Port for /metrics and /healthz of the worker (0 disables).")
     var metricsPort = Int(ProcessInfo.processInfo.environment["LOKET_WORKER_METRICS_PORT"] ?? "") ?? 9091
 
-    @Option(help: "Address for the metrics port.")
-    var metricsBind = "127.0.0.1"
+    @Option(help: "Address for the metrics port (LOKET_WORKER_METRICS_BIND; 0.0.0.0 in containers).")
+    var metricsBind = ProcessInfo.processInfo.environment["LOKET_WORKER_METRICS_BIND"] ?? "127.0.0.1"
 
     func validate() throws {
         guard (1...10_000).contains(batchSize) else { throw ValidationError("--batch-size must be 1…10000") }
@@ -65,6 +65,7 @@ struct Worker: AsyncParsableCommand {
                 tick: tick),
             LeaseRescuer(store: StaffWorkStore(pool: pool), catalog: catalog, tick: tick),
             try outbox.dispatcher(pool: pool, wakeup: outboxWakeup, tick: tick),
+            RetentionCleaner(store: RetentionStore(pool: pool)),
         ]
         if metricsPort > 0 {
             let metricsRouter = Router()
