@@ -9,6 +9,8 @@ cd "$(dirname "$0")/.."
 source deploy/local/postgres.sh
 
 loket_ensure_prerequisites
+# Deployment files are linted by real tools first (systemd-analyze, hadolint, kubernetes-validate, …).
+tests/deploy/lint.sh
 cluster=$(mktemp -d /tmp/loket-test-pg.XXXXXX)
 cleanup() { loket_pg_stop "$cluster"; rm -rf "$cluster"; }
 trap cleanup EXIT
