@@ -44,6 +44,10 @@ public struct APIOptions: Sendable {
     public var trustForwardedFor: Bool = false
     /// Base URL for links in answers (no trailing slash), e.g. https://loket.serangkota.go.id.
     public var publicBaseURL: String = ""
+    /// Key material for the HTML pages' signed session cookies and anti-CSRF tokens. Every server
+    /// behind one address needs the same value (LOKET_SESSION_SECRET); the default is random per
+    /// process, which signs everybody out at each restart.
+    public var sessionSecret: String = (0..<32).map { _ in String(format: "%02x", UInt8.random(in: 0...255)) }.joined()
 
     public init() {}
 }
