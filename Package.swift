@@ -25,6 +25,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
         .package(url: "https://github.com/apple/swift-http-types.git", from: "1.8.0"),
         .package(url: "https://github.com/swift-server/async-http-client.git", from: "1.37.0"),
+        .package(url: "https://github.com/hummingbird-project/swift-mustache.git", from: "2.1.1"),
     ],
     targets: [
         .systemLibrary(
@@ -63,8 +64,9 @@ let package = Package(
                 .product(name: "MultipartKit", package: "multipart-kit"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),
+                .product(name: "Mustache", package: "swift-mustache"),
             ],
-            resources: [.copy("Resources/openapi.yaml")]
+            resources: [.copy("Resources/openapi.yaml"), .copy("Resources/templates")]
         ),
         .target(
             name: "LoketWorker",
@@ -115,6 +117,16 @@ let package = Package(
             name: "calendar-bench",
             dependencies: ["LoketCore"],
             path: "bench/swift/calendar-bench"
+        ),
+        .executableTarget(
+            name: "claim-bench",
+            dependencies: [.product(name: "AsyncHTTPClient", package: "async-http-client")],
+            path: "bench/swift/claim-bench"
+        ),
+        .executableTarget(
+            name: "report-bench",
+            dependencies: ["LoketStore", "LoketCore", "Postgres"],
+            path: "bench/swift/report-bench"
         ),
         .testTarget(
             name: "LoketWorkerTests",

@@ -20,3 +20,6 @@ loket_log "test cluster on socket $cluster"
 
 swift build --build-tests
 swift test --skip-build "$@"
+# The pages in a real headless Chromium (Selenium), and the short reliability checks, when the whole
+# suite runs.
+[ $# -gt 0 ] || tests/browser/run.sh

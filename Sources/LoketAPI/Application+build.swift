@@ -14,6 +14,7 @@ public func buildRouter(
     let router = Router(context: AppContext.self)
     router.add(middleware: RequestMiddleware())
     router.add(middleware: MetricsMiddleware())
+    router.add(middleware: PageMiddleware(timeZone: services.options.timeZone))
     router.add(middleware: RateLimitMiddleware(
         limiter: RateLimiter(capacity: services.options.rateLimitBurst, refillPerSecond: services.options.rateLimitPerSecond),
         trustForwardedFor: services.options.trustForwardedFor))
@@ -25,6 +26,7 @@ public func buildRouter(
     ManagerController(services: services).register(on: api.group("manager"))
     TransparencyController(services: services).register(on: api)
     Open311Controller(services: services).register(on: router.group("open311/v2"))
+    PagesController(services: services).register(on: router)
     return router
 }
 

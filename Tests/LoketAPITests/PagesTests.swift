@@ -1,0 +1,588 @@
+import Crypto
+import Foundation
+import HTTPTypes
+import Hummingbird
+import HummingbirdTesting
+@testable import LoketAPI
+import LoketCore
+import LoketStore
+import Postgres
+import Testing
+
+/// The server-rendered pages: each renders, shows the numbers of a fixture filed through the API,
+/// escapes hostile text, and the dashboard's sign-in, session and CSRF rules hold.
+@Suite("HTML pages")
+struct PagesTests {
+    static let managerNIP = "197506202000031002"  // manager of DISDUKCAPIL, above the kk-baru unit
+    static let staffNIP = "199001142015032002"  // an officer (role staff) of that unit
+
+    // MARK: Rendering
+
+    @Test func everyPageRendersAsHTMLWithTheSecurityHeaders() async throws {
+        try await APITestEnvironment.withApp { app in
+            try await app.test { client in
+                for path in ["/", "/transparansi", "/layanan", "/layanan/kk-baru", "/lacak", "/dasbor/masuk"] {
+                    try await client.execute(uri: path, method: .get) { response in
+                        #expect(response.status == .ok, "\(path): \(response.body.text)")
+                        #expect(response.headers[.contentType] == "text/html; charset=utf-8", "\(path)")
+                        Self.expectSecurityHeaders(response, path)
+                        let html = response.body.text
+                        #expect(html.hasPrefix("<!DOCTYPE html>"), "\(path)")
+                        #expect(html.contains("<html lang=\"id\">"), "\(path)")
+                        #expect(!html.contains("<script"), "\(path) has a script")
+                        #expect(!html.contains("style=\""), "\(path) has an inline style attribute the CSP would block")
+                        // The one inline stylesheet is the one the policy names by hash.
+                        let css = try #require(Self.between(html, "<style>", "</style>"))
+                        let hash = Data(SHA256.hash(data: Data(css.utf8))).base64EncodedString()
+                        #expect(response.headers[.contentSecurityPolicy]?.contains("style-src 'sha256-\(hash)'") == true, "\(path)")
+                    }
+                }
+                // The dashboard sends a visitor without a session to the sign-in form.
+                try await client.execute(uri: "/dasbor", method: .get) { response in
+                    #expect(response.status == .seeOther)
+                    #expect(response.headers[.location] == "/dasbor/masuk")
+                }
+            }
+        }
+    }
+
+    @Test func theLanguageComesFromTheQueryThenAcceptLanguage() async throws {
+        try await APITestEnvironment.withApp { app in
+            try await app.test { client in
+                try await client.execute(uri: "/layanan", method: .get) { response in
+                    #expect(response.body.text.contains("Daftar layanan"))
+                    #expect(response.headers[.contentLanguage] == "id")
+                    // The switch offers English and keeps the page.
+                    #expect(response.body.text.contains("href=\"/layanan?lang=en\""))
+                }
+                try await client.execute(uri: "/layanan", method: .get, headers: [.acceptLanguage: "en-US,en;q=0.9"]) { response in
+                    #expect(response.body.text.contains("Service catalog"))
+                    #expect(response.headers[.contentLanguage] == "en")
+                    // Chosen by the browser: links carry no language.
+                    #expect(response.body.text.contains("href=\"/transparansi\""))
+                }
+                try await client.execute(uri: "/layanan?lang=en", method: .get, headers: [.acceptLanguage: "id"]) { response in
+                    let html = response.body.text
+                    #expect(html.contains("<html lang=\"en\">"))
+                    #expect(html.contains("Service catalog"))
+                    // Chosen explicitly: every link keeps it, and the switch goes back.
+                    #expect(html.contains("href=\"/transparansi?lang=en\""))
+                    #expect(html.contains("href=\"/layanan/kk-baru?lang=en\""))
+                    #expect(html.contains("href=\"/layanan?lang=id\""))
+                }
+                try await client.execute(uri: "/transparansi?lang=en&from=2026-01-01&to=2026-03-31", method: .get) { response in
+                    // The switch keeps the chosen period.
+                    #expect(response.body.text.contains("href=\"/transparansi?from=2026-01-01&amp;to=2026-03-31&amp;lang=id\""))
+                    #expect(response.body.text.contains("<input type=\"hidden\" name=\"lang\" value=\"en\">"))
+                }
+            }
+        }
+    }
+
+    @Test func transparencyShowsTheFixtureNumbersAndCharts() async throws {
+        try await APITestEnvironment.withApp { app in
+            let fixture = try await Self.closedFixture(app)
+            try await app.test { client in
+                try await client.execute(uri: "/transparansi", method: .get) { response in
+                    #expect(response.status == .ok)
+                    let html = response.body.text
+                    #expect(html.contains(fixture.unitName))
+                    #expect(html.contains("Penerbitan Kartu Keluarga (KK)"))
+                    // Three closed (two completed, one rejected), all by their deadline.
+                    #expect(html.contains("<dd>3</dd>"))
+                    #expect(html.contains("3 dari 3"))
+                    #expect(html.contains("<span class=\"chip t4\">100%</span>"))
+                    // IKM of all 4s and all 3s: (100 + 75) / 2 = 87.50, grade B (Baik).
+                    #expect(html.contains("87,50 (B)"))
+                    #expect(html.contains("Baik · 2 responden"))
+                    // The unit chart has a full bar, the trend a bar for this month.
+                    #expect(html.contains("<svg viewBox=\"0 0 400"))
+                    #expect(html.contains("class=\"bar t4\""))
+                    #expect(html.contains("class=\"vol\""))
+                    #expect(html.contains("href=\"/api/v1/public/transparency.csv?by=unit&amp;from="))
+                }
+                try await client.execute(uri: "/transparansi?lang=en", method: .get) { response in
+                    #expect(response.body.text.contains("87.50 (B)"))
+                    #expect(response.body.text.contains("3 of 3"))
+                }
+                // A period without the fixture has nothing closed.
+                try await client.execute(uri: "/transparansi?from=2020-01-01&to=2020-12-31", method: .get) { response in
+                    #expect(response.status == .ok)
+                    #expect(response.body.text.contains("1 Jan 2020 – 31 Des 2020"))
+                    #expect(response.body.text.contains("<dd>0</dd>"))
+                }
+                // A bad period is a friendly page with the API's code.
+                try await client.execute(uri: "/transparansi?from=kemarin", method: .get) { response in
+                    #expect(response.status == .badRequest)
+                    #expect(response.headers[.contentType] == "text/html; charset=utf-8")
+                    #expect(response.body.text.contains("<code>invalid_date</code>"))
+                    Self.expectSecurityHeaders(response, "error page")
+                }
+            }
+        }
+    }
+
+    @Test func theCatalogShowsRequirementsFeesInRupiahAndTargetsInWorkingDays() async throws {
+        try await APITestEnvironment.withApp { app in
+            try await app.pool.query("UPDATE service_types SET fee_rupiah = 100000 WHERE code = 'pbg'")
+            app.services.catalog.invalidate()
+            try await app.test { client in
+                try await client.execute(uri: "/layanan", method: .get) { response in
+                    let html = response.body.text
+                    #expect(html.contains("Administrasi kependudukan"))
+                    #expect(html.contains("<dd>Rp 0</dd>"))
+                    #expect(html.contains("<dd>Rp 100.000</dd>"))
+                    #expect(html.contains("hari kerja"))
+                }
+                try await client.execute(uri: "/layanan/kk-baru", method: .get) { response in
+                    let html = response.body.text
+                    #expect(html.contains("Formulir Biodata Keluarga (F-1.01) yang telah diisi"))
+                    #expect(html.contains("Seksi Identitas Penduduk"))
+                    // 1,350 working minutes on a 450-minute day.
+                    #expect(html.contains("<dd>3 hari kerja</dd>"))
+                }
+                try await client.execute(uri: "/layanan/kk-baru?lang=en", method: .get) { response in
+                    #expect(response.body.text.contains("Completed family biodata form (F-1.01)"))
+                    #expect(response.body.text.contains("<dd>3 working days</dd>"))
+                }
+                try await client.execute(uri: "/layanan/tidak-ada", method: .get) { response in
+                    #expect(response.status == .notFound)
+                    #expect(response.headers[.contentType] == "text/html; charset=utf-8")
+                    #expect(response.body.text.contains("<code>unknown_service</code>"))
+                }
+            }
+        }
+    }
+
+    @Test func hostileServiceNamesAndTimelineMessagesAreEscaped() async throws {
+        try await APITestEnvironment.withApp { app in
+            let hostile = "<script>alert('x')</script>"
+            try await app.pool.query("UPDATE service_types SET name_id = $1, name_en = $1 WHERE code = 'kk-baru'", "KK \(hostile)")
+            app.services.catalog.invalidate()
+            let receipt = try await Self.file(app)
+            let officer = try await CitizenAPITests.officer(for: receipt.code, app: app)
+            let catalog = try await app.services.catalog.snapshot()
+            _ = try await app.services.requests.apply(.claim, by: .staff(officer), trackingCode: receipt.code, catalog: catalog)
+            _ = try await app.services.requests.apply(
+                .askCitizen(question: "Unggah \(hostile) \"KK\" & <img src=x onerror=alert(1)>"), by: .staff(officer), trackingCode: receipt.code,
+                catalog: catalog)
+            try await app.test { client in
+                for path in ["/layanan", "/layanan/kk-baru"] {
+                    try await client.execute(uri: path, method: .get) { response in
+                        #expect(!response.body.text.contains("<script>"), "\(path)")
+                        #expect(response.body.text.contains("KK &lt;script&gt;alert(&#39;x&#39;)&lt;/script&gt;"), "\(path)")
+                    }
+                }
+                try await client.execute(
+                    uri: "/lacak", method: .post, headers: Self.formHeaders,
+                    body: Self.form(["tracking_code": receipt.code, "access_token": receipt.token])
+                ) { response in
+                    let html = response.body.text
+                    #expect(response.status == .ok, "\(html)")
+                    #expect(!html.contains("<script>"))
+                    #expect(!html.contains("<img"))
+                    #expect(html.contains("Unggah &lt;script&gt;alert(&#39;x&#39;)&lt;/script&gt; &quot;KK&quot; &amp; &lt;img src=x onerror=alert(1)&gt;"))
+                }
+            }
+        }
+    }
+
+    @Test func theTemplatesWriteOnlyTheConstantStylesheetUnescaped() throws {
+        let directory = APITestEnvironment.repositoryRoot.appendingPathComponent("Sources/LoketAPI/Resources/templates")
+        for file in try FileManager.default.contentsOfDirectory(atPath: directory.path) where file.hasSuffix(".mustache") {
+            let text = try String(contentsOf: directory.appendingPathComponent(file), encoding: .utf8)
+            let unescaped = text.components(separatedBy: "{{{").count - 1 + text.components(separatedBy: "{{&").count - 1
+            #expect(unescaped == (file == "layout.mustache" ? 1 : 0), "\(file) writes unescaped values")
+            if file == "layout.mustache" { #expect(text.contains("<style>{{{css}}}</style>")) }
+        }
+    }
+
+    // MARK: Tracking
+
+    @Test func trackingTakesTheCodeAndTokenByPostAndShowsThePublicTimeline() async throws {
+        try await APITestEnvironment.withApp { app in
+            let receipt = try await Self.file(app)
+            let officer = try await CitizenAPITests.officer(for: receipt.code, app: app)
+            let catalog = try await app.services.catalog.snapshot()
+            _ = try await app.services.requests.apply(.claim, by: .staff(officer), trackingCode: receipt.code, catalog: catalog)
+            _ = try await app.services.requests.apply(
+                .askCitizen(question: "Mohon unggah buku nikah."), by: .staff(officer), trackingCode: receipt.code, catalog: catalog)
+            try await app.test { client in
+                try await client.execute(uri: "/lacak", method: .get) { response in
+                    let html = response.body.text
+                    #expect(html.contains("<form method=\"post\" action=\"/lacak\""))
+                    #expect(html.contains("name=\"access_token\" type=\"password\""))
+                }
+                try await client.execute(
+                    uri: "/lacak", method: .post, headers: Self.formHeaders,
+                    body: Self.form(["tracking_code": receipt.code.lowercased(), "access_token": receipt.token])
+                ) { response in
+                    let html = response.body.text
+                    #expect(response.status == .ok, "\(html)")
+                    #expect(response.headers[.cacheControl] == "no-store")
+                    #expect(html.contains(receipt.code))
+                    #expect(html.contains("menunggu tanggapan pemohon"))
+                    #expect(html.contains("Mohon unggah buku nikah."))
+                    #expect(html.contains("Seksi Identitas Penduduk"))
+                    #expect(html.contains("Permohonan diterima"))
+                    #expect(html.contains("Mulai ditangani petugas"))
+                    #expect(html.contains("Belum ada dokumen."))
+                    #expect(html.contains(" WIB"))
+                    // The token is never written back into the page.
+                    #expect(!html.contains(receipt.token))
+                }
+                try await client.execute(
+                    uri: "/lacak", method: .post, headers: Self.formHeaders,
+                    body: Self.form(["tracking_code": receipt.code, "access_token": "salah"])
+                ) { response in
+                    #expect(response.status == .forbidden)
+                    #expect(response.body.text.contains("<code>access_token_invalid</code>"))
+                    #expect(!response.body.text.contains("Mohon unggah buku nikah."))
+                    // The code is kept in the form, escaped.
+                    #expect(response.body.text.contains("value=\"\(receipt.code)\""))
+                }
+                try await client.execute(
+                    uri: "/lacak", method: .post, headers: Self.formHeaders,
+                    body: Self.form(["tracking_code": "SRG-0000-0000-0000", "access_token": receipt.token])
+                ) { response in
+                    #expect(response.status == .notFound)
+                    #expect(response.body.text.contains("<code>request_not_found</code>"))
+                }
+                try await client.execute(
+                    uri: "/lacak", method: .post, headers: Self.formHeaders, body: Self.form(["tracking_code": receipt.code])
+                ) { response in
+                    #expect(response.status == .unprocessableContent)
+                    #expect(response.body.text.contains("<code>missing_field</code>"))
+                }
+                try await client.execute(
+                    uri: "/lacak", method: .post, headers: jsonHeaders, body: .json(["tracking_code": receipt.code])
+                ) { response in
+                    #expect(response.status == .unsupportedMediaType)
+                    #expect(response.headers[.contentType] == "text/html; charset=utf-8")
+                }
+            }
+        }
+    }
+
+    // MARK: Sign-in, session, CSRF
+
+    @Test func signInRefusesStaffRevokedAndForgedAttemptsAndSetsAStrictCookie() async throws {
+        try await APITestEnvironment.withApp { app in
+            let staffToken = try await Self.issueToken(app, nip: Self.staffNIP)
+            let revoked = try await Self.issueToken(app, nip: Self.managerNIP)
+            _ = try await StaffTokenStore(pool: app.pool).revoke(id: revoked.id)
+            let manager = try await Self.issueToken(app, nip: Self.managerNIP)
+            try await app.test { client in
+                // Without the pre-session cookie and its form token: refused.
+                try await client.execute(
+                    uri: "/dasbor/masuk", method: .post, headers: Self.formHeaders, body: Self.form(["token": manager.token])
+                ) { response in
+                    #expect(response.status == .forbidden)
+                    #expect(response.body.text.contains("<code>csrf_invalid</code>"))
+                    #expect(response.headers[values: .setCookie].allSatisfy { !$0.hasPrefix("loket_session=") })
+                }
+                let (cookie, csrf) = try await Self.signInForm(client)
+                // A form token from another pre-session does not fit this cookie.
+                let (_, otherCSRF) = try await Self.signInForm(client)
+                try await client.execute(
+                    uri: "/dasbor/masuk", method: .post, headers: Self.formHeaders.merging([.cookie: cookie]),
+                    body: Self.form(["token": manager.token, "csrf": otherCSRF])
+                ) { response in
+                    #expect(response.status == .forbidden)
+                }
+                try await client.execute(
+                    uri: "/dasbor/masuk", method: .post, headers: Self.formHeaders.merging([.cookie: cookie]),
+                    body: Self.form(["token": staffToken.token, "csrf": csrf])
+                ) { response in
+                    #expect(response.status == .forbidden)
+                    #expect(response.body.text.contains("<code>role_required</code>"))
+                }
+                try await client.execute(
+                    uri: "/dasbor/masuk", method: .post, headers: Self.formHeaders.merging([.cookie: cookie]),
+                    body: Self.form(["token": revoked.token, "csrf": csrf])
+                ) { response in
+                    #expect(response.status == .unauthorized)
+                    #expect(response.body.text.contains("<code>token_revoked</code>"))
+                }
+                try await client.execute(
+                    uri: "/dasbor/masuk", method: .post, headers: Self.formHeaders.merging([.cookie: cookie]),
+                    body: Self.form(["token": "lks_tidak-ada", "csrf": csrf])
+                ) { response in
+                    #expect(response.status == .unauthorized)
+                    #expect(response.body.text.contains("<code>token_invalid</code>"))
+                }
+                try await client.execute(
+                    uri: "/dasbor/masuk", method: .post, headers: Self.formHeaders.merging([.cookie: cookie]),
+                    body: Self.form(["token": manager.token, "csrf": csrf])
+                ) { response in
+                    #expect(response.status == .seeOther)
+                    #expect(response.headers[.location] == "/dasbor")
+                    let set = try #require(response.headers[values: .setCookie].first { $0.hasPrefix("loket_session=") })
+                    let attributes = Set(set.split(separator: ";").dropFirst().map { $0.trimmingCharacters(in: .whitespaces) })
+                    #expect(attributes.contains("HttpOnly"))
+                    #expect(attributes.contains("SameSite=Strict"))
+                    #expect(attributes.contains("Path=/dasbor"))
+                    #expect(!attributes.contains("Secure"), "plain HTTP without a public https URL")
+                    let maxAge = try #require(attributes.first { $0.hasPrefix("Max-Age=") }.flatMap { Int($0.dropFirst(8)) })
+                    #expect(maxAge > 0 && maxAge <= 8 * 3600)
+                    // The value names the token by id and is signed; the token itself is not in it.
+                    let value = String(set.split(separator: ";")[0].dropFirst("loket_session=".count))
+                    #expect(value.hasPrefix("s1.\(manager.id)."))
+                    #expect(!set.contains(manager.token))
+                    #expect(!set.contains(String(manager.token.dropFirst(4).prefix(20))))
+                    // The pre-session cookie is dropped.
+                    #expect(response.headers[values: .setCookie].contains { $0.hasPrefix("loket_signin=;") && $0.contains("Max-Age=0") })
+                }
+            }
+        }
+    }
+
+    @Test func theCookieIsSecureWhenTheSiteIsServedOverHTTPS() async throws {
+        var options = APIOptions()
+        options.publicBaseURL = "https://loket.serangkota.go.id"
+        try await APITestEnvironment.withApp(options: options) { app in
+            let manager = try await Self.issueToken(app, nip: Self.managerNIP)
+            try await app.test { client in
+                let cookie = try await Self.signIn(client, token: manager.token)
+                #expect(cookie.hasPrefix("loket_session="))
+                try await client.execute(uri: "/dasbor/masuk", method: .get) { response in
+                    let set = try #require(response.headers[values: .setCookie].first)
+                    #expect(set.contains("; Secure"))
+                }
+            }
+        }
+    }
+
+    @Test func theDashboardShowsBreachesTheHeatMapAndTheTrend() async throws {
+        let clock = TestClock(Date())
+        try await APITestEnvironment.withApp(clock: { clock.now }) { app in
+            let fixture = try await Self.closedFixture(app)
+            let late = try await Self.file(app, nik: "3673014501900009")
+            // A week later the untouched request is far past its response deadline.
+            clock.now = clock.now.addingTimeInterval(7 * 86_400)
+            let manager = try await Self.issueToken(app, nip: Self.managerNIP)
+            try await app.test { client in
+                let cookie = try await Self.signIn(client, token: manager.token)
+                try await client.execute(uri: "/dasbor", method: .get, headers: [.cookie: cookie]) { response in
+                    let html = response.body.text
+                    #expect(response.status == .ok, "\(html)")
+                    #expect(response.headers[.cacheControl] == "no-store")
+                    Self.expectSecurityHeaders(response, "/dasbor")
+                    #expect(html.contains("Drs. Bambang Hermawan, M.M."))
+                    #expect(html.contains("<code>\(late.code)</code>"))
+                    #expect(html.contains("Tanggapan"))
+                    #expect(html.contains("<table class=\"heatmap\">"))
+                    #expect(html.contains("<td class=\"t4\" title="))
+                    #expect(html.contains(">100%</td>"))
+                    #expect(html.contains(fixture.unitName))
+                    #expect(html.contains("class=\"vol\""))
+                    #expect(html.contains("name=\"csrf\" value=\""))
+                }
+                // A tampered cookie is no session.
+                let tampered = cookie.replacingOccurrences(of: "s1.\(manager.id).", with: "s1.\(manager.id + 1).")
+                try await client.execute(uri: "/dasbor", method: .get, headers: [.cookie: tampered]) { response in
+                    #expect(response.status == .seeOther)
+                    #expect(response.headers[.location] == "/dasbor/masuk?reason=session_expired")
+                }
+            }
+        }
+    }
+
+    @Test func aRevokedTokenEndsItsSession() async throws {
+        try await APITestEnvironment.withApp { app in
+            let manager = try await Self.issueToken(app, nip: Self.managerNIP)
+            try await app.test { client in
+                let cookie = try await Self.signIn(client, token: manager.token)
+                try await client.execute(uri: "/dasbor", method: .get, headers: [.cookie: cookie]) { response in
+                    #expect(response.status == .ok)
+                }
+                _ = try await StaffTokenStore(pool: app.pool).revoke(id: manager.id)
+                try await client.execute(uri: "/dasbor?lang=en", method: .get, headers: [.cookie: cookie]) { response in
+                    #expect(response.status == .seeOther)
+                    #expect(response.headers[.location] == "/dasbor/masuk?reason=token_revoked&lang=en")
+                    #expect(response.headers[values: .setCookie].contains { $0.hasPrefix("loket_session=;") && $0.contains("Max-Age=0") })
+                }
+                try await client.execute(uri: "/dasbor/masuk?reason=token_revoked&lang=en", method: .get) { response in
+                    #expect(response.body.text.contains("Your token was revoked"))
+                }
+            }
+        }
+    }
+
+    @Test func signOutNeedsTheSessionsCSRFToken() async throws {
+        try await APITestEnvironment.withApp { app in
+            let manager = try await Self.issueToken(app, nip: Self.managerNIP)
+            try await app.test { client in
+                let cookie = try await Self.signIn(client, token: manager.token)
+                let csrf = try await client.execute(uri: "/dasbor", method: .get, headers: [.cookie: cookie]) { response in
+                    try #require(Self.field("csrf", in: response.body.text))
+                }
+                for body in [[:], ["csrf": "bukan-token"], ["csrf": String(csrf.dropLast()) + (csrf.hasSuffix("A") ? "B" : "A")]] {
+                    try await client.execute(
+                        uri: "/dasbor/keluar", method: .post, headers: Self.formHeaders.merging([.cookie: cookie]), body: Self.form(body)
+                    ) { response in
+                        #expect(response.status == .forbidden)
+                        #expect(response.headers[.contentType] == "text/html; charset=utf-8")
+                        #expect(response.body.text.contains("<code>csrf_invalid</code>"))
+                        #expect(response.headers[values: .setCookie].isEmpty)
+                    }
+                }
+                // Still signed in after the refused attempts.
+                try await client.execute(uri: "/dasbor", method: .get, headers: [.cookie: cookie]) { response in
+                    #expect(response.status == .ok)
+                }
+                try await client.execute(
+                    uri: "/dasbor/keluar", method: .post, headers: Self.formHeaders.merging([.cookie: cookie]), body: Self.form(["csrf": csrf])
+                ) { response in
+                    #expect(response.status == .seeOther)
+                    #expect(response.headers[.location] == "/dasbor/masuk?reason=signed_out")
+                    #expect(response.headers[values: .setCookie].contains { $0.hasPrefix("loket_session=;") && $0.contains("Max-Age=0") })
+                }
+            }
+        }
+    }
+
+    // MARK: Without a database
+
+    @Test func numbersMoneyAndDatesReadAsEachLanguageWritesThem() throws {
+        let id = PageFormat(language: .indonesian, timeZone: "Asia/Jakarta")
+        let en = PageFormat(language: .english, timeZone: "Asia/Jakarta")
+        #expect(id.rupiah(0) == "Rp 0")
+        #expect(id.rupiah(100_000) == "Rp 100.000")
+        #expect(en.rupiah(1_250_000) == "Rp 1.250.000")
+        #expect(id.integer(1_234_567) == "1.234.567")
+        #expect(en.integer(1_234_567) == "1,234,567")
+        #expect(id.percent(87.5) == "87,5%")
+        #expect(en.percent(87.5) == "87.5%")
+        #expect(id.percent(100) == "100%")
+        #expect(id.percent(nil) == "–")
+        #expect(id.fixed2(87.5) == "87,50")
+        #expect(id.workingTarget(minutes: 1350, dayMinutes: 450) == "3 hari kerja")
+        #expect(en.workingTarget(minutes: 450, dayMinutes: 450) == "1 working day")
+        #expect(id.workingTarget(minutes: 240, dayMinutes: 450) == "4 jam kerja")
+        let instant = try #require(RFC3339.date(from: "2026-12-01T02:30:00Z"))
+        #expect(id.instant(instant) == "1 Des 2026, 09.30 WIB")
+        #expect(en.instant(instant) == "1 Dec 2026, 09:30 WIB")
+        #expect(PageFormat.tone(94.9) == "t3")
+        #expect(PageFormat.tone(95) == "t4")
+        #expect(PageFormat.tone(nil) == "tn")
+    }
+
+    @Test func sessionCookiesAndFormTokensAreBoundToTheSecret() {
+        let keys = PageKeys(secret: "rahasia")
+        let now = Date()
+        let session = DashboardSession(tokenID: 7, staffID: 3, expiresAt: Int64(now.timeIntervalSince1970) + 600, nonce: PageKeys.nonce())
+        let value = session.cookieValue(keys)
+        #expect(DashboardSession.open(value, keys: keys, now: now) == session)
+        #expect(DashboardSession.open(value, keys: PageKeys(secret: "lain"), now: now) == nil)
+        #expect(DashboardSession.open(value, keys: keys, now: now.addingTimeInterval(601)) == nil)
+        #expect(DashboardSession.open(value.replacingOccurrences(of: "s1.7.", with: "s1.8."), keys: keys, now: now) == nil)
+        #expect(session.acceptsCSRF(session.csrfToken(keys), keys: keys))
+        #expect(!session.acceptsCSRF(session.csrfToken(PageKeys(secret: "lain")), keys: keys))
+        let other = DashboardSession(tokenID: 7, staffID: 3, expiresAt: session.expiresAt, nonce: PageKeys.nonce())
+        #expect(!other.acceptsCSRF(session.csrfToken(keys), keys: keys))
+        let nonce = PageKeys.nonce()
+        #expect(SignInGuard.accepts(SignInGuard.formToken(nonce: nonce, keys: keys), nonce: nonce, keys: keys))
+        #expect(!SignInGuard.accepts(SignInGuard.formToken(nonce: nonce, keys: keys), nonce: PageKeys.nonce(), keys: keys))
+        #expect(!SignInGuard.accepts(nil, nonce: nonce, keys: keys))
+    }
+
+    // MARK: Helpers
+
+    static let formHeaders: HTTPFields = [.contentType: "application/x-www-form-urlencoded"]
+
+    static func form(_ fields: [String: String]) -> ByteBuffer {
+        ByteBuffer(string: fields.map { "\(PageRequest.encode($0.key))=\(PageRequest.encode($0.value))" }.joined(separator: "&"))
+    }
+
+    static func expectSecurityHeaders(_ response: TestResponse, _ path: String) {
+        let policy = response.headers[.contentSecurityPolicy] ?? ""
+        #expect(policy.contains("default-src 'none'"), "\(path)")
+        #expect(policy.contains("frame-ancestors 'none'"), "\(path)")
+        #expect(!policy.contains("unsafe-inline"), "\(path)")
+        #expect(response.headers[.xContentTypeOptions] == "nosniff", "\(path)")
+        #expect(response.headers[HTTPField.Name("Referrer-Policy")!] == "no-referrer", "\(path)")
+    }
+
+    static func between(_ text: String, _ start: String, _ end: String) -> String? {
+        guard let lower = text.range(of: start), let upper = text.range(of: end, range: lower.upperBound..<text.endIndex) else { return nil }
+        return String(text[lower.upperBound..<upper.lowerBound])
+    }
+
+    /// The value of a hidden form field.
+    static func field(_ name: String, in html: String) -> String? {
+        between(html, "name=\"\(name)\" value=\"", "\"")
+    }
+
+    struct Receipt {
+        var code: String
+        var token: String
+    }
+
+    static func file(_ app: TestApp, nik: String = "3673014501900001") async throws -> Receipt {
+        try await app.test { client in
+            try await client.execute(
+                uri: "/api/v1/requests", method: .post, headers: jsonHeaders, body: .json(sampleFiling(nik: nik))
+            ) { response in
+                #expect(response.status == .created, "\(response.body.text)")
+                return Receipt(
+                    code: try #require(response.body.json["tracking_code"] as? String),
+                    token: try #require(response.body.json["access_token"] as? String))
+            }
+        }
+    }
+
+    /// Three kk-baru requests closed through the request store (two completed with IKM feedback
+    /// of all 4s and all 3s, one rejected), as the API's officers would.
+    static func closedFixture(_ app: TestApp) async throws -> (unitName: String, codes: [String]) {
+        var codes: [String] = []
+        for (index, nik) in ["3673014501900001", "3673014501900002", "3673014501900003"].enumerated() {
+            let receipt = try await file(app, nik: nik)
+            let officer = try await CitizenAPITests.officer(for: receipt.code, app: app)
+            let catalog = try await app.services.catalog.snapshot()
+            _ = try await app.services.requests.apply(.claim, by: .staff(officer), trackingCode: receipt.code, catalog: catalog)
+            if index < 2 {
+                _ = try await app.services.requests.apply(
+                    .resolve(publicMessage: "Selesai.", outcome: nil), by: .staff(officer), trackingCode: receipt.code, catalog: catalog)
+                try await app.services.requests.giveFeedback(
+                    trackingCode: receipt.code, scores: try IKMScores(Array(repeating: 4 - index, count: 9)), comment: nil)
+            } else {
+                _ = try await app.services.requests.apply(
+                    .reject(reason: "Dokumen tidak sesuai."), by: .staff(officer), trackingCode: receipt.code, catalog: catalog)
+            }
+            codes.append(receipt.code)
+        }
+        let unit = try await app.pool.query(
+            "SELECT u.name FROM units u JOIN service_requests r ON r.unit_id = u.id WHERE r.tracking_code = $1", codes[0]
+        ).single()
+        return (try unit.decode(String.self, "name"), codes)
+    }
+
+    static func issueToken(_ app: TestApp, nip: String) async throws -> StaffTokenStore.Issued {
+        let row = try await app.pool.query("SELECT id FROM staff WHERE nip = $1", nip).single()
+        return try await StaffTokenStore(pool: app.pool).issue(staffID: try row.decode(Int64.self, "id"), label: "pages test", expiresAt: nil)
+    }
+
+    /// The pre-session cookie (as a Cookie header) and the sign-in form's anti-CSRF token.
+    static func signInForm(_ client: some TestClientProtocol) async throws -> (cookie: String, csrf: String) {
+        try await client.execute(uri: "/dasbor/masuk", method: .get) { response in
+            let set = try #require(response.headers[values: .setCookie].first { $0.hasPrefix("loket_signin=") })
+            let attributes = set.split(separator: ";").map { $0.trimmingCharacters(in: .whitespaces) }
+            #expect(attributes.contains("HttpOnly"))
+            #expect(attributes.contains("SameSite=Strict"))
+            return (String(set.split(separator: ";")[0]), try #require(field("csrf", in: response.body.text)))
+        }
+    }
+
+    /// Signs in with `token` and returns the session as a Cookie header.
+    static func signIn(_ client: some TestClientProtocol, token: String) async throws -> String {
+        let (cookie, csrf) = try await signInForm(client)
+        return try await client.execute(
+            uri: "/dasbor/masuk", method: .post, headers: formHeaders.merging([.cookie: cookie]), body: form(["token": token, "csrf": csrf])
+        ) { response in
+            #expect(response.status == .seeOther, "\(response.body.text)")
+            let set = try #require(response.headers[values: .setCookie].first { $0.hasPrefix("loket_session=") })
+            return String(set.split(separator: ";")[0])
+        }
+    }
+}

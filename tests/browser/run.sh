@@ -1,0 +1,115 @@
+#!/usr/bin/env bash
+# Browser tests of Loket's HTML pages in a real headless Chromium (Debian's chromium and
+# chromium-driver) driven by Selenium (PyPI):
+#
+#   tests/browser/run.sh [-- extra pytest arguments]
+#
+# Installs what is missing (apt-get: chromium, chromium-driver; a virtual environment under /tmp
+# with selenium and pytest, LOKET_BROWSER_VENV), builds loketd (debug), starts a private throwaway
+# PostgreSQL cluster, migrates and seeds it, starts `loketd serve` on a free loopback port,
+# creates the fixture through the real APIs (tests/browser/fixture.py: citizens file requests, an
+# officer claims, resolves, rejects and asks, citizens rate), issues a manager token, then runs
+# tests/browser/test_pages.py. Screenshots go to tests/browser/artifacts/ (git-ignored).
+# Everything it started is stopped and removed when it ends; pytest is bounded by
+# LOKET_BROWSER_TIMEOUT seconds (default 600). Works as root (CI): Chromium runs with --no-sandbox.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+root=$PWD
+source deploy/local/postgres.sh
+
+extra=()
+if [ $# -gt 0 ]; then
+    [ "$1" = "--" ] || { echo "usage: tests/browser/run.sh [-- pytest arguments]" >&2; exit 2; }
+    shift
+    extra=("$@")
+fi
+
+sudo=""
+[ "$(id -u)" = 0 ] || sudo="sudo"
+if ! command -v chromium >/dev/null || ! command -v chromedriver >/dev/null; then
+    loket_log "installing chromium and chromium-driver"
+    $sudo env DEBIAN_FRONTEND=noninteractive apt-get update -qq
+    $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium chromium-driver >/dev/null
+fi
+
+venv=${LOKET_BROWSER_VENV:-/tmp/loket-browser-venv}
+if ! "$venv/bin/python" -c 'import selenium, pytest' >/dev/null 2>&1; then
+    loket_log "installing selenium and pytest into $venv"
+    rm -rf "$venv"
+    python3 -m venv "$venv"
+    "$venv/bin/pip" install -q --upgrade pip >/dev/null
+    "$venv/bin/pip" install -q 'selenium>=4.20,<5' 'pytest>=8'
+fi
+
+loket_ensure_prerequisites
+work=$(mktemp -d /tmp/loket-browser.XXXXXX)
+chmod 755 "$work"
+cluster="$work/pg"
+server_pid=""
+cleanup() {
+    if [ -n "$server_pid" ] && kill -0 "$server_pid" 2>/dev/null; then
+        kill -TERM "$server_pid" 2>/dev/null || true
+        for _ in $(seq 1 50); do kill -0 "$server_pid" 2>/dev/null || break; sleep 0.1; done
+        kill -KILL "$server_pid" 2>/dev/null || true
+    fi
+    loket_pg_stop "$cluster"
+    if [ -s "$work/loketd.log" ] && grep -qiE 'unhandled error|fatal|crash' "$work/loketd.log"; then
+        loket_log "server log lines about unhandled errors:"
+        grep -iE 'unhandled error|fatal|crash' "$work/loketd.log" | tail -n 20 >&2
+    fi
+    rm -rf "$work"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+loket_log "building loketd"
+if ! swift build --product loketd >"$work/build.log" 2>&1; then
+    grep -E 'error' "$work/build.log" | head -n 20 >&2
+    echo 'browser tests: build failed' >&2
+    exit 1
+fi
+bin=$(swift build --show-bin-path)
+
+loket_pg_start "$cluster" test
+psql -q -d postgres -c "CREATE DATABASE loket"
+export PGDATABASE=loket
+"$bin/loketd" migrate --sql-dir SQL >"$work/migrate.log" 2>&1 || { cat "$work/migrate.log" >&2; exit 1; }
+"$bin/loketd" seed --sql-dir SQL >>"$work/migrate.log" 2>&1 || { cat "$work/migrate.log" >&2; exit 1; }
+
+port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+LOKET_SESSION_SECRET=$(python3 -c 'import secrets; print(secrets.token_hex(32))') \
+    "$bin/loketd" serve --sql-dir SQL --bind 127.0.0.1 --port "$port" --pool-size 8 --trust-forwarded-for \
+    --log-level warning >"$work/loketd.log" 2>&1 &
+server_pid=$!
+base="http://127.0.0.1:$port"
+for _ in $(seq 1 100); do
+    curl -fsS "$base/readyz" >/dev/null 2>&1 && break
+    kill -0 "$server_pid" 2>/dev/null || { cat "$work/loketd.log" >&2; exit 1; }
+    sleep 0.1
+done
+curl -fsS "$base/readyz" >/dev/null || { echo "browser tests: loketd is not ready" >&2; cat "$work/loketd.log" >&2; exit 1; }
+
+# From the sample staff: an officer (role staff) of the unit kk-baru requests from 36.73.01 go to,
+# and the manager of the agency above it.
+officer_token=$("$bin/loketd" admin token issue --sql-dir SQL --nip 199001142015032002 --label "browser tests" 2>/dev/null)
+manager_token=$("$bin/loketd" admin token issue --sql-dir SQL --nip 197506202000031002 --label "browser tests" 2>/dev/null)
+python3 tests/browser/fixture.py "$base" "$officer_token" >"$work/fixture.json" \
+    || { echo "browser tests: creating the fixture failed" >&2; cat "$work/loketd.log" >&2; exit 1; }
+# The one step no API can take: let time pass for the request that stays queued, so that its
+# response deadline lies in the past and the dashboard lists it as a breach.
+queued=$(python3 -c 'import json, sys; print(json.load(open(sys.argv[1]))["queued"]["code"])' "$work/fixture.json")
+psql -q -v ON_ERROR_STOP=1 -v code="$queued" >/dev/null <<'SQL'
+UPDATE service_requests
+SET created_at = now() - interval '10 days', response_due_at = now() - interval '3 days', resolution_due_at = now() - interval '1 day'
+WHERE tracking_code = :'code';
+SQL
+
+artifacts="$root/tests/browser/artifacts"
+rm -rf "$artifacts"
+mkdir -p "$artifacts"
+export PYTHONDONTWRITEBYTECODE=1 LOKET_BASE_URL="$base" LOKET_FIXTURE="$work/fixture.json" LOKET_MANAGER_TOKEN="$manager_token" LOKET_ARTIFACTS="$artifacts"
+loket_log "browser tests against $base (screenshots in tests/browser/artifacts/)"
+status=0
+timeout --kill-after 30 "${LOKET_BROWSER_TIMEOUT:-600}" "$venv/bin/pytest" -q -rf --tb=short -p no:cacheprovider tests/browser/test_pages.py "${extra[@]}" || status=$?
+[ "$status" = 0 ] || loket_log "browser tests failed (exit $status)"
+exit "$status"
