@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Runs every test of Loket against a private, throwaway PostgreSQL cluster.
-# Installs what is missing (apt-get: postgresql, libpq-dev), starts the cluster in a temporary
-# folder, builds, runs `swift test` (tests run in parallel; each test uses its own database), and
-# stops and removes the cluster whatever happens. Extra arguments go to `swift test`
+# Installs what is missing (apt-get: postgresql, libpq-dev), lints the deployment files, builds,
+# runs the whole-system checks (failover, browser), then starts a cluster in a temporary folder and
+# runs `swift test` (tests run in parallel; each test uses its own database), and stops and removes
+# the cluster whatever happens. Extra arguments go to `swift test` and skip the whole-system checks
 # (e.g. deploy/test.sh --filter Migrator).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -11,15 +12,20 @@ source deploy/local/postgres.sh
 loket_ensure_prerequisites
 # Deployment files are linted by real tools first (systemd-analyze, hadolint, kubernetes-validate, …).
 tests/deploy/lint.sh
+swift build --build-tests
+
+if [ $# -eq 0 ]; then
+    # Whole-system checks, each with its own private PostgreSQL: failover between a primary and a
+    # synchronous standby under intake load (pg_auto_failover; installs its package first, before any
+    # cluster of ours runs), and the pages in a real headless Chromium (Selenium).
+    tests/ha/failover-during-intake.sh --no-build
+    tests/browser/run.sh
+fi
+
 cluster=$(mktemp -d /tmp/loket-test-pg.XXXXXX)
 cleanup() { loket_pg_stop "$cluster"; rm -rf "$cluster"; }
 trap cleanup EXIT
 loket_pg_start "$cluster" test
 export PGDATABASE=postgres
 loket_log "test cluster on socket $cluster"
-
-swift build --build-tests
 swift test --skip-build "$@"
-# The pages in a real headless Chromium (Selenium), and the short reliability checks, when the whole
-# suite runs.
-[ $# -gt 0 ] || tests/browser/run.sh

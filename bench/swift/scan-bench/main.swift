@@ -35,8 +35,8 @@ func load(backlog: Int) async throws {
                     created_at, updated_at)
                 SELECT 'SRG-B' || lpad((g + $2)::text, 8, '0'), st.id, st.default_unit_id, 'Warga', '+628123456789',
                        sha256((g + $2)::text::bytea), 'web', 'bench', $3::timestamptz + interval '1 day', $3::timestamptz + interval '3 days',
-                       $3::timestamptz + make_interval(mins => $5), 'response', 1,
-                       $3::timestamptz - make_interval(mins => $4), $3::timestamptz - make_interval(mins => $4)
+                       $3::timestamptz + make_interval(mins => $5::int), 'response', 1,
+                       $3::timestamptz - make_interval(mins => $4::int), $3::timestamptz - make_interval(mins => $4::int)
                 FROM generate_series(1, $1::int) g, service_types st WHERE st.code = 'sktm'
                 """, count, offset, now, createdMinutesAgo, nextInMinutes)
         }
