@@ -33,14 +33,14 @@ struct ManagerController {
 
     @Sendable func breaches(request: Request, context: AppContext) async throws -> OverdueList {
         let (units, catalog) = try await scope(request, context)
-        let items = try await reports.overdue(units: units, catalog: catalog, now: services.clock(), limit: try limit(request))
+        let items = try await reports.overdue(units: units, catalog: catalog, now: services.clock())
         return try await list(items.filter { $0.overdueWorkingMinutes > 0 }, request: request, catalog: catalog, language: context.language)
     }
 
     @Sendable func atRisk(request: Request, context: AppContext) async throws -> OverdueList {
         let (units, catalog) = try await scope(request, context)
         let within = try integer(request, "within", default: 120, range: 1...10_000)
-        let items = try await reports.overdue(units: units, catalog: catalog, now: services.clock(), withinMinutes: within, limit: try limit(request))
+        let items = try await reports.overdue(units: units, catalog: catalog, now: services.clock(), withinMinutes: within)
         return try await list(items.filter { $0.overdueWorkingMinutes <= 0 }, request: request, catalog: catalog, language: context.language)
     }
 
@@ -131,11 +131,13 @@ struct ManagerController {
         return (Set(catalog.subtree(of: unit.id)), catalog)
     }
 
+    /// Sorts the whole filtered list, then applies `limit`.
     func list(_ items: [OverdueItem], request: Request, catalog: CatalogSnapshot, language: Language) async throws -> OverdueList {
-        let names = try await work.staffNames(ids: items.compactMap(\.assigneeID))
-        var dtos = items.map { OverdueDTO($0, catalog: catalog, names: names, language: language) }
-        if request.uri.queryParameters.get("sort") == "due" { dtos.sort { ($0.dueAt, $0.trackingCode) < ($1.dueAt, $1.trackingCode) } }
-        return OverdueList(requests: dtos)
+        var sorted = items
+        if request.uri.queryParameters.get("sort") == "due" { sorted.sort { ($0.dueAt, $0.trackingCode) < ($1.dueAt, $1.trackingCode) } }
+        let shown = Array(sorted.prefix(try limit(request)))
+        let names = try await work.staffNames(ids: shown.compactMap(\.assigneeID))
+        return OverdueList(requests: shown.map { OverdueDTO($0, catalog: catalog, names: names, language: language) })
     }
 
     func limit(_ request: Request) throws -> Int { try integer(request, "limit", default: 200, range: 1...1000) }

@@ -46,7 +46,7 @@ struct ReportRowDTO: Codable {
 
     init(_ row: ReportRow, language: Language) {
         key = row.key
-        name = row.name
+        name = row.key == "-" && row.name.isEmpty ? (language == .english ? "(no officer)" : "(tanpa petugas)") : row.name
         closed = row.closed
         completed = row.completed
         rejected = row.rejected

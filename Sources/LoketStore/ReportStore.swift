@@ -66,6 +66,27 @@ public struct ReportRow: Sendable, Equatable {
         return nil
     }
 
+    /// Adds another line's counts (decoded once, added to its group and to the total).
+    mutating func merge(_ other: ReportRow) {
+        closed += other.closed
+        completed += other.completed
+        rejected += other.rejected
+        cancelled += other.cancelled
+        responseMeasured += other.responseMeasured
+        responseMet += other.responseMet
+        resolutionMeasured += other.resolutionMeasured
+        resolutionMet += other.resolutionMet
+        breaches += other.breaches
+        escalations += other.escalations
+        transfers += other.transfers
+        pausedMinutes += other.pausedMinutes
+        if histogram.count < other.histogram.count {
+            histogram += Array(repeating: 0, count: other.histogram.count - histogram.count)
+        }
+        for (index, count) in other.histogram.enumerated() where count != 0 { histogram[index] += count }
+        feedback = feedback.merging(other.feedback)
+    }
+
     mutating func add(_ row: PostgresRow) throws {
         closed += try row.decode(Int.self, "closed")
         completed += try row.decode(Int.self, "completed")
@@ -248,7 +269,8 @@ public struct ReportStore: Sendable {
                 guard let service = catalog.servicesByID[service] else { return nil }
                 return (service.code, service.name.id)
             case .officer:
-                guard officer != 0 else { return ("-", "(tanpa petugas)") }
+                // The API layer names this line in the reader's language.
+                guard officer != 0 else { return ("-", "") }
                 return (names[officer]?.nip ?? String(officer), names[officer]?.name ?? "")
             }
         }
@@ -291,8 +313,10 @@ public struct ReportStore: Sendable {
                         unit: try row.decode(Int64.self, "unit_id"), service: try row.decode(Int64.self, "service_type_id"),
                         officer: try row.decode(Int64.self, "officer_id"))
                     else { continue }
-                    try rows[code, default: ReportRow(key: code, name: name)].add(row)
-                    try total.add(row)
+                    var part = ReportRow(key: code, name: name)
+                    try part.add(row)
+                    rows[code, default: ReportRow(key: code, name: name)].merge(part)
+                    total.merge(part)
                 }
             }
             if grouping != .officer {
@@ -324,7 +348,7 @@ public struct ReportStore: Sendable {
     /// Open requests past their running clock's deadline, or within `withinMinutes` working minutes
     /// of it, most overdue first.
     public func overdue(
-        units: Set<UnitID>?, catalog: CatalogSnapshot, now: Date = Date(), withinMinutes: Int = 0, limit: Int = 200
+        units: Set<UnitID>?, catalog: CatalogSnapshot, now: Date = Date(), withinMinutes: Int = 0
     ) async throws -> [OverdueItem] {
         // Candidates by wall clock (a working-minute margin is never more than the same wall time
         // plus the longest closed stretch, taken generously as 4 days); exact working minutes below.
@@ -355,7 +379,7 @@ public struct ReportStore: Sendable {
                 overdueWorkingMinutes: overdue, escalationLevel: try row.decode(Int.self, "escalation_level"),
                 priority: try row.decode(Int.self, "priority")))
         }
-        return Array(items.sorted { ($0.overdueWorkingMinutes, $0.trackingCode) > ($1.overdueWorkingMinutes, $1.trackingCode) }.prefix(limit))
+        return items.sorted { ($0.overdueWorkingMinutes, $0.trackingCode) > ($1.overdueWorkingMinutes, $1.trackingCode) }
     }
 
     /// Open work per unit now.

@@ -41,6 +41,7 @@ struct Loket: AsyncParsableCommand {
                 Transfer.self,
             ]),
             CommandGroup(name: "Supervisors", subcommands: [Assign.self]),
+            CommandGroup(name: "Managers", subcommands: [SLA.self, Workload.self]),
         ]
     )
 

@@ -213,7 +213,7 @@ extension PagesController {
         let end = ReportStore.nextMonthStart(after: today)
         let start = ReportStore.monthStart(end, minusMonths: 12)
         // Within two working hours of a deadline counts as at risk, as the manager API's default.
-        async let overdueItems = reports.overdue(units: units, catalog: catalog, now: now, withinMinutes: 120, limit: 1000)
+        async let overdueItems = reports.overdue(units: units, catalog: catalog, now: now, withinMinutes: 120)
         async let unitPoints = reports.trend(from: start, to: end, units: units, byUnit: true)
         async let totalPoints = reports.trend(from: start, to: end, units: units, byUnit: false)
         async let workloadRows = reports.workload(units: units)

@@ -135,6 +135,84 @@ for _ in 0..<options.runs {
     })
     times["naive"]!.append(try await milliseconds { _ = try await naiveReport() })
 }
+
+// Where (b)'s time goes: the two summary SELECTs as ReportStore sends them (same text, same
+// binds, whole months from report_monthly and the days at either end from report_daily), first
+// only fetched (server, transfer, libpq), then with each histogram decoded once as ReportRow.add
+// does; and, as an alternative, the histograms merged per unit in SQL. Diagnostics only: if
+// ReportStore's statements change, these lines no longer describe it.
+let monthsFrom = from.day == 1 ? from : ReportStore.nextMonthStart(after: from)
+let monthsTo = try LocalDate(year: to.year, month: to.month, day: 1)
+let summaryColumns = """
+    closed, completed, rejected, cancelled, response_measured, response_met, resolution_measured, resolution_met,
+    breaches, escalations, transfers, paused_minutes, resolve_histogram, feedback_count, feedback_sums
+    """
+let noUnits: [Int64]? = nil
+func pgDate(_ date: LocalDate) -> PostgresLocalDate { PostgresLocalDate(year: date.year, month: date.month, day: date.day) }
+
+/// `histogram` replaces the resolve_histogram column: to see what reading it costs, it can be
+/// left out ("0") or only measured on the server ("cardinality(resolve_histogram)", which
+/// decompresses it but sends one number).
+func summaryReads(decode: Bool, histogram: String = "resolve_histogram") async throws -> Int {
+    var elements = 0
+    let columns = summaryColumns.replacingOccurrences(of: "resolve_histogram", with: "\(histogram) AS resolve_histogram")
+    try await pool.withConnection { connection in
+        let monthly = try await connection.query(
+            """
+            SELECT unit_id, service_type_id, 0::bigint AS officer_id, \(columns) FROM report_monthly
+            WHERE month >= $1 AND month < $2 AND ($3::bigint[] IS NULL OR unit_id = ANY($3))
+            """, binds: [pgDate(monthsFrom), pgDate(monthsTo), noUnits])
+        let daily = try await connection.query(
+            """
+            SELECT unit_id, service_type_id, officer_id, \(columns) FROM report_daily
+            WHERE ((day >= $1 AND day < $2) OR (day >= $3 AND day < $4)) AND ($5::bigint[] IS NULL OR unit_id = ANY($5))
+            """, binds: [pgDate(from), pgDate(monthsFrom), pgDate(monthsTo), pgDate(to), noUnits])
+        guard decode else { return }
+        for rows in [monthly, daily] {
+            for row in rows { elements += try row.decode([Int].self, "resolve_histogram").count }
+        }
+    }
+    return elements
+}
+
+func histogramsMergedInSQL() async throws {
+    _ = try await pool.query(
+        """
+        WITH source AS (
+            SELECT unit_id, resolve_histogram FROM report_monthly WHERE month >= $1 AND month < $2
+            UNION ALL
+            SELECT unit_id, resolve_histogram FROM report_daily WHERE (day >= $3 AND day < $1) OR (day >= $2 AND day < $4)
+        ), buckets AS (
+            SELECT unit_id, h.i, sum(h.n)::integer AS n
+            FROM source, unnest(resolve_histogram) WITH ORDINALITY AS h(n, i) GROUP BY unit_id, h.i
+        )
+        SELECT unit_id, array_agg(n ORDER BY i) AS resolve_histogram FROM buckets GROUP BY unit_id
+        """, pgDate(monthsFrom), pgDate(monthsTo), pgDate(from), pgDate(to))
+}
+
+var histogramElements = 0
+times["fetch"] = []
+times["decode"] = []
+times["sqlMerge"] = []
+times["noHistogram"] = []
+times["serverOnly"] = []
+for _ in 0..<options.runs {
+    times["noHistogram"]!.append(try await milliseconds { _ = try await summaryReads(decode: false, histogram: "'{}'::integer[]") })
+    times["serverOnly"]!.append(try await milliseconds {
+        _ = try await summaryReads(decode: false, histogram: "ARRAY[cardinality(resolve_histogram)]")
+    })
+    times["fetch"]!.append(try await milliseconds { _ = try await summaryReads(decode: false) })
+    times["decode"]!.append(try await milliseconds { histogramElements = try await summaryReads(decode: true) })
+    times["sqlMerge"]!.append(try await milliseconds { try await histogramsMergedInSQL() })
+}
+// How much of each histogram is zeros: what a sparse or coarser layout would not send.
+let nonZero = try await pool.query(
+    """
+    SELECT (SELECT count(*) FROM report_monthly, unnest(resolve_histogram) n WHERE month >= $1 AND month < $2 AND n > 0)
+         + (SELECT count(*) FROM report_daily, unnest(resolve_histogram) n
+            WHERE ((day >= $3 AND day < $1) OR (day >= $2 AND day < $4)) AND n > 0) AS n
+    """, pgDate(monthsFrom), pgDate(monthsTo), pgDate(from), pgDate(to)
+).single().decode(Int.self, "n")
 await pool.close()
 
 func median(_ values: [Double]) -> Double {
@@ -178,5 +256,11 @@ print(String(format: "  ratio naive / summaries (median): %.1f×", median(times[
 print(String(format: "  report: %d units, %d closed in the year; naive and summaries agree on closed, backlog and IKM per unit: %@; largest median gap %.2f h",
     report.rows.count, report.total.closed, mismatches.isEmpty ? "yes" : "NO", medianGap))
 for mismatch in mismatches.prefix(10) { print("    mismatch: \(mismatch)") }
+print("  where (b)'s time goes (medians of the two summary SELECTs ReportStore sends, same binds):")
+print(String(format: "    without resolve_histogram %.1f ms; histograms decompressed on the server only %.1f ms; fetched %.1f ms;"
+    + " fetched and each decoded once %.1f ms", median(times["noHistogram"]!), median(times["serverOnly"]!), median(times["fetch"]!),
+    median(times["decode"]!)))
+print(String(format: "    %d histogram elements read, %d of them non-zero (%.1f %%); histograms merged per unit in SQL instead: %.1f ms",
+    histogramElements, nonZero, Double(nonZero) / Double(max(1, histogramElements)) * 100, median(times["sqlMerge"]!)))
 let missed = median(times["breaches"]!) >= goal || median(times["report"]!) >= goal
 exit(!mismatches.isEmpty ? 1 : missed ? 3 : 0)
