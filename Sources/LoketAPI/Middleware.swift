@@ -86,6 +86,13 @@ struct RequestMiddleware: RouterMiddleware {
             return .serviceUnavailable(retryAfter: 2)
         case let error as PostgresError where error.sqlState.isTransientTransactionFailure:
             return .serviceUnavailable(retryAfter: 1)
+        case let error as PostgresError where error.sqlState.errorClass == "22":
+            // A data exception comes from a value the client sent that PostgreSQL cannot hold (a NUL
+            // in text, a number out of range); its transaction rolled back, so nothing was stored.
+            logger.info("value refused by the database", metadata: ["error": "\(error)"])
+            return APIError(.badRequest, code: "invalid_value", message: LocalizedText(
+                id: "Isian berisi nilai yang tidak dapat disimpan (misalnya karakter NUL atau angka di luar batas).",
+                en: "The input holds a value that cannot be stored (for example a NUL character or a number out of range)."))
         default:
             logger.error("unhandled error", metadata: ["error": "\(String(reflecting: error))"])
             return .internalError

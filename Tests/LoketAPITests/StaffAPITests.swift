@@ -154,6 +154,11 @@ struct StaffAPITests {
                     #expect(response.status == .ok, "\(response.body.text)")
                     #expect((response.body.json["assignee"] as? [String: String])?["nip"] == budi.nip)
                 }
+                // A NUL cannot be stored in text: refused with a stable code, nothing written.
+                try await client.execute(uri: "/api/v1/staff/requests/\(code)/notes", method: .post, headers: budi.auth, body: .json(["text": "a\u{0}b"])) { response in
+                    #expect(response.status == .badRequest)
+                    #expect(Self.errorCode(response) == "invalid_value")
+                }
                 try await client.execute(uri: "/api/v1/staff/requests/\(code)/notes", method: .post, headers: budi.auth, body: .json(["text": "Berkas lengkap"])) { response in
                     #expect(response.status == .created)
                 }

@@ -14,7 +14,8 @@ checked against the document too:
   mostly get a real partner key (LOKET_FUZZ_API_KEY);
 - a third of the filings (JSON and Open311) are replaced by valid ones with a fresh NIK, so that the
   201/200 answers and the duplicate rule are exercised; requests filed that way join the pool;
-- a third of the document uploads send a real (tiny) PDF or PNG, and some transfers name a real unit;
+- a third of the document uploads send a real (tiny) PDF or PNG, some transfers name a real unit,
+  and half of the tracking-page forms carry a filed request's code and token;
 - the actions that close a request (cancel, resolve, reject) only use the first filed requests, so
   that the others stay open for documents, questions and replies;
 - some text fields get a NUL or another control character in the middle (PostgreSQL text cannot
@@ -110,6 +111,10 @@ def before_call(context, case, kwargs):
             case.body = {"unit": _random.choice(["DISDUKCAPIL-PDP", "DISDUKCAPIL-IDP", "MPP-FO"]), "reason": "Salah unit"}
             case.media_type = "application/json"
             headers["Content-Type"] = "application/json"
+        elif path == "/lacak" and _FILED and _random.random() < 0.5:
+            code, token, _ = _random.choice(_FILED)
+            case.body = {"tracking_code": code, "access_token": token if _random.random() < 0.8 else token[::-1]}
+            case.media_type = "application/x-www-form-urlencoded"
         elif path == "/open311/v2/requests.{format}" and _API_KEY:
             if _random.random() < 0.33:
                 case.body = _valid_open311_filing()
