@@ -252,20 +252,14 @@ struct RequestsController {
 
     @Sendable func reply(request: Request, context: AppContext) async throws -> RequestDetailDTO {
         let body = try await decodeOptionalJSON(ReplyBody.self, request)
-        let message = body?.message?.trimmingCharacters(in: .whitespacesAndNewlines)
-        if let message, message.count > 4000 {
-            throw APIError.validation([.invalid("message", code: "too_long", id: "paling banyak 4000 karakter", en: "at most 4000 characters")])
-        }
-        return try await act(.citizenReply(message: message?.isEmpty == true ? nil : message), request, context)
+        let message = try StaffController.optional(body?.message, "message", max: 4000)
+        return try await act(.citizenReply(message: message), request, context)
     }
 
     @Sendable func cancel(request: Request, context: AppContext) async throws -> RequestDetailDTO {
         let body = try await decodeOptionalJSON(CancelBody.self, request)
-        let reason = body?.reason?.trimmingCharacters(in: .whitespacesAndNewlines)
-        if let reason, reason.count > 1000 {
-            throw APIError.validation([.invalid("reason", code: "too_long", id: "paling banyak 1000 karakter", en: "at most 1000 characters")])
-        }
-        return try await act(.cancel(reason: reason?.isEmpty == true ? nil : reason), request, context)
+        let reason = try StaffController.optional(body?.reason, "reason", max: 1000)
+        return try await act(.cancel(reason: reason), request, context)
     }
 
     @Sendable func feedback(request: Request, context: AppContext) async throws -> Response {
@@ -274,14 +268,11 @@ struct RequestsController {
         guard let given = body.scores else { throw APIError.validation([.missing("scores")]) }
         let scores: IKMScores
         do { scores = try IKMScores(given) } catch { throw APIError.validation([.invalid("scores", error)]) }
-        let comment = body.comment?.trimmingCharacters(in: .whitespacesAndNewlines)
-        if let comment, comment.count > 2000 {
-            throw APIError.validation([.invalid("comment", code: "too_long", id: "paling banyak 2000 karakter", en: "at most 2000 characters")])
-        }
+        let comment = try StaffController.optional(body.comment, "comment", max: 2000)
         let (record, _) = try await authorizedRecord(request, context)
         do {
             try await services.requests.giveFeedback(
-                trackingCode: record.trackingCode, scores: scores, comment: comment?.isEmpty == true ? nil : comment,
+                trackingCode: record.trackingCode, scores: scores, comment: comment,
                 now: services.clock())
         } catch RequestStoreError.feedbackAlreadyGiven {
             throw APIError(.conflict, code: "feedback_already_given", message: LocalizedText(

@@ -344,10 +344,15 @@ struct StaffController {
         return text
     }
 
+    /// Trimmed free text, nil when empty. Control characters other than newline and tab are refused:
+    /// they cannot be stored (NUL) or would reach officers' terminals as escape sequences.
     static func optional(_ value: String?, _ field: String, max: Int) throws -> String? {
         guard let text = value?.trimmingCharacters(in: .whitespacesAndNewlines), !text.isEmpty else { return nil }
         guard text.count <= max else {
             throw APIError.validation([.invalid(field, code: "too_long", id: "paling banyak \(max) karakter", en: "at most \(max) characters")])
+        }
+        if text.unicodeScalars.contains(where: { $0.properties.generalCategory == .control && $0 != "\n" && $0 != "\t" }) {
+            throw APIError.validation([.invalid(field, code: "control_characters", id: "berisi karakter kendali", en: "contains control characters")])
         }
         return text
     }

@@ -437,6 +437,10 @@ struct CitizenAPITests {
                     #expect(response.status == .conflict)
                     #expect((response.body.json["error"] as? [String: Any])?["code"] as? String == "feedback_not_allowed")
                 }
+                // An escape sequence would reach officers' terminals: refused, nothing changes.
+                try await client.execute(uri: "/api/v1/requests/\(code)/cancel", method: .post, headers: auth, body: .json(["reason": "batal\u{1B}[31m"])) { response in
+                    #expect(response.status == .unprocessableContent)
+                }
                 try await client.execute(uri: "/api/v1/requests/\(code)/cancel", method: .post, headers: auth, body: .json(["reason": "Salah layanan"])) { response in
                     #expect(response.status == .ok, "\(response.body.text)")
                     #expect(response.body.json["status"] as? String == "cancelled")

@@ -154,10 +154,12 @@ struct StaffAPITests {
                     #expect(response.status == .ok, "\(response.body.text)")
                     #expect((response.body.json["assignee"] as? [String: String])?["nip"] == budi.nip)
                 }
-                // A NUL cannot be stored in text: refused with a stable code, nothing written.
-                try await client.execute(uri: "/api/v1/staff/requests/\(code)/notes", method: .post, headers: budi.auth, body: .json(["text": "a\u{0}b"])) { response in
-                    #expect(response.status == .badRequest)
-                    #expect(Self.errorCode(response) == "invalid_value")
+                // Control characters (a NUL cannot be stored; escapes would reach terminals) are refused.
+                for text in ["a\u{0}b", "a\u{1B}[2Jb\u{7}"] {
+                    try await client.execute(uri: "/api/v1/staff/requests/\(code)/notes", method: .post, headers: budi.auth, body: .json(["text": text])) { response in
+                        #expect(response.status == .unprocessableContent)
+                        #expect(Self.errorCode(response) == "control_characters")
+                    }
                 }
                 try await client.execute(uri: "/api/v1/staff/requests/\(code)/notes", method: .post, headers: budi.auth, body: .json(["text": "Berkas lengkap"])) { response in
                     #expect(response.status == .created)
