@@ -94,6 +94,14 @@ struct RequestMiddleware: RouterMiddleware {
                 id: "Isian berisi nilai yang tidak dapat disimpan (misalnya karakter NUL atau angka di luar batas).",
                 en: "The input holds a value that cannot be stored (for example a NUL character or a number out of range)."))
         default:
+            // A body cut short or malformed on the wire (HTTP parser, channel or body-stream errors of
+            // NIO and HummingbirdCore) is the client's doing: 400, not a server failure.
+            let origin = String(reflecting: type(of: error))
+            if ["NIOHTTP1.", "NIOCore.", "HummingbirdCore."].contains(where: origin.hasPrefix) {
+                logger.info("malformed request", metadata: ["error": "\(String(reflecting: error))"])
+                return APIError(.badRequest, code: "malformed_request", message: LocalizedText(
+                    id: "Permintaan HTTP tidak lengkap atau rusak.", en: "The HTTP request is incomplete or malformed."))
+            }
             logger.error("unhandled error", metadata: ["error": "\(String(reflecting: error))"])
             return .internalError
         }
