@@ -4,6 +4,7 @@ import Hummingbird
 import LoketCore
 import LoketStore
 import NIOCore
+import Postgres
 
 /// Authenticates `Authorization: Bearer lks_…` personal tokens for the staff routes.
 struct StaffAuthMiddleware: RouterMiddleware {
@@ -153,12 +154,15 @@ struct StaffController {
         let account = try context.requireStaff()
         let catalog = try await services.catalog.snapshot()
         let units = try scope(request, account: account, catalog: catalog)
-        guard let record = try await refusals({
-            try await work.claimNext(units: units, by: account.member, catalog: catalog, now: services.clock())
+        let requests = services.requests
+        guard let parts = try await refusals({
+            try await work.claimNext(units: units, by: account.member, catalog: catalog, now: services.clock()) { record, connection in
+                try await Self.detailParts(record, requests: requests, on: connection)
+            }
         }) else {
             return Response(status: .noContent)
         }
-        return try await detailDTO(record, catalog: catalog, language: context.language).response(from: request, context: context)
+        return try detailDTO(parts, catalog: catalog, language: context.language).response(from: request, context: context)
     }
 
     @Sendable func claim(request: Request, context: AppContext) async throws -> StaffRequestDTO {
@@ -259,11 +263,14 @@ struct StaffController {
         if let given { body = given } else { body = try await decodeBody(request) }
         let command = try make(body, catalog)
         let code = try code(context)
-        let record = try await refusals {
-            try await services.requests.apply(command, by: .staff(account.member), trackingCode: code, catalog: catalog, now: services.clock())
+        let requests = services.requests
+        let parts = try await refusals {
+            try await requests.apply(command, by: .staff(account.member), trackingCode: code, catalog: catalog, now: services.clock()) {
+                record, connection in try await Self.detailParts(record, requests: requests, on: connection)
+            }
         }
         services.outboxNotifier.poke()
-        return try await detailDTO(record, catalog: catalog, language: context.language)
+        return detailDTO(parts, catalog: catalog, language: context.language)
     }
 
     // MARK: Helpers
@@ -363,16 +370,33 @@ struct StaffController {
         return QueueList(requests: items.map { QueueItemDTO($0, catalog: catalog, names: names, now: now, language: language) })
     }
 
-    func detailDTO(_ record: RequestRecord, catalog: CatalogSnapshot, language: Language) async throws -> StaffRequestDTO {
-        let (timeline, documents) = try await services.pool.withConnection { connection in
-            (try await services.requests.timeline(requestID: record.id, includePrivate: true, on: connection),
-             try await services.requests.documents(requestID: record.id, on: connection))
-        }
+    /// What a staff answer shows: the record, its whole audit trail, its documents and the names of
+    /// the people in them, read on one connection (inside the change's transaction when there is one).
+    struct DetailParts: Sendable {
+        var record: RequestRecord
+        var timeline: [TimelineEntry]
+        var documents: [DocumentInfo]
+        var names: [StaffID: (nip: String, name: String)]
+    }
+
+    static func detailParts(_ record: RequestRecord, requests: RequestStore, on connection: PostgresConnection) async throws -> DetailParts {
+        let timeline = try await requests.timeline(requestID: record.id, includePrivate: true, on: connection)
+        let documents = try await requests.documents(requestID: record.id, on: connection)
         let people = timeline.flatMap { [$0.actorStaffID, $0.newHolderID, $0.overriddenHolderID] } + [record.assigneeID]
-        let names = try await work.staffNames(ids: Array(Set(people.compactMap { $0 })))
-        return StaffRequestDTO(
-            record, catalog: catalog, timeline: timeline, documents: documents, names: names, now: services.clock(),
-            language: language, base: services.options.publicBaseURL)
+        let names = try await StaffWorkStore.staffNames(ids: Array(Set(people.compactMap { $0 })), on: connection)
+        return DetailParts(record: record, timeline: timeline, documents: documents, names: names)
+    }
+
+    func detailDTO(_ record: RequestRecord, catalog: CatalogSnapshot, language: Language) async throws -> StaffRequestDTO {
+        let requests = services.requests
+        let parts = try await services.pool.withConnection { try await Self.detailParts(record, requests: requests, on: $0) }
+        return detailDTO(parts, catalog: catalog, language: language)
+    }
+
+    func detailDTO(_ parts: DetailParts, catalog: CatalogSnapshot, language: Language) -> StaffRequestDTO {
+        StaffRequestDTO(
+            parts.record, catalog: catalog, timeline: parts.timeline, documents: parts.documents, names: parts.names,
+            now: services.clock(), language: language, base: services.options.publicBaseURL)
     }
 }
 

@@ -163,8 +163,8 @@ public struct ReportStore: Sendable {
 
     // MARK: Maintenance (called inside the transaction that closes a request)
 
-    /// Records the facts of a request that just reached a final state and adds them to the daily and
-    /// monthly summaries.
+    /// Records the facts of a request that just reached a final state and adds them to the daily
+    /// summary (and to the monthly one when its month is already rolled up).
     static func recordOutcome(
         of record: RequestRecord, previous: RequestRecord, service: ServiceType, calendar: BusinessCalendar,
         on connection: PostgresConnection
@@ -225,18 +225,21 @@ public struct ReportStore: Sendable {
             ON CONFLICT (day, unit_id, service_type_id, officer_id) DO UPDATE SET \(sums.replacingOccurrences(of: "%T", with: "report_daily"))
             """,
             binds: values + [PostgresLocalDate(year: day.year, month: day.month, day: day.day), officer ?? 0])
+        // The monthly row only once the month is rolled up (a closing dated into a finished month);
+        // otherwise every officer's closing would meet on that one row. See rollUpMonth.
         try await connection.query(
             """
             INSERT INTO report_monthly (month, unit_id, service_type_id, closed, completed, rejected, cancelled, response_measured,
                 response_met, resolution_measured, resolution_met, breaches, escalations, transfers, paused_minutes, resolve_histogram)
-            VALUES ($15, $1, $2, 1, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)
+            SELECT $15, $1, $2, 1, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14
+            WHERE EXISTS (SELECT 1 FROM report_monthly_rollups WHERE month = $15)
             ON CONFLICT (month, unit_id, service_type_id) DO UPDATE SET \(sums.replacingOccurrences(of: "%T", with: "report_monthly"))
             """,
             binds: values + [PostgresLocalDate(year: day.year, month: day.month, day: 1)])
     }
 
     /// Adds a citizen's IKM answers to the summaries of the day, unit, service and officer the
-    /// request closed with.
+    /// request closed with (the monthly row exists only once its month is rolled up).
     static func recordFeedback(requestID: Int64, scores: IKMScores, on connection: PostgresConnection) async throws {
         let sums = scores.values.map { Int32($0) }
         try await connection.query(
@@ -275,7 +278,9 @@ public struct ReportStore: Sendable {
             }
         }
         let unitList = units.map { Array($0) }
-        try await pool.withConnection { connection in
+        // One snapshot for the plan and every summary read, so a rollup committing in between
+        // cannot make a month count twice or not at all.
+        try await pool.transaction(isolation: .repeatableRead, readOnly: true) { connection in
             if grouping == .officer {
                 for row in try await connection.query(
                     """
@@ -286,26 +291,27 @@ public struct ReportStore: Sendable {
                     names[try row.decode(Int64.self, "id")] = (try row.decode(String.self, "nip"), try row.decode(String.self, "name"))
                 }
             }
-            let (monthsFrom, monthsTo) = Self.wholeMonths(from: from, to: to)
             let columns = """
                 closed, completed, rejected, cancelled, response_measured, response_met, resolution_measured, resolution_met,
                 breaches, escalations, transfers, paused_minutes, resolve_histogram, feedback_count, feedback_sums
                 """
+            // Rolled-up months from the monthly summary; every other day from the daily one.
+            let plan = grouping == .officer
+                ? SummaryPlan(monthly: [], daily: [(from, to)])
+                : try await Self.summaryPlan(from: from, to: to, on: connection)
             var queries: [(String, [any PostgresEncodable])] = []
-            if grouping != .officer, let monthsFrom, let monthsTo {
+            if !plan.monthly.isEmpty {
                 queries.append(("""
                     SELECT unit_id, service_type_id, 0::bigint AS officer_id, \(columns) FROM report_monthly
-                    WHERE month >= $1 AND month < $2 AND ($3::bigint[] IS NULL OR unit_id = ANY($3))
-                    """, [pg(monthsFrom), pg(monthsTo), unitList]))
-                queries.append(("""
-                    SELECT unit_id, service_type_id, officer_id, \(columns) FROM report_daily
-                    WHERE ((day >= $1 AND day < $2) OR (day >= $3 AND day < $4)) AND ($5::bigint[] IS NULL OR unit_id = ANY($5))
-                    """, [pg(from), pg(monthsFrom), pg(monthsTo), pg(to), unitList]))
-            } else {
+                    WHERE month >= $1 AND month < $2 AND month IN (SELECT month FROM report_monthly_rollups WHERE month >= $1 AND month < $2)
+                      AND ($3::bigint[] IS NULL OR unit_id = ANY($3))
+                    """, [pg(plan.monthly.first!), pg(Self.nextMonth(plan.monthly.last!)), unitList]))
+            }
+            for (start, end) in plan.daily {
                 queries.append(("""
                     SELECT unit_id, service_type_id, officer_id, \(columns) FROM report_daily
                     WHERE day >= $1 AND day < $2 AND ($3::bigint[] IS NULL OR unit_id = ANY($3))
-                    """, [pg(from), pg(to), unitList]))
+                    """, [pg(start), pg(end), unitList]))
             }
             for (sql, binds) in queries {
                 for row in try await connection.query(sql, binds: binds) {
@@ -403,19 +409,140 @@ public struct ReportStore: Sendable {
     /// Closed requests and resolution on-time share per month (and per unit when `byUnit`), for
     /// the months [from, to).
     public func trend(from: LocalDate, to: LocalDate, units: Set<UnitID>?, byUnit: Bool) async throws -> [TrendPoint] {
-        let rows = try await pool.query(
+        let unitList = units.map { Array($0) }
+        struct Key: Hashable, Comparable {
+            var month: LocalDate
+            var unit: UnitID?
+            static func < (a: Key, b: Key) -> Bool { (a.month, a.unit ?? 0) < (b.month, b.unit ?? 0) }
+        }
+        var sums: [Key: (closed: Int, measured: Int, met: Int)] = [:]
+        try await pool.transaction(isolation: .repeatableRead, readOnly: true) { connection in
+            let plan = try await Self.summaryPlan(from: Self.firstOfMonth(from), to: to, on: connection)
+            var reads: [(String, [any PostgresEncodable])] = []
+            if !plan.monthly.isEmpty {
+                reads.append(("""
+                    SELECT month, CASE WHEN $2 THEN unit_id END AS unit_id, sum(closed)::bigint AS closed,
+                           sum(resolution_measured)::bigint AS measured, sum(resolution_met)::bigint AS met
+                    FROM report_monthly WHERE month = ANY($1::date[]) AND ($3::bigint[] IS NULL OR unit_id = ANY($3))
+                    GROUP BY 1, 2
+                    """, [plan.monthly.map(\.description), byUnit, unitList]))
+            }
+            for (start, end) in plan.daily {
+                reads.append(("""
+                    SELECT date_trunc('month', day)::date AS month, CASE WHEN $3 THEN unit_id END AS unit_id, sum(closed)::bigint AS closed,
+                           sum(resolution_measured)::bigint AS measured, sum(resolution_met)::bigint AS met
+                    FROM report_daily WHERE day >= $1 AND day < $2 AND ($4::bigint[] IS NULL OR unit_id = ANY($4))
+                    GROUP BY 1, 2
+                    """, [pg(start), pg(end), byUnit, unitList]))
+            }
+            for (sql, binds) in reads {
+                for row in try await connection.query(sql, binds: binds) {
+                    let month = try row.decode(PostgresLocalDate.self, "month")
+                    let key = Key(month: try LocalDate(year: month.year, month: month.month, day: 1), unit: try row.decode(Int64?.self, "unit_id"))
+                    var sum = sums[key] ?? (0, 0, 0)
+                    sum.closed += try row.decode(Int.self, "closed")
+                    sum.measured += try row.decode(Int.self, "measured")
+                    sum.met += try row.decode(Int.self, "met")
+                    sums[key] = sum
+                }
+            }
+        }
+        return sums.sorted { $0.key < $1.key }.map { key, sum in
+            TrendPoint(month: key.month, unitID: key.unit, closed: sum.closed, resolutionOnTimePercent: ReportRow.percent(sum.met, of: sum.measured))
+        }
+    }
+
+    // MARK: Monthly rollup
+
+    /// Which summary answers which part of [from, to): the whole months already rolled up come from
+    /// report_monthly, every other day (the ends, the current month, months not yet rolled up)
+    /// from report_daily, as merged day ranges.
+    struct SummaryPlan {
+        var monthly: [LocalDate]
+        var daily: [(LocalDate, LocalDate)]
+    }
+
+    static func summaryPlan(from: LocalDate, to: LocalDate, on connection: PostgresConnection) async throws -> SummaryPlan {
+        guard from < to else { return SummaryPlan(monthly: [], daily: []) }
+        let (monthsFrom, monthsTo) = wholeMonths(from: from, to: to)
+        var rolled: Set<LocalDate> = []
+        if let monthsFrom, let monthsTo {
+            for row in try await connection.query(
+                "SELECT month FROM report_monthly_rollups WHERE month >= $1 AND month < $2", pg(monthsFrom), pg(monthsTo))
+            {
+                let month = try row.decode(PostgresLocalDate.self, "month")
+                rolled.insert(try LocalDate(year: month.year, month: month.month, day: month.day))
+            }
+        }
+        var plan = SummaryPlan(monthly: [], daily: [])
+        func daily(_ start: LocalDate, _ end: LocalDate) {
+            guard start < end else { return }
+            if let last = plan.daily.last, last.1 == start { plan.daily[plan.daily.count - 1].1 = end } else { plan.daily.append((start, end)) }
+        }
+        guard let monthsFrom, let monthsTo else {
+            daily(from, to)
+            return plan
+        }
+        daily(from, monthsFrom)
+        var month = monthsFrom
+        while month < monthsTo {
+            let next = nextMonth(month)
+            if rolled.contains(month) { plan.monthly.append(month) } else { daily(month, next) }
+            month = next
+        }
+        daily(monthsTo, to)
+        return plan
+    }
+
+    /// The next month that can be rolled up: the month after the last rolled-up one (or of the
+    /// earliest daily row) if it ended before `before`. Nil when there is none.
+    public func nextMonthToRollUp(before: LocalDate) async throws -> LocalDate? {
+        let limit = Self.firstOfMonth(before)
+        let row = try await pool.query(
             """
-            SELECT month, CASE WHEN $4 THEN unit_id END AS unit_id, sum(closed)::bigint AS closed,
-                   sum(resolution_measured)::bigint AS measured, sum(resolution_met)::bigint AS met
-            FROM report_monthly WHERE month >= $1 AND month < $2 AND ($3::bigint[] IS NULL OR unit_id = ANY($3))
-            GROUP BY 1, 2 ORDER BY 1, 2
-            """, pg(Self.firstOfMonth(from)), pg(to), units.map { Array($0) }, byUnit)
-        return try rows.map { row in
-            let month = try row.decode(PostgresLocalDate.self, "month")
-            return TrendPoint(
-                month: try LocalDate(year: month.year, month: month.month, day: 1), unitID: try row.decode(Int64?.self, "unit_id"),
-                closed: try row.decode(Int.self, "closed"),
-                resolutionOnTimePercent: ReportRow.percent(try row.decode(Int.self, "met"), of: try row.decode(Int.self, "measured")))
+            SELECT (SELECT min(day) FROM report_daily
+                    WHERE day >= coalesce((SELECT max(month) + interval '1 month' FROM report_monthly_rollups), '-infinity')) AS first
+            """
+        ).single()
+        guard let first = try row.decode(PostgresLocalDate?.self, "first") else { return nil }
+        let month = Self.firstOfMonth(try LocalDate(year: first.year, month: first.month, day: first.day))
+        return month < limit ? month : nil
+    }
+
+    /// Sums the daily summaries of `month` into report_monthly and marks the month rolled up, in one
+    /// transaction. The SHARE lock on report_daily waits for the transactions writing daily rows
+    /// and holds new ones back until COMMIT, so each write is either in the sums or comes after and
+    /// sees the month rolled up (and adds to the monthly row itself). False when another worker
+    /// rolled it up first.
+    @discardableResult
+    public func rollUpMonth(_ month: LocalDate, now: Date) async throws -> Bool {
+        let first = Self.firstOfMonth(month)
+        return try await pool.transaction { connection in
+            try await connection.query("LOCK TABLE report_daily IN SHARE MODE")
+            guard try await connection.query(
+                "INSERT INTO report_monthly_rollups (month, rolled_at) VALUES ($1, $2) ON CONFLICT DO NOTHING", pg(first), now
+            ).affectedRows == 1 else { return false }
+            try await connection.query(
+                """
+                INSERT INTO report_monthly (month, unit_id, service_type_id, closed, completed, rejected, cancelled, response_measured,
+                    response_met, resolution_measured, resolution_met, breaches, escalations, transfers, paused_minutes,
+                    resolve_histogram, feedback_count, feedback_sums)
+                SELECT $1, unit_id, service_type_id, sum(closed), sum(completed), sum(rejected), sum(cancelled), sum(response_measured),
+                       sum(response_met), sum(resolution_measured), sum(resolution_met), sum(breaches), sum(escalations), sum(transfers),
+                       sum(paused_minutes), loket_sum_counts(resolve_histogram), sum(feedback_count),
+                       loket_add_counts('{0,0,0,0,0,0,0,0,0}', loket_sum_counts(feedback_sums))
+                FROM report_daily WHERE day >= $1 AND day < $2
+                GROUP BY unit_id, service_type_id
+                ON CONFLICT (month, unit_id, service_type_id) DO UPDATE SET
+                    closed = EXCLUDED.closed, completed = EXCLUDED.completed, rejected = EXCLUDED.rejected,
+                    cancelled = EXCLUDED.cancelled, response_measured = EXCLUDED.response_measured,
+                    response_met = EXCLUDED.response_met, resolution_measured = EXCLUDED.resolution_measured,
+                    resolution_met = EXCLUDED.resolution_met, breaches = EXCLUDED.breaches, escalations = EXCLUDED.escalations,
+                    transfers = EXCLUDED.transfers, paused_minutes = EXCLUDED.paused_minutes,
+                    resolve_histogram = EXCLUDED.resolve_histogram, feedback_count = EXCLUDED.feedback_count,
+                    feedback_sums = EXCLUDED.feedback_sums
+                """, pg(first), pg(Self.nextMonth(first)))
+            return true
         }
     }
 

@@ -238,6 +238,19 @@ public struct RequestStore: Sendable {
         leaseDuration: TimeInterval = TransitionContext.defaultLeaseDuration,
         authorize: @Sendable (RequestRecord) throws -> Void = { _ in }
     ) async throws -> RequestRecord {
+        try await apply(
+            command, by: actor, trackingCode: trackingCode, catalog: catalog, now: now, leaseDuration: leaseDuration, authorize: authorize,
+            then: { record, _ in record })
+    }
+
+    /// Applies a lifecycle command as above, then runs `read` on the updated record in the same
+    /// transaction (what the answer shows is exactly what commits, with no second connection).
+    public func apply<T: Sendable>(
+        _ command: RequestCommand, by actor: Principal, trackingCode: String, catalog: CatalogSnapshot, now: Date = Date(),
+        leaseDuration: TimeInterval = TransitionContext.defaultLeaseDuration,
+        authorize: @Sendable (RequestRecord) throws -> Void = { _ in },
+        then read: (RequestRecord, PostgresConnection) async throws -> T
+    ) async throws -> T {
         try await pool.transaction { connection in
             guard let record = try await find(trackingCode: trackingCode, on: connection, forUpdate: true) else {
                 throw RequestStoreError.notFound
@@ -250,7 +263,7 @@ public struct RequestStore: Sendable {
             case .success(let value): transition = value
             case .failure(let refusal): throw RequestStoreError.refused(refusal)
             }
-            return try await persist(transition, of: record, catalog: catalog, now: now, on: connection)
+            return try await read(try await persist(transition, of: record, catalog: catalog, now: now, on: connection), connection)
         }
     }
 

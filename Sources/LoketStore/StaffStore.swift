@@ -164,6 +164,15 @@ public struct StaffWorkStore: Sendable {
         units: [UnitID], by member: StaffMember, catalog: CatalogSnapshot, now: Date = Date(),
         leaseDuration: TimeInterval = TransitionContext.defaultLeaseDuration
     ) async throws -> RequestRecord? {
+        try await claimNext(units: units, by: member, catalog: catalog, now: now, leaseDuration: leaseDuration, then: { record, _ in record })
+    }
+
+    /// Claims as above, then runs `read` on the claimed record in the same transaction.
+    public func claimNext<T: Sendable>(
+        units: [UnitID], by member: StaffMember, catalog: CatalogSnapshot, now: Date = Date(),
+        leaseDuration: TimeInterval = TransitionContext.defaultLeaseDuration,
+        then read: (RequestRecord, PostgresConnection) async throws -> T
+    ) async throws -> T? {
         try await pool.transaction { connection in
             _ = try await expireLeases(units: units, catalog: catalog, now: now, limit: 10, on: connection)
             // With one unit the pick walks the claim-queue index in order and stops at the first
@@ -186,7 +195,7 @@ public struct StaffWorkStore: Sendable {
                 now: now, unitAncestors: [record.unitID] + catalog.ancestors(of: record.unitID), leaseDuration: leaseDuration)
             switch Lifecycle.transition(record.state, .claim, by: .staff(member), context: context) {
             case .success(let transition):
-                return try await requests.persist(transition, of: record, catalog: catalog, now: now, on: connection)
+                return try await read(try await requests.persist(transition, of: record, catalog: catalog, now: now, on: connection), connection)
             case .failure(let refusal):
                 throw RequestStoreError.refused(refusal)
             }
@@ -266,8 +275,13 @@ public struct StaffWorkStore: Sendable {
     /// Names and NIPs of staff, for showing who did what.
     public func staffNames(ids: [StaffID]) async throws -> [StaffID: (nip: String, name: String)] {
         guard !ids.isEmpty else { return [:] }
+        return try await pool.withConnection { try await Self.staffNames(ids: ids, on: $0) }
+    }
+
+    public static func staffNames(ids: [StaffID], on connection: PostgresConnection) async throws -> [StaffID: (nip: String, name: String)] {
+        guard !ids.isEmpty else { return [:] }
         var names: [StaffID: (nip: String, name: String)] = [:]
-        for row in try await pool.query("SELECT id, nip, name FROM staff WHERE id = ANY($1)", ids) {
+        for row in try await connection.query("SELECT id, nip, name FROM staff WHERE id = ANY($1)", ids) {
             names[try row.decode(Int64.self, "id")] = (try row.decode(String.self, "nip"), try row.decode(String.self, "name"))
         }
         return names

@@ -66,6 +66,7 @@ struct Worker: AsyncParsableCommand {
             LeaseRescuer(store: StaffWorkStore(pool: pool), catalog: catalog, tick: tick),
             try outbox.dispatcher(pool: pool, wakeup: outboxWakeup, tick: tick),
             RetentionCleaner(store: RetentionStore(pool: pool)),
+            MonthlyRollup(store: ReportStore(pool: pool)),
         ]
         if metricsPort > 0 {
             let metricsRouter = Router()

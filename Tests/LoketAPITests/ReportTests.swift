@@ -122,6 +122,50 @@ struct ReportTests {
                     #expect(response.status == .forbidden)
                 }
             }
+
+            // Closing touched only the closers' daily rows: December is not rolled up yet, so every
+            // read above came from report_daily. Rolling it up changes no number.
+            #expect(try await app.pool.query("SELECT count(*) AS n FROM report_monthly").single().decode(Int.self, "n") == 0)
+            let reads = [
+                "/api/v1/manager/reports?by=unit&from=2026-12-01&to=2027-01-01",
+                "/api/v1/manager/reports?by=service&from=2026-11-15&to=2027-01-10",
+                "/api/v1/manager/trend?months=3&by=unit",
+                "/api/v1/manager/trend?months=3",
+            ]
+            func answers() async throws -> [String] {
+                try await app.test { client in
+                    var bodies: [String] = []
+                    for uri in reads {
+                        try await client.execute(uri: uri, method: .get, headers: [.authorization: "Bearer \(manager.token)"]) { response in
+                            #expect(response.status == .ok, "\(uri): \(response.body.text)")
+                            bodies.append(response.body.text)
+                        }
+                    }
+                    return bodies
+                }
+            }
+            let fromDaily = try await answers()
+            let reports = ReportStore(pool: app.pool)
+            let december = try LocalDate(year: 2026, month: 12, day: 1)
+            #expect(try await reports.rollUpMonth(december, now: clock.now))
+            #expect(try await !reports.rollUpMonth(december, now: clock.now), "a month is rolled up once")
+            #expect(try await app.pool.query("SELECT count(*) AS n FROM report_monthly").single().decode(Int.self, "n") == 1)
+            let fromMonthly = try await answers()
+            #expect(fromMonthly == fromDaily)
+            #expect(fromDaily.first?.contains(#""closed":4"#) == true, "\(fromDaily.first ?? "")")
+
+            // Feedback after the rollup reaches the monthly row too: the month read from
+            // report_monthly and one day read from report_daily both count three respondents.
+            try await store.giveFeedback(trackingCode: c.0, scores: try IKMScores(Array(repeating: 2, count: 9)), comment: nil, now: clock.now)
+            try await app.test { client in
+                for uri in ["/api/v1/manager/reports?by=unit&from=2026-12-01&to=2027-01-01", "/api/v1/manager/reports?by=unit&from=2026-12-07&to=2026-12-08"] {
+                    try await client.execute(uri: uri, method: .get, headers: [.authorization: "Bearer \(manager.token)"]) { response in
+                        let rows = response.body.json["rows"] as? [[String: Any]] ?? []
+                        let ikm = rows.first { $0["key"] as? String == "DISDUKCAPIL-IDP" }?["ikm"] as? [String: Any]
+                        #expect(ikm?["respondents"] as? Int == 3, "\(uri)")
+                    }
+                }
+            }
         }
     }
 
