@@ -38,6 +38,8 @@ public struct APIError: Error, Sendable {
     /// Extra machine-readable facts for the client, e.g. the tracking code of an existing request.
     public var extra: [String: String] = [:]
     public var retryAfterSeconds: Int?
+    /// The methods the path has, sent as `Allow` with a 405.
+    public var allowedMethods: [HTTPRequest.Method] = []
 
     public init(
         _ status: HTTPResponse.Status, code: String, message: LocalizedText, field: String? = nil,
@@ -153,6 +155,7 @@ extension APIError {
         headers[.contentType] = "application/json; charset=utf-8"
         headers[.contentLanguage] = language.rawValue
         if let retryAfterSeconds { headers[.retryAfter] = String(retryAfterSeconds) }
+        if !allowedMethods.isEmpty { headers[.allow] = allowedMethods.map(\.rawValue).joined(separator: ", ") }
         return Response(status: status, headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: data)))
     }
 }

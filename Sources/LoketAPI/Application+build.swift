@@ -15,6 +15,7 @@ public func buildRouter(
     router.add(middleware: RequestMiddleware())
     router.add(middleware: MetricsMiddleware())
     router.add(middleware: PageMiddleware(timeZone: services.options.timeZone))
+    router.add(middleware: ExpectationMiddleware())
     router.add(middleware: RateLimitMiddleware(
         limiter: RateLimiter(capacity: services.options.rateLimitBurst, refillPerSecond: services.options.rateLimitPerSecond),
         trustForwardedFor: services.options.trustForwardedFor))
@@ -27,6 +28,8 @@ public func buildRouter(
     TransparencyController(services: services).register(on: api)
     Open311Controller(services: services).register(on: router.group("open311/v2"))
     PagesController(services: services).register(on: router)
+    // Last: it then runs only for requests no route answered (see MethodNotAllowedMiddleware).
+    router.add(middleware: MethodNotAllowedMiddleware(routes: router.routes))
     return router
 }
 
@@ -50,10 +53,9 @@ public func buildApplication(
     MetricsSystem.bootstrap(PrometheusMetricsFactory(registry: registry))
     let services = LoketServices(pool: pool, options: options.api)
     let router = buildRouter(services: services, metrics: registry, migrator: migrator)
-    let seconds = Int64(options.idleTimeout.components.seconds)
     return Application(
         router: router,
-        server: .http1(configuration: .init(idleTimeout: .seconds(seconds))),
+        server: .loketHTTP1(idleTimeout: options.idleTimeout),
         configuration: .init(address: .hostname(options.host, port: options.port), serverName: "loket"),
         services: [NotifierService(notifier: services.outboxNotifier), PoolService(pool: pool)],
         logger: logger)

@@ -19,9 +19,9 @@ struct DocumentUpload {
         let buffer: ByteBuffer
         do {
             buffer = try await request.body.collect(upTo: APILimits.maxDocumentBytes + 64 * 1024)
-        } catch {
+        } catch is NIOTooManyBytesError {
             throw APIError.documentTooLarge
-        }
+        }  // a body cut short on the wire goes on to RequestMiddleware: 400 malformed_request
         var filename: String?
         var content: Data
         if declared.lowercased().hasPrefix("multipart/form-data") {
@@ -83,7 +83,8 @@ struct DocumentUpload {
             .map(Character.init))
         name = name.trimmingCharacters(in: CharacterSet(charactersIn: " ."))
         if name.isEmpty { name = "dokumen.\(fallbackExtension)" }
-        if name.count > 200 { name = String(name.prefix(200)) }
+        // Cut by Unicode scalars, which PostgreSQL's char_length counts (documents_filename_safe).
+        if name.unicodeScalars.count > 200 { name = String(String.UnicodeScalarView(name.unicodeScalars.prefix(200))) }
         return name
     }
 
@@ -130,8 +131,11 @@ struct FormPart {
     var filename: String?
     var body: Data
 
+    struct NonASCIIHeaderName: Error {}
+
     /// Collects the parts with multipart-kit's streaming parser.
     static func parse(_ buffer: ByteBuffer, boundary: String) throws -> [FormPart] {
+        guard headerNamesAreASCII(Data(buffer.readableBytesView), boundary: boundary) else { throw NonASCIIHeaderName() }
         let parser = MultipartParser(boundary: boundary)
         var parts: [FormPart] = []
         var current = FormPart(name: nil, filename: nil, body: Data())
@@ -155,5 +159,33 @@ struct FormPart {
         }
         try parser.execute(buffer)
         return parts
+    }
+}
+
+extension FormPart {
+    /// Whether every part header's name is ASCII. multipart-kit (4.7) looks a header name's bytes
+    /// up in a table of the 128 ASCII bytes and traps on any other one: an index out of range that
+    /// ends the whole process, so such a body must not reach it. Checks every header block that
+    /// follows a delimiter line (`--BOUNDARY` and CRLF), which covers every block the parser reads.
+    static func headerNamesAreASCII(_ body: Data, boundary: String) -> Bool {
+        let delimiter = Data("--\(boundary)\r\n".utf8)
+        let bytes = [UInt8](body)
+        var searchFrom = body.startIndex
+        while let found = body.range(of: delimiter, in: searchFrom..<body.endIndex) {
+            var index = found.upperBound - body.startIndex
+            header: while index < bytes.count, bytes[index] != UInt8(ascii: "\r") {
+                // The name, up to the colon.
+                while index < bytes.count, bytes[index] != UInt8(ascii: ":") {
+                    if bytes[index] >= 0x80 { return false }
+                    if bytes[index] == UInt8(ascii: "\r") { break header }  // the parser refuses this line
+                    index += 1
+                }
+                // The value, up to CR LF.
+                while index < bytes.count, bytes[index] != UInt8(ascii: "\r") { index += 1 }
+                index += 2
+            }
+            searchFrom = found.lowerBound + 1
+        }
+        return true
     }
 }

@@ -79,7 +79,9 @@ struct IntakeValidator {
                 if required { problems.append(.missing(field)) }
                 return nil
             }
-            if trimmed.count > max {
+            // Counted in Unicode scalars, as PostgreSQL's char_length and JSON Schema's maxLength
+            // count: "é" written as e + U+0301 is one Character but two scalars.
+            if trimmed.unicodeScalars.count > max {
                 problems.append(.invalid(field, code: "too_long", id: "paling banyak \(max) karakter", en: "at most \(max) characters"))
                 return nil
             }
@@ -112,7 +114,10 @@ struct IntakeValidator {
         if let raw = text(fields.email, names.email, max: 254) {
             do { email = try EmailAddress(raw) } catch { problems.append(.invalid(names.email, error)) }
         }
-        if fields.phone?.isEmpty != false, fields.email?.isEmpty != false {
+        // Blank counts as not given, here as in `text`: a phone or e-mail of white space alone would
+        // otherwise pass this check and store a request nobody can reach.
+        func given(_ value: String?) -> Bool { value?.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty == false }
+        if !given(fields.phone), !given(fields.email) {
             problems.append(FieldProblem(field: names.contact, code: "contact_required", message: LocalizedText(
                 id: "Isi nomor telepon atau alamat e-mail agar petugas dapat menghubungi Anda.",
                 en: "Give a phone number or an e-mail address so that officers can reach you.")))
@@ -143,7 +148,7 @@ struct IntakeValidator {
         default:
             problems.append(.invalid(names.location, code: "coordinates_incomplete", id: "lintang dan bujur harus diisi bersama", en: "latitude and longitude go together"))
         }
-        if area == nil, address == nil, fields.latitude == nil, fields.areaCode == nil, fields.address == nil {
+        if area == nil, address == nil, fields.latitude == nil, !given(fields.areaCode), !given(fields.address) {
             problems.append(FieldProblem(field: names.location, code: "location_required", message: LocalizedText(
                 id: "Isi kode wilayah (kelurahan/kecamatan), alamat, atau koordinat.",
                 en: "Give an area code (kelurahan/kecamatan), an address or coordinates.")))
@@ -151,8 +156,9 @@ struct IntakeValidator {
         let description = text(fields.description, names.description, max: 4000)
         var mediaURL: String?
         if let raw = text(fields.mediaURL, names.mediaURL, max: 2048) {
-            if let url = URL(string: raw), ["http", "https"].contains(url.scheme?.lowercased() ?? ""), url.host != nil {
-                mediaURL = raw
+            if let url = URL(string: raw), let scheme = url.scheme, ["http", "https"].contains(scheme.lowercased()), url.host != nil {
+                // Schemes are case-insensitive (RFC 3986); stored in their lower-case, canonical form.
+                mediaURL = scheme.lowercased() + raw.dropFirst(scheme.count)
             } else {
                 problems.append(.invalid(names.mediaURL, code: "invalid_url", id: "bukan URL http(s)", en: "not an http(s) URL"))
             }

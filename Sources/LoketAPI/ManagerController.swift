@@ -166,9 +166,12 @@ struct ManagerController {
     static func period(_ request: Request, now: Date, timeZone: String) throws -> (LocalDate, LocalDate) {
         func date(_ name: String) throws -> LocalDate? {
             guard let text = request.uri.queryParameters.get(name), !text.isEmpty else { return nil }
-            guard let date = try? LocalDate(iso: text) else {
+            // Years outside 1900–9999 name no period Loket can have data for, and the month
+            // arithmetic of the reports (ReportStore.monthStart) is only defined for positive years.
+            guard let date = try? LocalDate(iso: text), (1900...9999).contains(date.year) else {
                 throw APIError(.badRequest, code: "invalid_date", message: LocalizedText(
-                    id: "\(name) harus tanggal YYYY-MM-DD.", en: "\(name) must be a date YYYY-MM-DD."), field: name)
+                    id: "\(name) harus tanggal YYYY-MM-DD antara tahun 1900 dan 9999.",
+                    en: "\(name) must be a date YYYY-MM-DD in the years 1900 to 9999."), field: name)
             }
             return date
         }

@@ -401,9 +401,23 @@ struct Open311Controller {
         let query = try FormData(query: request)
         try checkJurisdiction(query.values("jurisdiction_id"))
         var problems: [FieldProblem] = []
+        // The filters are read, and a malformed one refused, even when named requests override them.
+        var statuses: [RequestStatus] = []
+        for word in query.list("status") {
+            switch word.lowercased() {
+            case "open": statuses += Open311Store.openStatuses
+            case "closed": statuses += Open311Store.closedStatuses
+            default:
+                problems.append(.invalid("status", code: "invalid_status",
+                    id: "\"\(word)\" bukan status yang sah (open, closed)", en: "\"\(word)\" is not a valid status (open, closed)"))
+            }
+        }
+        let start = Self.instant(query.value("start_date", problems: &problems), field: "start_date", problems: &problems)
+        let end = Self.instant(query.value("end_date", problems: &problems), field: "end_date", problems: &problems)
         let rows: [Open311Request]
         let ids = query.list("service_request_id")
         if !ids.isEmpty {
+            if !problems.isEmpty { throw Open311Errors.problems(problems) }
             // Named requests override every other filter, as the specification says.
             guard ids.count <= Open311Store.maxResults else {
                 throw Open311Errors.problems([.invalid("service_request_id", code: "too_many",
@@ -416,18 +430,6 @@ struct Open311Controller {
             }
             rows = try await store.requests(trackingCodes: codes)
         } else {
-            var statuses: [RequestStatus] = []
-            for word in query.list("status") {
-                switch word.lowercased() {
-                case "open": statuses += Open311Store.openStatuses
-                case "closed": statuses += Open311Store.closedStatuses
-                default:
-                    problems.append(.invalid("status", code: "invalid_status",
-                        id: "\"\(word)\" bukan status yang sah (open, closed)", en: "\"\(word)\" is not a valid status (open, closed)"))
-                }
-            }
-            let start = Self.instant(query.value("start_date", problems: &problems), field: "start_date", problems: &problems)
-            let end = Self.instant(query.value("end_date", problems: &problems), field: "end_date", problems: &problems)
             let window = Self.window(start: start, end: end, now: services.clock(), problems: &problems)
             if !problems.isEmpty { throw Open311Errors.problems(problems) }
             rows = try await store.requests(

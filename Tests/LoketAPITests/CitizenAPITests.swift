@@ -92,10 +92,15 @@ struct CitizenAPITests {
         (["citizen": ["name": "Siti", "nik": "3673014501900001", "phone": "12"]], "", "citizen.phone"),
         (["citizen": ["name": "Siti", "nik": "3673014501900001", "email": "not-an-email"]], "", "citizen.email"),
         (["citizen": ["name": "Siti", "nik": "3673014501900001"]], "contact_required", "citizen"),
+        // White space alone is no phone or e-mail (it once reached the database's check: a 500).
+        (["citizen": ["name": "Siti", "nik": "3673014501900001", "phone": " ", "email": "\u{2009}\u{2028}\u{0B} "]], "contact_required", "citizen"),
+        (["area_code": " ", "address": "\t"], "location_required", "location"),
         (["area_code": "36.73.99"], "unknown_area", "area_code"),
         (["latitude": -6.12], "coordinates_incomplete", "location"),
         (["latitude": 96.0, "longitude": 106.1], "out_of_range", "latitude"),
         (["description": String(repeating: "x", count: 4001)], "too_long", "description"),
+        // 3,000 Characters but 6,000 Unicode scalars: the database's char_length would refuse it (once a 500).
+        (["description": String(repeating: "e\u{301}", count: 3000)], "too_long", "description"),
         (["attributes": [String: String]()], "missing_field", "attributes.alasan"),
         (["attributes": ["alasan": "karena"]], "invalid_choice", "attributes.alasan"),
         (["attributes": ["alasan": "keluarga_baru", "warna": "biru"]], "unknown_attribute", "attributes.warna"),
@@ -330,6 +335,28 @@ struct CitizenAPITests {
                     #expect(response.body.json["content_type"] as? String == "image/png")
                     #expect(response.body.json["filename"] as? String == "ktp.png")
                 }
+                // A byte outside ASCII in a part's header name once crashed the process inside
+                // multipart-kit; it is a malformed body like any other.
+                var broken = Data("--\(boundary)\r\n~".utf8)
+                broken.append(contentsOf: [0xC2, 0xA9])
+                broken.append(Data("s?\u{0C}o--\(boundary)--\r\n".utf8))
+                try await client.execute(
+                    uri: "/api/v1/requests/\(code)/documents", method: .post,
+                    headers: auth.merging([.contentType: "multipart/form-data; boundary=\(boundary)"]), body: ByteBuffer(bytes: broken)
+                ) { response in
+                    #expect(response.status == .badRequest)
+                    #expect((response.body.json["error"] as? [String: Any])?["code"] as? String == "multipart_invalid")
+                }
+                // A name of 150 Characters but 300 Unicode scalars is cut to 200 scalars, which the
+                // database counts (it once refused the row: a 500).
+                let accented = String(repeating: "e\u{301}", count: 150).addingPercentEncoding(withAllowedCharacters: .alphanumerics)!
+                try await client.execute(
+                    uri: "/api/v1/requests/\(code)/documents?filename=\(accented).pdf", method: .post,
+                    headers: auth.merging([.contentType: "application/pdf"]), body: ByteBuffer(bytes: pdf)
+                ) { response in
+                    #expect(response.status == .created, "\(response.body.text)")
+                    #expect((response.body.json["filename"] as? String)?.unicodeScalars.count == 200)
+                }
                 // Claimed to be a PDF, but it is HTML.
                 try await client.execute(
                     uri: "/api/v1/requests/\(code)/documents", method: .post,
@@ -365,7 +392,7 @@ struct CitizenAPITests {
                 }
                 try await client.execute(uri: "/api/v1/requests/\(code)/documents", method: .get, headers: auth) { response in
                     #expect(response.status == .ok)
-                    #expect((response.body.json["documents"] as? [Any])?.count == 2)
+                    #expect((response.body.json["documents"] as? [Any])?.count == 3)
                 }
                 let id = try #require(uploaded["id"] as? Int)
                 try await client.execute(uri: "/api/v1/requests/\(code)/documents/\(id)", method: .get, headers: auth) { response in
@@ -378,7 +405,7 @@ struct CitizenAPITests {
                     #expect(response.status == .notFound)
                 }
             }
-            #expect(try await app.pool.query("SELECT count(*) AS n FROM documents").single().decode(Int.self, "n") == 2)
+            #expect(try await app.pool.query("SELECT count(*) AS n FROM documents").single().decode(Int.self, "n") == 3)
         }
     }
 
@@ -466,6 +493,12 @@ struct CitizenAPITests {
                 }
                 try await client.execute(uri: "/api/v1/requests/\(done)/feedback", method: .post, headers: doneAuth, body: .json(["scores": [4, 4, 3, 4, 5, 3, 4, 4, 3]])) { response in
                     #expect(response.status == .unprocessableContent)
+                }
+                // 1,500 Characters but 3,000 Unicode scalars: over the database's 2,000 (once a 500).
+                let combining = ByteBuffer.json(["scores": [4, 4, 3, 4, 4, 3, 4, 4, 3], "comment": String(repeating: "e\u{301}", count: 1500)])
+                try await client.execute(uri: "/api/v1/requests/\(done)/feedback", method: .post, headers: doneAuth, body: combining) { response in
+                    #expect(response.status == .unprocessableContent)
+                    #expect((response.body.json["error"] as? [String: Any])?["code"] as? String == "too_long")
                 }
                 try await client.execute(uri: "/api/v1/requests/\(done)/feedback", method: .post, headers: doneAuth, body: scores) { response in
                     #expect(response.status == .created)

@@ -1,4 +1,5 @@
 import Foundation
+import HTTPTypes
 import Hummingbird
 import HummingbirdTesting
 import LoketAPI
@@ -48,6 +49,57 @@ import Testing
         #expect(
             unserved.isEmpty,
             "openapi.yaml names routes the router does not have: \(unserved.map(\.description).sorted().joined(separator: ", "))")
+    }
+
+    /// A YAML mapping keeps one of two equal keys and drops the other without a word, so a path
+    /// written twice would hide half of its description from every tool.
+    @Test func noOperationIsWrittenTwice() throws {
+        let text = try String(contentsOf: Self.documentURL, encoding: .utf8)
+        let documented = try OpenAPIPaths.operations(inYAML: text)
+        let repeated = Dictionary(grouping: documented, by: \.self).filter { $0.value.count > 1 }.keys
+        #expect(repeated.isEmpty, "written twice in openapi.yaml: \(repeated.map(\.description).sorted().joined(separator: ", "))")
+    }
+
+    /// A method a documented path does not have is 405 with `Allow` naming exactly the methods the
+    /// document gives that path (JSON error shape, an HTML page under the pages); a path that
+    /// does not exist stays 404.
+    @Test func aMethodThePathDoesNotHaveIs405WithAllow() async throws {
+        let text = try String(contentsOf: Self.documentURL, encoding: .utf8)
+        let documented = Dictionary(grouping: try OpenAPIPaths.operations(inYAML: text), by: \.path)
+            .mapValues { Set($0.map { $0.method.uppercased() }) }
+        // One concrete path per documented path: a tracking code for {code}, json for {format}.
+        @Sendable func concrete(_ path: String) -> String {
+            path.replacingOccurrences(of: "{format}", with: "json")
+                .replacingOccurrences(of: "{code}", with: "SRG-7K3D-9QXA-M2PZ")
+                .replacingOccurrences(of: #"\{[a-z_]+\}"#, with: "x1", options: .regularExpression)
+        }
+        try await Self.withRouter { router in
+            let app = Application(router: router)
+            try await app.test(.router) { client in
+                for (path, methods) in documented.sorted(by: { $0.key < $1.key }) {
+                    let uri = concrete(path)
+                    for method in [HTTPRequest.Method.put, .delete, .patch, .post, .get] where !methods.contains(method.rawValue) {
+                        try await client.execute(uri: uri, method: method) { response in
+                            #expect(response.status == .methodNotAllowed, "\(method) \(uri)")
+                            let allowed = Set((response.headers[.allow] ?? "").split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) })
+                            #expect(allowed == methods, "Allow of \(method) \(uri)")
+                            if path == "/" || path.hasPrefix("/lacak") || path.hasPrefix("/dasbor") || path.hasPrefix("/layanan") || path.hasPrefix("/transparansi") {
+                                #expect(response.headers[.contentType]?.hasPrefix("text/html") == true, "\(method) \(uri)")
+                            } else {
+                                #expect((response.body.json["error"] as? [String: Any])?["code"] as? String == "method_not_allowed", "\(method) \(uri)")
+                            }
+                        }
+                    }
+                }
+                try await client.execute(uri: "/no/such/route", method: .put) { response in
+                    #expect(response.status == .notFound)
+                    #expect(response.headers[.allow] == nil)
+                }
+                try await client.execute(uri: "/api/v1/requests/SRG-7K3D-9QXA-M2PZ/nothing", method: .delete) { response in
+                    #expect(response.status == .notFound)
+                }
+            }
+        }
     }
 
     /// The matcher itself: parameter spellings, Open311 format suffixes, literals against captures.

@@ -58,6 +58,7 @@ struct PageMiddleware: RouterMiddleware {
             PageRenderer.addSecurityHeaders(to: &response.headers, policy: PageRenderer.shared.contentSecurityPolicy)
         }
         if let retry = failure.retryAfterSeconds { response.headers[.retryAfter] = String(retry) }
+        if !failure.allowedMethods.isEmpty { response.headers[.allow] = failure.allowedMethods.map(\.rawValue).joined(separator: ", ") }
         return response
     }
 
