@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
 # Runs every test of Loket against a private, throwaway PostgreSQL cluster.
 # Installs what is missing (apt-get: postgresql, libpq-dev), lints the deployment files, builds,
-# runs the whole-system checks (failover, browser), then starts a cluster in a temporary folder and
-# runs `swift test` (tests run in parallel; each test uses its own database), and stops and removes
-# the cluster whatever happens. Extra arguments go to `swift test` and skip the whole-system checks
+# runs the whole-system checks (failover, browser, and the reliability checks in their short mode:
+# server killed during intake, PostgreSQL restarted under load, the hostile-input corpus,
+# schemathesis), then starts a cluster in a temporary folder and runs `swift test` (tests run in
+# parallel; each test uses its own database), and stops and removes the cluster whatever happens.
+# Extra arguments go to `swift test` and skip the whole-system checks
 # (e.g. deploy/test.sh --filter Migrator).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -20,6 +22,9 @@ if [ $# -eq 0 ]; then
     # cluster of ours runs), and the pages in a real headless Chromium (Selenium).
     tests/ha/failover-during-intake.sh --no-build
     tests/browser/run.sh
+    # Reliability checks in short mode, each once (schemathesis among them: it runs nowhere else
+    # here), each with its own cluster and a time limit; about 2.5 minutes on 2 cores.
+    tests/reliability/run.sh
 fi
 
 cluster=$(mktemp -d /tmp/loket-test-pg.XXXXXX)

@@ -14,7 +14,8 @@
                      XML <errors><error><code>…), code = the HTTP status;
           transport  what the HTTP parser (swift-nio) refuses before loketd sees a request: a 4xx
                      (its bare "400 Bad Request" has no body) or a closed connection;
-          expect     (--full) Expect: 100-continue without a body: 100 (Continue) or a final 4xx;
+          expect     an Expect header, no body sent: the status the case names (100 Continue at
+                     once, or 413/417 at once without 100), never a wait for the body;
         and for every case: no 5xx, a complete answer within --max-seconds (no hang), and the server
         still answering /healthz afterwards. With --rounds 2 the corpus runs twice and each case
         must get the same status and code both times (stable codes). Exits 1 on any violation.
@@ -102,7 +103,9 @@ def exchange(port, head, body, timeout, half_close=False):
             name, _, value = line.partition(b":")
             answer.headers[name.strip().lower().decode("latin-1")] = value.strip().decode("latin-1")
         buffer = rest
-        if "content-length" in answer.headers:
+        if 100 <= answer.status < 200:
+            pass  # an interim answer is a head alone (100 Continue: the server waits for the body)
+        elif "content-length" in answer.headers:
             length = int(answer.headers["content-length"])
             while len(buffer) < length:
                 receive()
@@ -156,7 +159,7 @@ def to_bytes(value):
 
 class Case:
     def __init__(self, name, method, target, headers=(), body=b"", kind="json", auth=None, content_type=None,
-                 max_seconds=None, length=True, half_close=False):
+                 max_seconds=None, length=True, half_close=False, statuses=None):
         self.name = name
         self.method = method
         self.target = to_bytes(target)
@@ -168,6 +171,7 @@ class Case:
         self.max_seconds = max_seconds
         self.length = length
         self.half_close = half_close
+        self.statuses = statuses  # kind "expect": the statuses that are right
 
     def wire(self, address):
         names = {k.lower() for k, _ in self.headers}
@@ -295,7 +299,7 @@ def multipart(boundary, parts):
 # The corpus
 
 
-def corpus(fx, staff, manager, api_key, full):
+def corpus(fx, staff, manager, api_key):
     a, b, c = fx["A"], fx["B"], fx["C"]
     nik_a = fx["A"]["nik"]
     doc = fx["A"]["document"]
@@ -655,11 +659,23 @@ def corpus(fx, staff, manager, api_key, full):
     add("method: PUT on the filing route", "PUT", "/api/v1/requests", body=valid, content_type="application/json")
     add("method: TRACE", "TRACE", "/api/v1/requests")
     add("method: made-up method", "FOO", "/api/v1/requests", kind="transport")
-    if full:
-        # RFC 9110 10.1.1: the server must answer at once, with 100 (Continue) or a final status.
-        add("header: Expect: 100-continue with 100 MB declared, no body sent", "POST", "/api/v1/requests",
-            content_type="application/json", headers=[("Expect", "100-continue"), ("Content-Length", "100000000")],
-            length=False, kind="expect")
+    # RFC 9110 10.1.1: the client sends the head and waits; the server must answer at once, with
+    # 100 (Continue) or, when it refuses the request anyway, the final status (and no 100).
+    add("header: Expect: 100-continue with 100 MB declared, no body sent", "POST", "/api/v1/requests",
+        content_type="application/json", headers=[("Expect", "100-continue"), ("Content-Length", "100000000")],
+        length=False, kind="expect", statuses={413})
+    add("header: Expect: 100-continue with a filing's length declared, body withheld", "POST", "/api/v1/requests",
+        content_type="application/json", headers=[("Expect", "100-continue"), ("Content-Length", str(len(valid)))],
+        length=False, kind="expect", statuses={100})
+    add("header: Expect: 100-continue on an upload, body withheld", "POST", "/api/v1/requests/%s/documents" % a["code"],
+        headers=[("Authorization", "Bearer " + a["token"]), ("Expect", "100-continue"), ("Content-Length", str(1 << 20))],
+        content_type="application/pdf", length=False, kind="expect", statuses={100})
+    add("header: Expect: something-else, body withheld", "POST", "/api/v1/requests",
+        content_type="application/json", headers=[("Expect", "something-else"), ("Content-Length", str(len(valid)))],
+        length=False, kind="expect", statuses={417})
+    add("header: Expect: 100-continue on an Open311 filing, body withheld", "POST", "/open311/v2/requests.json",
+        content_type="application/x-www-form-urlencoded", headers=[("Expect", "100-continue"), ("Content-Length", "100")],
+        length=False, kind="expect", statuses={100})
 
     # -- Last: cases whose acceptance would change request C (so they cannot disturb the others) ---
     # A NUL cannot be stored in PostgreSQL text; such text must be refused before SQL, never a 500.
@@ -695,9 +711,11 @@ def judge(case, answer, max_seconds):
             return None, "closed"
         return "no answer (%s)" % answer.error, None
     if case.kind == "expect":
-        if answer.status == 100 or 400 <= answer.status < 500:
-            return None, str(answer.status)
-        return "answered %d to Expect: 100-continue" % answer.status, None
+        if answer.status not in case.statuses:
+            return "answered %d, expected %s" % (answer.status, "/".join(map(str, sorted(case.statuses)))), None
+        if answer.status >= 400 and not answer.complete:
+            return "incomplete answer %d (%s)" % (answer.status, answer.error), None
+        return None, (json_code(answer) or str(answer.status)) if answer.status >= 400 else "continue"
     if not answer.complete:
         return "incomplete answer %d (%s)" % (answer.status, answer.error), None
     if answer.status >= 500:
@@ -765,7 +783,7 @@ def run_refuse(args):
     port = port_of(args.base)
     with open(args.fixtures) as source:
         fixtures = json.load(source)
-    cases = corpus(fixtures, args.staff_token, args.manager_token, args.api_key, args.full)
+    cases = corpus(fixtures, args.staff_token, args.manager_token, args.api_key)
     if args.only:
         cases = [c for c in cases if args.only in c.name]
     names = [c.name for c in cases]
@@ -989,7 +1007,6 @@ def main():
     refuse.add_argument("--api-key", required=True)
     refuse.add_argument("--rounds", type=int, default=1)
     refuse.add_argument("--max-seconds", type=float, default=10)
-    refuse.add_argument("--full", action="store_true", help="also Expect: 100-continue (a server that ignores it waits for its idle timeout)")
     refuse.add_argument("--report", help="write kind, status, code and name of every case (TSV)")
     refuse.add_argument("--only", help="run only the cases whose name contains this")
     accept = commands.add_parser("accept")

@@ -7,7 +7,8 @@
 #
 #   tests/reliability/run.sh [--full] [--only NAME]
 #
-# Short mode (the default, for CI): 3 to 4 minutes in all on 2 cores, most of it schemathesis;
+# Short mode (the default; deploy/test.sh runs it, so CI does): about 2.5 minutes in all on 2 cores
+# once loketd is built, more than half of it schemathesis (25 examples per operation, at most 75 s);
 # --full runs each check's long mode and schemathesis with its default budget (about 10 minutes).
 # loketd is built once (debug; LOKET_RELIABILITY_CONFIG=release for a release build) and the checks
 # share that binary. Each check has its own private PostgreSQL cluster and loopback port.
