@@ -546,7 +546,7 @@ public struct ReportStore: Sendable {
         }
     }
 
-    // MARK: Dates
+    // MARK: Dates (month and day 1 are always valid, so these `try!` cannot trap)
 
     static func firstOfMonth(_ date: LocalDate) -> LocalDate { try! LocalDate(year: date.year, month: date.month, day: 1) }
 
@@ -570,7 +570,10 @@ extension ReportStore {
 
     /// The first day of the month `months` before `start`'s month.
     public static func monthStart(_ start: LocalDate, minusMonths months: Int) -> LocalDate {
+        // Floored division, so months before year 0 still land on a valid month (1...12): the
+        // `try!` can then never trap, whatever date a caller passes.
         let index = start.year * 12 + (start.month - 1) - months
-        return try! LocalDate(year: index / 12, month: index % 12 + 1, day: 1)
+        let year = index >= 0 ? index / 12 : (index - 11) / 12
+        return try! LocalDate(year: year, month: index - year * 12 + 1, day: 1)
     }
 }

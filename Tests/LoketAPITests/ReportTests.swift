@@ -10,6 +10,14 @@ import Testing
 
 @Suite("Reports")
 struct ReportTests {
+    @Test func monthArithmeticNeverTrapsAtTheEdgesOfTheCalendar() throws {
+        #expect(ReportStore.monthStart(try LocalDate(year: 2026, month: 3, day: 15), minusMonths: 14).description == "2025-01-01")
+        #expect(ReportStore.monthStart(try LocalDate(year: 1, month: 1, day: 1), minusMonths: 1).description == "0000-12-01")
+        let early = ReportStore.monthStart(try LocalDate(year: 1, month: 2, day: 1), minusMonths: 25)
+        #expect(early.year == -1 && early.month == 1 && early.day == 1)
+        #expect(ReportStore.nextMonthStart(after: try LocalDate(year: 2026, month: 12, day: 31)).description == "2027-01-01")
+    }
+
     /// Four kk-baru requests filed on Monday 7 December 2026 at 08:00 in Jakarta, worked on the ASN
     /// calendar (07:30–12:00, 13:00–16:00), with every number below worked out by hand:
     /// A claimed 09:00, resolved 14:00: 300 working minutes, response met.
