@@ -344,7 +344,7 @@ actor CLITemplateDatabase {
             // Renaming makes the finished template appear atomically to other test processes.
             do {
                 try await admin.executeScript("ALTER DATABASE \(quoted) RENAME TO \(try await admin.escapeIdentifier(name))")
-            } catch let error as PostgresError where error.sqlState == SQLState("42P04") {
+            } catch let error as PostgresError where error.sqlState == SQLState("42P04") || error.sqlState == SQLState("23505") {
                 try await admin.executeScript("DROP DATABASE \(quoted)")
             }
         }
