@@ -77,3 +77,23 @@ loket_pg_stop() {
     [ -f "$dir/data/PG_VERSION" ] || return 0
     loket_as_owner "$bin/pg_ctl" -D "$dir/data" -m fast -w stop >/dev/null 2>&1 || true
 }
+
+# loket_stop_pid PID: asks a process (a test's loketd, a load client) to stop with SIGTERM, waits up
+# to 5 s, then SIGKILLs it. Nothing when PID is empty or already gone.
+loket_stop_pid() {
+    local pid=$1
+    [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null || return 0
+    kill -TERM "$pid" 2>/dev/null || true
+    for _ in $(seq 1 50); do kill -0 "$pid" 2>/dev/null || return 0; sleep 0.1; done
+    kill -KILL "$pid" 2>/dev/null || true
+}
+
+# loket_show_server_errors LOG: repeats a server log's lines about unhandled errors or crashes on
+# stderr, so a check that stops its server still says why it failed.
+loket_show_server_errors() {
+    local log=$1
+    if [ -s "$log" ] && grep -qiE 'unhandled error|fatal|crash' "$log"; then
+        loket_log "server log lines about unhandled errors:"
+        grep -iE 'unhandled error|fatal|crash' "$log" | tail -n 20 >&2
+    fi
+}

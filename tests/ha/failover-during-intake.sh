@@ -96,22 +96,15 @@ work=$(mktemp -d /tmp/loket-ha-test.XXXXXX)
 chmod 755 "$work"
 ha="$work/ha"
 server_pid="" load_pid="" failover_pid=""
-stop_pid() { # stop_pid PID: TERM, then KILL after 5 s
-    local pid=$1
-    [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null || return 0
-    kill -TERM "$pid" 2>/dev/null || true
-    for _ in $(seq 1 50); do kill -0 "$pid" 2>/dev/null || return 0; sleep 0.1; done
-    kill -KILL "$pid" 2>/dev/null || true
-}
 # shellcheck disable=SC2329 # run by the EXIT trap
 cleanup() {
     # Frozen processes (--mode freeze) go on so that they can be stopped.
     if [ -s "$work/frozen" ]; then
         for pid in $(<"$work/frozen"); do kill -CONT "$pid" 2>/dev/null || true; done
     fi
-    stop_pid "$load_pid"
-    stop_pid "$failover_pid"
-    stop_pid "$server_pid"
+    loket_stop_pid "$load_pid"
+    loket_stop_pid "$failover_pid"
+    loket_stop_pid "$server_pid"
     [ -d "$ha" ] && deploy/ha/teardown.sh --keep "$ha" >/dev/null 2>&1
     if [ "$keep" = 1 ]; then say "work folder kept: $work"; else rm -rf "$work"; fi
 }
@@ -260,7 +253,7 @@ load_pid=""
 if [ -n "$failover_pid" ]; then
     # perform failover returns once the old primary has rejoined as the standby; give it a moment.
     for _ in $(seq 1 150); do kill -0 "$failover_pid" 2>/dev/null || break; sleep 0.2; done
-    stop_pid "$failover_pid"
+    loket_stop_pid "$failover_pid"
     failover_pid=""
 fi
 [ -f "$work/load.json" ] || { tail -n 20 "$work/load.log" >&2; check "load results" 1 "no $work/load.json"; finish; }

@@ -72,16 +72,9 @@ bin=$(swift build --show-bin-path)
 cluster="$work/pg"
 server_pid=""
 cleanup() {
-    if [ -n "$server_pid" ] && kill -0 "$server_pid" 2>/dev/null; then
-        kill -TERM "$server_pid" 2>/dev/null || true
-        for _ in $(seq 1 50); do kill -0 "$server_pid" 2>/dev/null || break; sleep 0.1; done
-        kill -KILL "$server_pid" 2>/dev/null || true
-    fi
+    loket_stop_pid "$server_pid"
     loket_pg_stop "$cluster"
-    if [ -s "$work/loketd.log" ] && grep -qiE 'unhandled error|fatal|crash' "$work/loketd.log"; then
-        loket_log "server log lines about unhandled errors:"
-        grep -iE 'unhandled error|fatal|crash' "$work/loketd.log" | tail -n 20 >&2
-    fi
+    loket_show_server_errors "$work/loketd.log"
     rm -rf "$work"
 }
 trap cleanup EXIT
