@@ -85,7 +85,7 @@ struct IntakeValidator {
                 problems.append(.invalid(field, code: "too_long", id: "paling banyak \(max) karakter", en: "at most \(max) characters"))
                 return nil
             }
-            if trimmed.unicodeScalars.contains(where: { $0.properties.generalCategory == .control && $0 != "\n" && $0 != "\t" }) {
+            if trimmed.containsControlCharacters() {
                 problems.append(.invalid(field, code: "control_characters", id: "berisi karakter kendali", en: "contains control characters"))
                 return nil
             }
@@ -200,7 +200,7 @@ struct IntakeValidator {
                 continue
             }
             // NUL cannot be stored in jsonb, and no other control character belongs in an answer.
-            if values.contains(where: { $0.unicodeScalars.contains { $0.properties.generalCategory == .control && $0 != "\n" && $0 != "\t" } }) {
+            if values.contains(where: { $0.containsControlCharacters() }) {
                 problems.append(.invalid(field, code: "control_characters", id: "berisi karakter kendali", en: "contains control characters"))
                 continue
             }
@@ -254,5 +254,16 @@ extension LocalDate {
         calendar.timeZone = TimeZone(identifier: timeZone) ?? .gmt
         let parts = calendar.dateComponents([.year, .month, .day], from: now)
         return (try? LocalDate(year: parts.year!, month: parts.month!, day: parts.day!))!
+    }
+}
+
+extension String {
+    /// Whether the text holds a control character other than line feed and tab (and carriage
+    /// return when `allowingReturn`). NUL cannot be stored at all, and the others would reach
+    /// officers' terminals as escape sequences, so free text refuses them everywhere.
+    func containsControlCharacters(allowingReturn: Bool = false) -> Bool {
+        unicodeScalars.contains { scalar in
+            scalar.properties.generalCategory == .control && scalar != "\n" && scalar != "\t" && !(allowingReturn && scalar == "\r")
+        }
     }
 }

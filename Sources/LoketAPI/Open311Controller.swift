@@ -328,7 +328,7 @@ struct Open311Controller {
             if suffix == "[]" { listForm.insert(code) }
             guard !value.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty else { continue }
             // The answers are stored as jsonb, which cannot hold NUL; other controls have no place in an answer either.
-            if value.unicodeScalars.contains(where: { $0.properties.generalCategory == .control && $0 != "\n" && $0 != "\t" && $0 != "\r" }) {
+            if value.containsControlCharacters(allowingReturn: true) {
                 problems.append(.invalid("attribute[\(code)]", code: "control_characters", id: "berisi karakter kendali", en: "contains control characters"))
                 continue
             }

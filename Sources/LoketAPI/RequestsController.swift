@@ -269,10 +269,6 @@ struct RequestsController {
         let scores: IKMScores
         do { scores = try IKMScores(given) } catch { throw APIError.validation([.invalid("scores", error)]) }
         let comment = try StaffController.optional(body.comment, "comment", max: 2000)
-        // `optional` counts Characters; the database (feedback_comment_length) counts Unicode scalars.
-        if let comment, comment.unicodeScalars.count > 2000 {
-            throw APIError.validation([.invalid("comment", code: "too_long", id: "paling banyak 2000 karakter", en: "at most 2000 characters")])
-        }
         let (record, _) = try await authorizedRecord(request, context)
         do {
             try await services.requests.giveFeedback(

@@ -351,14 +351,15 @@ struct StaffController {
         return text
     }
 
-    /// Trimmed free text, nil when empty. Control characters other than newline and tab are refused:
-    /// they cannot be stored (NUL) or would reach officers' terminals as escape sequences.
+    /// Trimmed free text, nil when empty, at most `max` Unicode scalars (as PostgreSQL's
+    /// char_length and the OpenAPI document's maxLength count). Control characters other than
+    /// newline and tab are refused: they cannot be stored (NUL) or would reach officers' terminals.
     static func optional(_ value: String?, _ field: String, max: Int) throws -> String? {
         guard let text = value?.trimmingCharacters(in: .whitespacesAndNewlines), !text.isEmpty else { return nil }
-        guard text.count <= max else {
+        guard text.unicodeScalars.count <= max else {
             throw APIError.validation([.invalid(field, code: "too_long", id: "paling banyak \(max) karakter", en: "at most \(max) characters")])
         }
-        if text.unicodeScalars.contains(where: { $0.properties.generalCategory == .control && $0 != "\n" && $0 != "\t" }) {
+        if text.containsControlCharacters() {
             throw APIError.validation([.invalid(field, code: "control_characters", id: "berisi karakter kendali", en: "contains control characters")])
         }
         return text
