@@ -303,9 +303,8 @@ public struct ReportStore: Sendable {
             if !plan.monthly.isEmpty {
                 queries.append(("""
                     SELECT unit_id, service_type_id, 0::bigint AS officer_id, \(columns) FROM report_monthly
-                    WHERE month >= $1 AND month < $2 AND month IN (SELECT month FROM report_monthly_rollups WHERE month >= $1 AND month < $2)
-                      AND ($3::bigint[] IS NULL OR unit_id = ANY($3))
-                    """, [pg(plan.monthly.first!), pg(Self.nextMonth(plan.monthly.last!)), unitList]))
+                    WHERE month = ANY($1::date[]) AND ($2::bigint[] IS NULL OR unit_id = ANY($2))
+                    """, [plan.monthly.map(\.description), unitList]))
             }
             for (start, end) in plan.daily {
                 queries.append(("""
