@@ -47,7 +47,7 @@ struct DocumentUpload {
                 throw APIError.unsupportedMediaType("multipart/form-data, application/pdf, image/jpeg or image/png")
             }
             content = Data(buffer.readableBytesView)
-            filename = request.uri.queryParameters.get("filename")
+            filename = try request.queryValue("filename")
                 ?? request.headers[HTTPField.Name("Content-Disposition")!].flatMap(Self.dispositionFilename)
         }
         guard !content.isEmpty else {

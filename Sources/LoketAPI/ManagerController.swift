@@ -50,7 +50,7 @@ struct ManagerController {
         let (from, to) = try Self.period(request, now: services.clock(), timeZone: services.options.timeZone)
         let result = try await reports.report(grouping: grouping, from: from, to: to, units: units, catalog: catalog, now: services.clock())
         let dto = ReportDTO(result, language: context.language)
-        if request.uri.queryParameters.get("format") == "csv" { return Self.csv(dto.csv(publicColumns: false), name: "laporan-\(grouping.rawValue)") }
+        if try request.queryValue("format") == "csv" { return Self.csv(dto.csv(publicColumns: false), name: "laporan-\(grouping.rawValue)") }
         return try dto.response(from: request, context: context)
     }
 
@@ -107,7 +107,7 @@ struct ManagerController {
         let today = LocalDate.today(in: services.options.timeZone, now: services.clock())
         let end = ReportStore.nextMonthStart(after: today)
         let start = ReportStore.monthStart(end, minusMonths: months)
-        let points = try await reports.trend(from: start, to: end, units: units, byUnit: request.uri.queryParameters.get("by") == "unit")
+        let points = try await reports.trend(from: start, to: end, units: units, byUnit: try request.queryValue("by") == "unit")
         return TrendDTO(points: points.map {
             TrendDTO.Point(
                 month: String($0.month.description.prefix(7)), unit: $0.unitID.flatMap { catalog.units[$0]?.code }, closed: $0.closed,
@@ -123,7 +123,7 @@ struct ManagerController {
         guard account.role >= .manager else { throw APIError.roleRequired(.manager) }
         let catalog = try await services.catalog.snapshot()
         let subtree = catalog.subtree(of: account.unitID)
-        guard let code = request.uri.queryParameters.get("unit"), !code.isEmpty else { return (Set(subtree), catalog) }
+        guard let code = try request.queryValue("unit"), !code.isEmpty else { return (Set(subtree), catalog) }
         guard let unit = catalog.unit(code: code) else {
             throw APIError(.badRequest, code: "unknown_unit", message: LocalizedText(id: "Unit \(code) tidak ada.", en: "There is no unit \(code)."), field: "unit")
         }
@@ -134,7 +134,7 @@ struct ManagerController {
     /// Sorts the whole filtered list, then applies `limit`.
     func list(_ items: [OverdueItem], request: Request, catalog: CatalogSnapshot, language: Language) async throws -> OverdueList {
         var sorted = items
-        if request.uri.queryParameters.get("sort") == "due" { sorted.sort { ($0.dueAt, $0.trackingCode) < ($1.dueAt, $1.trackingCode) } }
+        if try request.queryValue("sort") == "due" { sorted.sort { ($0.dueAt, $0.trackingCode) < ($1.dueAt, $1.trackingCode) } }
         let shown = Array(sorted.prefix(try limit(request)))
         let names = try await work.staffNames(ids: shown.compactMap(\.assigneeID))
         return OverdueList(requests: shown.map { OverdueDTO($0, catalog: catalog, names: names, language: language) })
@@ -143,7 +143,7 @@ struct ManagerController {
     func limit(_ request: Request) throws -> Int { try integer(request, "limit", default: 200, range: 1...1000) }
 
     func integer(_ request: Request, _ name: String, default value: Int, range: ClosedRange<Int>) throws -> Int {
-        guard let text = request.uri.queryParameters.get(name), !text.isEmpty else { return value }
+        guard let text = try request.queryValue(name), !text.isEmpty else { return value }
         guard let number = Int(text), range.contains(number) else {
             throw APIError(.badRequest, code: "invalid_\(name)", message: LocalizedText(
                 id: "\(name) harus bilangan \(range.lowerBound) sampai \(range.upperBound).",
@@ -153,7 +153,7 @@ struct ManagerController {
     }
 
     static func grouping(_ request: Request, allowed: [ReportGrouping]) throws -> ReportGrouping {
-        let text = request.uri.queryParameters.get("by") ?? "unit"
+        let text = try request.queryValue("by") ?? "unit"
         guard let grouping = ReportGrouping(rawValue: text), allowed.contains(grouping) else {
             let names = allowed.map(\.rawValue).joined(separator: ", ")
             throw APIError(.badRequest, code: "invalid_grouping", message: LocalizedText(
@@ -165,7 +165,7 @@ struct ManagerController {
     /// `from` and `to` as YYYY-MM-DD, both included; the default is the last twelve months.
     static func period(_ request: Request, now: Date, timeZone: String) throws -> (LocalDate, LocalDate) {
         func date(_ name: String) throws -> LocalDate? {
-            guard let text = request.uri.queryParameters.get(name), !text.isEmpty else { return nil }
+            guard let text = try request.queryValue(name), !text.isEmpty else { return nil }
             // Years outside 1900–9999 name no period Loket can have data for, and the month
             // arithmetic of the reports (ReportStore.monthStart) is only defined for positive years.
             guard let date = try? LocalDate(iso: text), (1900...9999).contains(date.year) else {

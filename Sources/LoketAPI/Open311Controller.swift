@@ -803,16 +803,17 @@ struct FormData {
     }
 
     /// The one value of `name`, nil when absent or blank. The same value repeated is harmless;
-    /// different values are a problem, since either could be the one meant.
+    /// different values are a problem, since either could be the one meant. A blank beside a value
+    /// counts as a different value too (`start_date=&start_date=X` names no single date).
     func value(_ name: String, problems: inout [FieldProblem]) -> String? {
-        let given = values(name)
+        let given = pairs.filter { $0.name == name }.map(\.value)
         guard let first = given.first else { return nil }
         if given.contains(where: { $0 != first }) {
             problems.append(.invalid(name, code: "conflicting_values",
                 id: "diberikan lebih dari sekali dengan nilai berbeda", en: "given more than once with different values"))
             return nil
         }
-        return first
+        return first.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty ? nil : first
     }
 
     /// A comma-separated list, which may also be spread over repeated parameters; blank items are dropped.

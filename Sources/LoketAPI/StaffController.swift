@@ -282,7 +282,7 @@ struct StaffController {
     }
 
     func limit(_ request: Request) throws -> Int {
-        guard let text = request.uri.queryParameters.get("limit"), !text.isEmpty else { return 50 }
+        guard let text = try request.queryValue("limit"), !text.isEmpty else { return 50 }
         guard let value = Int(text), (1...500).contains(value) else {
             throw APIError(.badRequest, code: "invalid_limit", message: LocalizedText(id: "limit harus 1 sampai 500.", en: "limit must be 1 to 500."), field: "limit")
         }
@@ -292,7 +292,7 @@ struct StaffController {
     /// The caller's unit subtree, or one unit of it with `?unit=CODE`.
     func scope(_ request: Request, account: StaffAccount, catalog: CatalogSnapshot) throws -> [UnitID] {
         let subtree = catalog.subtree(of: account.unitID)
-        guard let code = request.uri.queryParameters.get("unit"), !code.isEmpty else { return subtree }
+        guard let code = try request.queryValue("unit"), !code.isEmpty else { return subtree }
         guard let unit = catalog.unit(code: code) else {
             throw APIError(.badRequest, code: "unknown_unit", message: LocalizedText(id: "Unit \(code) tidak ada.", en: "There is no unit \(code)."), field: "unit")
         }

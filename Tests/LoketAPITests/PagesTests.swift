@@ -18,6 +18,22 @@ struct PagesTests {
 
     // MARK: Rendering
 
+    @Test func onlyTheCanonicalBase64URLSpellingDecodes() throws {
+        let bytes = Data((0..<32).map { UInt8(truncatingIfNeeded: $0 * 37 + 11) })
+        let text = Base64URL.encode(bytes)
+        #expect(text.count == 43)
+        #expect(Base64URL.decode(text) == bytes)
+        // The last character holds 4 bits of data and 2 unused ones; every other letter sharing
+        // those 4 bits is another spelling of the same bytes, and must not verify as it.
+        let alphabet = Array("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_")
+        let last = try #require(alphabet.firstIndex(of: text.last!))
+        for other in (last & ~3)...(last | 3) where other != last {
+            #expect(Base64URL.decode(String(text.dropLast()) + String(alphabet[other])) == nil)
+        }
+        #expect(Base64URL.decode(text + "=") == nil)
+        #expect(Base64URL.decode("a+b/") == nil)
+    }
+
     @Test func everyPageRendersAsHTMLWithTheSecurityHeaders() async throws {
         try await APITestEnvironment.withApp { app in
             try await app.test { client in
@@ -74,6 +90,17 @@ struct PagesTests {
                     // The switch keeps the chosen period.
                     #expect(response.body.text.contains("href=\"/transparansi?from=2026-01-01&amp;to=2026-03-31&amp;lang=id\""))
                     #expect(response.body.text.contains("<input type=\"hidden\" name=\"lang\" value=\"en\">"))
+                }
+                // One name, two values: refused as the JSON API refuses it, as a page.
+                try await client.execute(uri: "/transparansi?from=2026-01-01&from=&lang=en", method: .get) { response in
+                    #expect(response.status == .badRequest)
+                    #expect(response.headers[.contentType] == "text/html; charset=utf-8")
+                    #expect(response.body.text.contains("<code>conflicting_values</code>"))
+                    #expect(response.body.text.contains("from is given more than once"))
+                }
+                try await client.execute(uri: "/layanan?lang=en&lang=en", method: .get) { response in
+                    #expect(response.status == .ok)
+                    #expect(response.body.text.contains("Service catalog"))
                 }
             }
         }

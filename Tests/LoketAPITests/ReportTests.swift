@@ -204,4 +204,27 @@ struct ReportTests {
             }
         }
     }
+
+    @Test func aQueryParameterGivenTwiceWithDifferentValuesIsRefusedNotGuessed() async throws {
+        try await APITestEnvironment.withApp { app in
+            let manager = try await StaffAPITests.makeOfficer(app, unit: "DISDUKCAPIL", role: .manager)
+            let auth: HTTPFields = [.authorization: "Bearer \(manager.token)"]
+            try await app.test { client in
+                // Schemathesis found `limit=&limit=!M` answered 200 as if no limit were given.
+                for uri in ["/api/v1/manager/at-risk?limit=&limit=%21M", "/api/v1/manager/breaches?limit=5&limit=6",
+                            "/api/v1/staff/queue?limit=&limit=3", "/api/v1/manager/reports?from=2026-01-01&from=2026-02-01"] {
+                    try await client.execute(uri: uri, method: .get, headers: auth) { response in
+                        #expect(response.status == .badRequest, "\(uri)")
+                        let error = response.body.json["error"] as? [String: Any]
+                        #expect(error?["code"] as? String == "conflicting_values", "\(uri)")
+                        #expect(error?["field"] as? String != nil, "\(uri)")
+                    }
+                }
+                // The same value twice names one value.
+                try await client.execute(uri: "/api/v1/manager/at-risk?limit=5&limit=5", method: .get, headers: auth) { response in
+                    #expect(response.status == .ok)
+                }
+            }
+        }
+    }
 }

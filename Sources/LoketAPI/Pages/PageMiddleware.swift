@@ -17,9 +17,18 @@ struct PageMiddleware: RouterMiddleware {
         path == "/" || pagePrefixes.contains { path == $0 || path.hasPrefix($0 + "/") }
     }
 
-    /// The language named by `?lang=`, if it is one Loket speaks.
+    /// The language named by `?lang=`, if it is one Loket speaks (and named once: a conflicting
+    /// repeat is refused by `handle` and rendered in the Accept-Language choice).
     static func requestedLanguage(_ request: Request) -> Language? {
-        request.uri.queryParameters.get("lang").flatMap { Language(rawValue: $0.lowercased()) }
+        (try? request.queryValue("lang")).flatMap { $0 }.flatMap { Language(rawValue: $0.lowercased()) }
+    }
+
+    /// Every query parameter of a page names one value; a name given twice with different values
+    /// is the same 400 `conflicting_values` the JSON API gives.
+    static func checkQuery(_ request: Request) throws {
+        for name in Set(request.uri.queryParameters.map { String($0.key) }) {
+            _ = try request.queryValue(name)
+        }
     }
 
     func handle(_ request: Request, context: AppContext, next: (Request, AppContext) async throws -> Response) async throws -> Response {
@@ -28,6 +37,7 @@ struct PageMiddleware: RouterMiddleware {
         if let language = Self.requestedLanguage(request) { context.language = language }
         let renderer = PageRenderer.shared
         do {
+            try Self.checkQuery(request)
             var response = try await next(request, context)
             PageRenderer.addSecurityHeaders(to: &response.headers, policy: renderer.contentSecurityPolicy)
             return response
