@@ -11,7 +11,9 @@ import Prometheus
 public func buildRouter(
     services: LoketServices, metrics: PrometheusCollectorRegistry, migrator: Migrator? = nil
 ) -> Router<AppContext> {
-    let router = Router(context: AppContext.self)
+    // HEAD answers every GET route with the GET's status and headers and no body (RFC 9110 §9.3.2:
+    // a general-purpose server must support it; monitors and link checkers use it).
+    let router = Router(context: AppContext.self, options: .autoGenerateHeadEndpoints)
     router.add(middleware: RequestMiddleware())
     router.add(middleware: MetricsMiddleware())
     router.add(middleware: PageMiddleware(timeZone: services.options.timeZone))

@@ -28,6 +28,10 @@ struct MethodNotAllowedMiddleware: RouterMiddleware {
                 routes.append(Route(path: route.path, methods: [route.method]))
             }
         }
+        // The router answers HEAD wherever it answers GET (`.autoGenerateHeadEndpoints`).
+        for index in routes.indices where routes[index].methods.contains(.get) {
+            routes[index].methods.insert(.head)
+        }
         self.routes = routes
     }
 

@@ -101,4 +101,20 @@ struct ExpectContinueTests {
             #expect((pipelined[0].json["services"] as? [Any])?.isEmpty == false)
         }
     }
+
+    /// HEAD over the wire: the head of the GET answer and no body, and the connection carries on.
+    @Test func headIsAnsweredWithoutABodyAndTheConnectionCarriesOn() async throws {
+        try await APITestEnvironment.withLiveServer { port, _ in
+            let outcome = try await RawHTTP.run(port: port) { connection in
+                try connection.send(RawHTTP.head("HEAD /api/v1/services HTTP/1.1", []))
+                let head = try connection.readResponse(toHead: true)
+                try connection.send(RawHTTP.head("GET /api/v1/services HTTP/1.1", []))
+                return [head, try connection.readResponse()]
+            }
+            #expect(outcome.map(\.status) == [200, 200])
+            #expect(outcome[0].head.lowercased().contains("content-type: application/json"))
+            // The GET right behind it parses as its own response: HEAD sent no body bytes.
+            #expect(outcome[1].json["services"] != nil)
+        }
+    }
 }

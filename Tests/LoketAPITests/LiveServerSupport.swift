@@ -112,8 +112,9 @@ final class RawHTTP: @unchecked Sendable {
         }
     }
 
-    /// One response (an interim 1xx is a head alone), read by Content-Length.
-    func readResponse() throws -> Response {
+    /// One response (an interim 1xx is a head alone), read by Content-Length; the answer to a
+    /// HEAD request (`toHead`) has no body whatever its Content-Length says.
+    func readResponse(toHead: Bool = false) throws -> Response {
         let separator: [UInt8] = Array("\r\n\r\n".utf8)
         var end: Int?
         while end == nil {
@@ -123,7 +124,7 @@ final class RawHTTP: @unchecked Sendable {
         buffer.removeFirst(end!)
         let parts = head.split(separator: " ", maxSplits: 2)
         guard parts.count >= 2, let status = Int(parts[1]) else { throw Failure(description: "not a status line: \(head)") }
-        if (100..<200).contains(status) { return Response(status: status, head: head, body: Data()) }
+        if (100..<200).contains(status) || toHead { return Response(status: status, head: head, body: Data()) }
         let length = head.split(separator: "\r\n").first { $0.lowercased().hasPrefix("content-length:") }
             .flatMap { Int($0.dropFirst("content-length:".count).trimmingCharacters(in: .whitespaces)) } ?? 0
         while buffer.count < length { try fill() }

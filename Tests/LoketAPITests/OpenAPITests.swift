@@ -82,7 +82,8 @@ import Testing
                         try await client.execute(uri: uri, method: method) { response in
                             #expect(response.status == .methodNotAllowed, "\(method) \(uri)")
                             let allowed = Set((response.headers[.allow] ?? "").split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) })
-                            #expect(allowed == methods, "Allow of \(method) \(uri)")
+                            // HEAD is implied wherever GET is (the router answers it).
+                            #expect(allowed == methods.union(methods.contains("GET") ? ["HEAD"] : []), "Allow of \(method) \(uri)")
                             if path == "/" || path.hasPrefix("/lacak") || path.hasPrefix("/dasbor") || path.hasPrefix("/layanan") || path.hasPrefix("/transparansi") {
                                 #expect(response.headers[.contentType]?.hasPrefix("text/html") == true, "\(method) \(uri)")
                             } else {
@@ -90,6 +91,20 @@ import Testing
                             }
                         }
                     }
+                }
+                // HEAD is GET without the body: same status and headers.
+                for uri in ["/healthz", "/openapi.yaml"] {
+                    let get = try await client.execute(uri: uri, method: .get) { $0 }
+                    try await client.execute(uri: uri, method: .head) { response in
+                        #expect(response.status == get.status, "HEAD \(uri)")
+                        #expect(response.headers[.contentType] == get.headers[.contentType], "HEAD \(uri)")
+                        #expect(response.body.readableBytes == 0, "HEAD \(uri)")
+                        #expect(get.body.readableBytes > 0, "GET \(uri)")
+                    }
+                }
+                try await client.execute(uri: "/api/v1/requests", method: .head) { response in
+                    #expect(response.status == .methodNotAllowed)
+                    #expect(response.headers[.allow] == "POST")
                 }
                 try await client.execute(uri: "/no/such/route", method: .put) { response in
                     #expect(response.status == .notFound)
