@@ -122,7 +122,6 @@ let package = Package(
         ),
         .executableTarget(
             name: "claim-bench",
-            dependencies: [.product(name: "AsyncHTTPClient", package: "async-http-client")],
             path: "bench/swift/claim-bench"
         ),
         .executableTarget(

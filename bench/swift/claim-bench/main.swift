@@ -5,15 +5,22 @@
 //   claim-bench --base http://127.0.0.1:PORT --tokens FILE [--seconds S] [--warmup S]
 //
 // FILE holds one personal token a line; one loop per token (an officer resolves only what he
-// holds). Keep-alive connections, one per loop. The warm-up phase (connections, the server's
-// prepared statements) is not timed. Prints one line of key=value pairs on standard output:
-// cycles, seconds, rate (cycles/s), claim/resolve/cycle latency percentiles in ms, non-2xx
-// answers, empty queues (204) and duplicates (a tracking code handed to two claims).
-import AsyncHTTPClient
+// holds). Each loop is a thread with one keep-alive HTTP/1.1 connection on a blocking socket,
+// like pgbench's clients: the load tool shares the machine with the server and PostgreSQL, so it
+// must cost little per request (an event-loop HTTP client cost ~0.4 ms of CPU per cycle here,
+// pgbench's client a tenth of that). The warm-up phase (connections, the server's prepared
+// statements) is not timed. Prints one line of key=value pairs on standard output: cycles,
+// seconds, rate (cycles/s), claim/resolve/cycle latency percentiles in ms, non-2xx answers, empty
+// queues (204) and duplicates (a tracking code handed to two claims).
 import Foundation
 
+#if canImport(Glibc)
+import Glibc
+#endif
+
 struct Options {
-    var base = "http://127.0.0.1:8080"
+    var host = "127.0.0.1"
+    var port: UInt16 = 8080
     var tokensFile = ""
     var seconds = 15.0
     var warmup = 2.0
@@ -22,15 +29,24 @@ struct Options {
         var iterator = arguments.dropFirst().makeIterator()
         while let argument = iterator.next() {
             switch argument {
-            case "--base": base = iterator.next() ?? base
+            case "--base":
+                // http://HOST:PORT, loopback only.
+                let base = (iterator.next() ?? "").replacingOccurrences(of: "http://", with: "")
+                let parts = base.split(separator: ":")
+                guard parts.count == 2, let port = UInt16(parts[1].prefix { $0.isNumber }) else { Self.fail("--base must be http://HOST:PORT") }
+                host = String(parts[0])
+                self.port = port
             case "--tokens": tokensFile = iterator.next() ?? ""
             case "--seconds": seconds = Double(iterator.next() ?? "") ?? seconds
             case "--warmup": warmup = Double(iterator.next() ?? "") ?? warmup
-            default:
-                FileHandle.standardError.write(Data("claim-bench: unknown argument \(argument)\n".utf8))
-                exit(2)
+            default: Self.fail("unknown argument \(argument)")
             }
         }
+    }
+
+    static func fail(_ message: String) -> Never {
+        FileHandle.standardError.write(Data("claim-bench: \(message)\n".utf8))
+        exit(2)
     }
 }
 
@@ -59,49 +75,110 @@ struct Claimed: Decodable {
     }
 }
 
-let options = Options(CommandLine.arguments)
-guard let tokenText = try? String(contentsOfFile: options.tokensFile, encoding: .utf8) else {
-    FileHandle.standardError.write(Data("claim-bench: cannot read --tokens \(options.tokensFile)\n".utf8))
-    exit(2)
-}
-let tokens = tokenText.split(whereSeparator: \.isNewline).map(String.init).filter { !$0.isEmpty }
-guard !tokens.isEmpty else {
-    FileHandle.standardError.write(Data("claim-bench: no tokens in \(options.tokensFile)\n".utf8))
-    exit(2)
+/// One keep-alive HTTP/1.1 connection on a blocking socket. Answers are read by Content-Length
+/// (loketd sends it on every JSON answer); anything else is a failure, never a guess.
+final class Connection {
+    private let fd: Int32
+    private var buffer: [UInt8] = []
+    private var chunk = [UInt8](repeating: 0, count: 65536)
+
+    init(host: String, port: UInt16) throws {
+        fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        guard fd >= 0 else { throw Failure(description: "socket: \(errno)") }
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_port = port.bigEndian
+        guard inet_pton(AF_INET, host, &address.sin_addr) == 1 else { throw Failure(description: "not an IPv4 address: \(host)") }
+        let connected = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+        }
+        guard connected == 0 else { throw Failure(description: "connect: \(errno)") }
+        var one: Int32 = 1
+        setsockopt(fd, Int32(IPPROTO_TCP), TCP_NODELAY, &one, socklen_t(MemoryLayout<Int32>.size))
+        var timeout = timeval(tv_sec: 60, tv_usec: 0)
+        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
+    }
+
+    deinit { close(fd) }
+
+    func post(_ path: String, token: String, body: [UInt8]) throws -> (status: Int, body: [UInt8]) {
+        var request = "POST \(path) HTTP/1.1\r\nHost: loket\r\nAuthorization: Bearer \(token)\r\nAccept: application/json\r\n"
+        if !body.isEmpty { request += "Content-Type: application/json\r\n" }
+        request += "Content-Length: \(body.count)\r\n\r\n"
+        try send(Array(request.utf8) + body)
+        return try readResponse()
+    }
+
+    private func send(_ bytes: [UInt8]) throws {
+        var offset = 0
+        while offset < bytes.count {
+            let sent = bytes.withUnsafeBytes { Glibc.send(fd, $0.baseAddress! + offset, bytes.count - offset, Int32(MSG_NOSIGNAL)) }
+            guard sent > 0 else { throw Failure(description: "send: \(errno)") }
+            offset += sent
+        }
+    }
+
+    private func readResponse() throws -> (status: Int, body: [UInt8]) {
+        var end = headEnd()
+        while end == nil {
+            try fill()
+            end = headEnd()
+        }
+        let head = String(decoding: buffer[..<end!], as: UTF8.self)
+        buffer.removeFirst(end!)
+        let lines = head.split(separator: "\r\n")
+        let statusParts = lines.first?.split(separator: " ") ?? []
+        guard statusParts.count >= 2, let status = Int(statusParts[1]) else { throw Failure(description: "not a status line: \(head)") }
+        guard let lengthLine = lines.first(where: { $0.lowercased().hasPrefix("content-length:") }),
+              let length = Int(lengthLine.dropFirst("content-length:".count).trimmingCharacters(in: .whitespaces))
+        else {
+            if status == 204 || status == 304 { return (status, []) }
+            throw Failure(description: "answer without Content-Length: \(head)")
+        }
+        while buffer.count < length { try fill() }
+        let body = Array(buffer[..<length])
+        buffer.removeFirst(length)
+        return (status, body)
+    }
+
+    private func headEnd() -> Int? {
+        guard buffer.count >= 4 else { return nil }
+        for index in 0...(buffer.count - 4)
+        where buffer[index] == 13 && buffer[index + 1] == 10 && buffer[index + 2] == 13 && buffer[index + 3] == 10 {
+            return index + 4
+        }
+        return nil
+    }
+
+    private func fill() throws {
+        let count = chunk.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, 0) }
+        guard count > 0 else { throw Failure(description: count == 0 ? "connection closed by the server" : "recv: \(errno)") }
+        buffer.append(contentsOf: chunk[..<count])
+    }
 }
 
-var configuration = HTTPClient.Configuration(timeout: .init(connect: .seconds(5), read: .seconds(60)))
-configuration.connectionPool.concurrentHTTP1ConnectionsPerHostSoftLimit = tokens.count
-let client = HTTPClient(eventLoopGroup: HTTPClient.defaultEventLoopGroup, configuration: configuration)
+let options = Options(CommandLine.arguments)
+guard let tokenText = try? String(contentsOfFile: options.tokensFile, encoding: .utf8) else {
+    Options.fail("cannot read --tokens \(options.tokensFile)")
+}
+let tokens = tokenText.split(whereSeparator: \.isNewline).map(String.init).filter { !$0.isEmpty }
+guard !tokens.isEmpty else { Options.fail("no tokens in \(options.tokensFile)") }
+
 let resolveBody = Array(#"{"public_message":"Dokumen sudah selesai dan dapat diambil di loket 3.","outcome":"bench"}"#.utf8)
 let clock = ContinuousClock()
 
-func milliseconds(_ duration: Duration) -> Double {
+@Sendable func milliseconds(_ duration: Duration) -> Double {
     Double(duration.components.seconds) * 1000 + Double(duration.components.attoseconds) / 1e15
 }
 
-func post(_ path: String, token: String, body: [UInt8]?) async throws -> (status: UInt, body: [UInt8]) {
-    var request = HTTPClientRequest(url: options.base + "/api/v1/staff/" + path)
-    request.method = .POST
-    request.headers.add(name: "Authorization", value: "Bearer \(token)")
-    request.headers.add(name: "Accept", value: "application/json")
-    if let body {
-        request.headers.add(name: "Content-Type", value: "application/json")
-        request.body = .bytes(body)
-    }
-    let response = try await client.execute(request, timeout: .seconds(60))
-    let buffer = try await response.body.collect(upTo: 16 * 1024 * 1024)
-    return (response.status.code, Array(buffer.readableBytesView))
-}
-
 /// One claim+resolve cycle; records into `tally` when `record`.
-func cycle(token: String, tally: inout Tally, record: Bool) async throws {
+@Sendable func cycle(_ connection: Connection, token: String, tally: inout Tally, record: Bool) throws {
     let started = clock.now
-    let claim = try await post("claim", token: token, body: nil)
+    let claim = try connection.post("/api/v1/staff/claim", token: token, body: [])
     let claimed = clock.now
     if claim.status == 204 {
         tally.empty += 1
-        try await Task.sleep(for: .milliseconds(20))
+        usleep(20_000)
         return
     }
     guard claim.status == 200 else {
@@ -112,7 +189,7 @@ func cycle(token: String, tally: inout Tally, record: Bool) async throws {
     let detail = try JSONDecoder().decode(Claimed.self, from: Data(claim.body))
     guard detail.status == "in_progress" else { throw Failure(description: "claim answered status \(detail.status)") }
     tally.codes.append(detail.trackingCode)
-    let resolve = try await post("requests/\(detail.trackingCode)/resolve", token: token, body: resolveBody)
+    let resolve = try connection.post("/api/v1/staff/requests/\(detail.trackingCode)/resolve", token: token, body: resolveBody)
     let resolved = clock.now
     guard resolve.status == 200 else {
         tally.errors += 1
@@ -133,64 +210,79 @@ func percentile(_ sorted: [Double], _ p: Double) -> Double {
     return sorted[index]
 }
 
-var exitCode: Int32 = 0
-do {
-    // Warm-up: every loop runs cycles, untimed, until the warm-up ends (at least one each).
-    let warmupEnd = clock.now + .milliseconds(Int(options.warmup * 1000))
-    let warm = try await withThrowingTaskGroup(of: Tally.self) { group in
-        for token in tokens {
-            group.addTask {
-                var tally = Tally()
-                repeat { try await cycle(token: token, tally: &tally, record: false) } while clock.now < warmupEnd
-                return tally
-            }
+/// Results of the loops, written by each loop's own thread into its own slot.
+final class Results: @unchecked Sendable {
+    private let lock = NSLock()
+    private var warm: [Tally] = []
+    private var timed: [Tally] = []
+    private var failures: [String] = []
+
+    func finish(warm: Tally, timed: Tally) {
+        lock.withLock {
+            self.warm.append(warm)
+            self.timed.append(timed)
         }
-        var all: [Tally] = []
-        for try await tally in group { all.append(tally) }
-        return all
     }
 
-    let started = clock.now
-    let deadline = started + .milliseconds(Int(options.seconds * 1000))
-    let tallies = try await withThrowingTaskGroup(of: Tally.self) { group in
-        for token in tokens {
-            group.addTask {
-                var tally = Tally()
-                while clock.now < deadline { try await cycle(token: token, tally: &tally, record: true) }
-                return tally
-            }
-        }
-        var all: [Tally] = []
-        for try await tally in group { all.append(tally) }
-        return all
-    }
-    let elapsed = milliseconds(clock.now - started) / 1000
+    func fail(_ message: String) { lock.withLock { failures.append(message) } }
 
-    let cycles = tallies.reduce(0) { $0 + $1.cycles }
-    let claims = tallies.flatMap(\.claimLatency).sorted()
-    let resolves = tallies.flatMap(\.resolveLatency).sorted()
-    let whole = tallies.flatMap(\.cycleLatency).sorted()
-    let errors = (warm + tallies).reduce(0) { $0 + $1.errors }
-    let empty = (warm + tallies).reduce(0) { $0 + $1.empty }
-    let codes = (warm + tallies).flatMap(\.codes)
-    let duplicates = codes.count - Set(codes).count
-    if let first = (warm + tallies).compactMap(\.firstError).first {
-        FileHandle.standardError.write(Data("claim-bench: first error: \(first)\n".utf8))
-    }
-    func fmt(_ value: Double) -> String { String(format: "%.2f", value) }
-    var fields = [
-        "cycles=\(cycles)", "seconds=\(fmt(elapsed))", "rate=\(fmt(Double(cycles) / elapsed))",
-        "loops=\(tokens.count)", "claimed_total=\(codes.count)",
-    ]
-    for (name, values) in [("claim", claims), ("resolve", resolves), ("cycle", whole)] {
-        fields += ["\(name)_p50=\(fmt(percentile(values, 50)))", "\(name)_p90=\(fmt(percentile(values, 90)))",
-                   "\(name)_p99=\(fmt(percentile(values, 99)))", "\(name)_max=\(fmt(values.last ?? 0))"]
-    }
-    fields += ["errors=\(errors)", "empty=\(empty)", "duplicates=\(duplicates)"]
-    print(fields.joined(separator: " "))
-} catch {
-    FileHandle.standardError.write(Data("claim-bench: \(error)\n".utf8))
-    exitCode = 1
+    var snapshot: (warm: [Tally], timed: [Tally], failures: [String]) { lock.withLock { (warm, timed, failures) } }
 }
-_ = try? await client.shutdown().get()
-exit(exitCode)
+
+// Every loop connects, warms up until `warmupEnd` (at least one cycle), waits for the timed phase
+// to begin, then runs until `deadline`.
+let results = Results()
+let warmupEnd = clock.now + .milliseconds(Int(options.warmup * 1000))
+let started = warmupEnd
+let deadline = started + .milliseconds(Int(options.seconds * 1000))
+var threads: [Thread] = []
+let done = DispatchGroup()
+for token in tokens {
+    done.enter()
+    let thread = Thread {
+        defer { done.leave() }
+        do {
+            let connection = try Connection(host: options.host, port: options.port)
+            var warm = Tally()
+            repeat { try cycle(connection, token: token, tally: &warm, record: false) } while clock.now < warmupEnd
+            var timed = Tally()
+            while clock.now < deadline { try cycle(connection, token: token, tally: &timed, record: true) }
+            results.finish(warm: warm, timed: timed)
+        } catch {
+            results.fail("\(error)")
+        }
+    }
+    thread.stackSize = 1 << 20
+    threads.append(thread)
+    thread.start()
+}
+done.wait()
+let elapsed = milliseconds(clock.now - started) / 1000
+
+let (warm, tallies, failures) = results.snapshot
+if let failure = failures.first {
+    FileHandle.standardError.write(Data("claim-bench: \(failures.count) loop(s) failed, first: \(failure)\n".utf8))
+    exit(1)
+}
+let cycles = tallies.reduce(0) { $0 + $1.cycles }
+let claims = tallies.flatMap(\.claimLatency).sorted()
+let resolves = tallies.flatMap(\.resolveLatency).sorted()
+let whole = tallies.flatMap(\.cycleLatency).sorted()
+let errors = (warm + tallies).reduce(0) { $0 + $1.errors }
+let empty = (warm + tallies).reduce(0) { $0 + $1.empty }
+let codes = (warm + tallies).flatMap(\.codes)
+let duplicates = codes.count - Set(codes).count
+if let first = (warm + tallies).compactMap(\.firstError).first {
+    FileHandle.standardError.write(Data("claim-bench: first error: \(first)\n".utf8))
+}
+func fmt(_ value: Double) -> String { String(format: "%.2f", value) }
+var fields = [
+    "cycles=\(cycles)", "seconds=\(fmt(elapsed))", "rate=\(fmt(Double(cycles) / elapsed))",
+    "loops=\(tokens.count)", "claimed_total=\(codes.count)",
+]
+for (name, values) in [("claim", claims), ("resolve", resolves), ("cycle", whole)] {
+    fields += ["\(name)_p50=\(fmt(percentile(values, 50)))", "\(name)_p90=\(fmt(percentile(values, 90)))",
+               "\(name)_p99=\(fmt(percentile(values, 99)))", "\(name)_max=\(fmt(values.last ?? 0))"]
+}
+fields += ["errors=\(errors)", "empty=\(empty)", "duplicates=\(duplicates)"]
+print(fields.joined(separator: " "))
