@@ -91,12 +91,21 @@ struct PagesTests {
                     #expect(response.body.text.contains("href=\"/transparansi?from=2026-01-01&amp;to=2026-03-31&amp;lang=id\""))
                     #expect(response.body.text.contains("<input type=\"hidden\" name=\"lang\" value=\"en\">"))
                 }
-                // One name, two values: refused as the JSON API refuses it, as a page.
+                // A period given twice with different values: refused as the JSON API refuses it, as a page.
                 try await client.execute(uri: "/transparansi?from=2026-01-01&from=&lang=en", method: .get) { response in
                     #expect(response.status == .badRequest)
                     #expect(response.headers[.contentType] == "text/html; charset=utf-8")
                     #expect(response.body.text.contains("<code>conflicting_values</code>"))
                     #expect(response.body.text.contains("from is given more than once"))
+                }
+                // Two languages name none: the browser's choice holds (a page is not refused for it).
+                try await client.execute(uri: "/layanan?lang=en&lang=id", method: .get, headers: [.acceptLanguage: "en"]) { response in
+                    #expect(response.status == .ok)
+                    #expect(response.body.text.contains("Service catalog"))
+                }
+                // A parameter no page reads is ignored, repeated or not (schemathesis adds such).
+                try await client.execute(uri: "/?x=1&x=2&x=", method: .get) { response in
+                    #expect(response.status == .ok)
                 }
                 try await client.execute(uri: "/layanan?lang=en&lang=en", method: .get) { response in
                     #expect(response.status == .ok)

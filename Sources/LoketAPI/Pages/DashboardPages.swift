@@ -33,7 +33,7 @@ extension PagesController {
 
     @Sendable func signInForm(request: Request, context: AppContext) async throws -> Response {
         let page = page(request, context, path: "/dasbor/masuk")
-        let notice = Self.signInNotice(request.uri.queryParameters.get("reason"), page.language)
+        let notice = Self.signInNotice((try? request.queryValue("reason")) ?? nil, page.language)
         return try signInPage(page, request: request, notice: notice, error: nil, status: .ok)
     }
 

@@ -17,18 +17,11 @@ struct PageMiddleware: RouterMiddleware {
         path == "/" || pagePrefixes.contains { path == $0 || path.hasPrefix($0 + "/") }
     }
 
-    /// The language named by `?lang=`, if it is one Loket speaks (and named once: a conflicting
-    /// repeat is refused by `handle` and rendered in the Accept-Language choice).
+    /// The language named by `?lang=`, if it is one Loket speaks. A `lang` given twice with
+    /// different values names none: the page falls back to Accept-Language (a presentation
+    /// preference is not worth refusing a page for, though the JSON API refuses a repeated parameter).
     static func requestedLanguage(_ request: Request) -> Language? {
         (try? request.queryValue("lang")).flatMap { $0 }.flatMap { Language(rawValue: $0.lowercased()) }
-    }
-
-    /// Every query parameter of a page names one value; a name given twice with different values
-    /// is the same 400 `conflicting_values` the JSON API gives.
-    static func checkQuery(_ request: Request) throws {
-        for name in Set(request.uri.queryParameters.map { String($0.key) }) {
-            _ = try request.queryValue(name)
-        }
     }
 
     func handle(_ request: Request, context: AppContext, next: (Request, AppContext) async throws -> Response) async throws -> Response {
@@ -37,7 +30,6 @@ struct PageMiddleware: RouterMiddleware {
         if let language = Self.requestedLanguage(request) { context.language = language }
         let renderer = PageRenderer.shared
         do {
-            try Self.checkQuery(request)
             var response = try await next(request, context)
             PageRenderer.addSecurityHeaders(to: &response.headers, policy: renderer.contentSecurityPolicy)
             return response
