@@ -804,16 +804,18 @@ struct FormData {
 
     /// The one value of `name`, nil when absent or blank. The same value repeated is harmless;
     /// different values are a problem, since either could be the one meant. A blank beside a value
-    /// counts as a different value too (`start_date=&start_date=X` names no single date).
+    /// is that value: Open311 reads an empty parameter as an absent one, and partners send
+    /// `api_key=` in the query beside the key in the body (the JSON API, whose parameters are
+    /// single-valued by its document, refuses any differing repeat: `Request.queryValue`).
     func value(_ name: String, problems: inout [FieldProblem]) -> String? {
-        let given = pairs.filter { $0.name == name }.map(\.value)
+        let given = values(name)
         guard let first = given.first else { return nil }
         if given.contains(where: { $0 != first }) {
             problems.append(.invalid(name, code: "conflicting_values",
                 id: "diberikan lebih dari sekali dengan nilai berbeda", en: "given more than once with different values"))
             return nil
         }
-        return first.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty ? nil : first
+        return first
     }
 
     /// A comma-separated list, which may also be spread over repeated parameters; blank items are dropped.
