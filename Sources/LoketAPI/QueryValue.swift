@@ -5,7 +5,8 @@ extension Request {
     /// (callers treat it as absent, as the document says). A parameter the API defines as one value
     /// but given more than once with different values is refused: taking the first or the last
     /// would silently act on a value the client may not have meant (`limit=&limit=!M` once passed
-    /// as "no limit"). The same rule as `FormData.value` on the Open311 routes.
+    /// as "no limit"). Stricter than `FormData.value` on the Open311 routes, where GeoReport's
+    /// rule "empty = absent" lets a blank stand beside a value.
     func queryValue(_ name: String) throws -> String? {
         let given = uri.queryParameters.getAll(name)
         guard let first = given.first else { return nil }
