@@ -251,11 +251,7 @@ public struct IntakeStore: Sendable {
 
     /// 256 random bits, base64url without padding (43 characters).
     static func newAccessToken() -> String {
-        var generator = SystemRandomNumberGenerator()
-        let bytes = (0..<32).map { _ in UInt8.random(in: 0...255, using: &generator) }
-        return Data(bytes).base64EncodedString()
-            .replacingOccurrences(of: "+", with: "-").replacingOccurrences(of: "/", with: "_")
-            .replacingOccurrences(of: "=", with: "")
+        Base64URL.encode(Base64URL.randomBytes(32))
     }
 }
 

@@ -2,6 +2,7 @@ import Crypto
 import Foundation
 import HTTPTypes
 import Hummingbird
+import LoketCore
 
 /// HMAC-SHA256 over the dashboard's cookies and anti-CSRF tokens, keyed from
 /// `APIOptions.sessionSecret`. Every server process that shares the secret accepts the others'
@@ -29,8 +30,7 @@ struct PageKeys: Sendable {
 
     /// A random value for cookies: 24 bytes, base64url.
     static func nonce() -> String {
-        var generator = SystemRandomNumberGenerator()
-        return Base64URL.encode(Data((0..<24).map { _ in UInt8.random(in: 0...255, using: &generator) }))
+        Base64URL.encode(Base64URL.randomBytes(24))
     }
 }
 
@@ -123,24 +123,6 @@ enum PageCookies {
             }
         }
         return nil
-    }
-}
-
-enum Base64URL {
-    static func encode(_ data: Data) -> String {
-        data.base64EncodedString().replacingOccurrences(of: "+", with: "-").replacingOccurrences(of: "/", with: "_")
-            .replacingOccurrences(of: "=", with: "")
-    }
-
-    static func decode(_ text: String) -> Data? {
-        guard text.allSatisfy({ $0.isASCII && ($0.isLetter || $0.isNumber || $0 == "-" || $0 == "_") }) else { return nil }
-        var base64 = text.replacingOccurrences(of: "-", with: "+").replacingOccurrences(of: "_", with: "/")
-        while base64.count % 4 != 0 { base64.append("=") }
-        // Only the canonical spelling: the last character of a 43-character MAC carries two unused
-        // bits, so "…A" and "…B" decode alike, and a token that is not the one we issued must not
-        // pass for it (the sign-out CSRF test altered the last letter and, 1 time in 16, was let in).
-        guard let data = Data(base64Encoded: base64), encode(data) == text else { return nil }
-        return data
     }
 }
 
