@@ -18,6 +18,25 @@ struct PagesTests {
 
     // MARK: Rendering
 
+    /// RFC3339.string's arithmetic agrees with the formatter (Jakarta, UTC+7) from 1970 to 9999:
+    /// rounded to the millisecond, then the fraction cut off, as the formatter does.
+    @Test func instantsAreWrittenAsTheFormatterWritesThem() {
+        let formatter = ISO8601DateFormatter()
+        formatter.formatOptions = [.withInternetDateTime]
+        formatter.timeZone = TimeZone(identifier: "Asia/Jakarta")
+        var generator = SystemRandomNumberGenerator()
+        var instants: [Double] = [0, 0.999, 0.9995, 0.9999, 25_199, 25_200, 86_399.5, 951_782_400, 1_798_736_399.75, 253_402_300_799 - 25_200]
+        for _ in 0..<2_000 { instants.append(Double.random(in: 0..<253_402_274_000, using: &generator)) }
+        for seconds in instants {
+            let date = Date(timeIntervalSince1970: seconds)
+            #expect(RFC3339.string(from: date) == formatter.string(from: date), "\(seconds)")
+        }
+        #expect(RFC3339.string(from: Date(timeIntervalSince1970: 1_796_092_200)) == "2026-12-01T09:30:00+07:00")
+        // Before 1970 the formatter (and Jakarta's older offsets) answer.
+        let old = Date(timeIntervalSince1970: -500_000_000)
+        #expect(RFC3339.string(from: old) == formatter.string(from: old))
+    }
+
     @Test func onlyTheCanonicalBase64URLSpellingDecodes() throws {
         let bytes = Data((0..<32).map { UInt8(truncatingIfNeeded: $0 * 37 + 11) })
         let text = Base64URL.encode(bytes)
