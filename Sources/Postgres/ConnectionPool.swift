@@ -248,7 +248,7 @@ public final class ConnectionPool: Sendable {
     func release(_ connection: PostgresConnection) {
         // A connection left inside a transaction (a caller bypassed `transaction`, or rollback was
         // impossible) must not reach the next borrower.
-        let unusable = connection.isBroken || connection.transactionStatus != PQTRANS_IDLE
+        let unusable = connection.isBroken || connection.transactionStatus != PQTRANS_IDLE || connection.hasQueuedStatements
         let (grant, discard): ((Waiter, Grant)?, Bool) = state.withLock { s in
             s.inUse -= 1
             if unusable || s.closed {

@@ -54,6 +54,14 @@ public final class PostgresConnection: @unchecked Sendable {
     private(set) var transactionStatus: PGTransactionStatusType = PQTRANS_IDLE
     /// The server process serving this connection (changes after a transparent reconnect).
     public private(set) var backendPID: Int32 = 0
+    /// Statements waiting to travel with the next one that needs an answer (`queue`, and the
+    /// BEGIN of a `transaction`), sent together in one round trip through libpq's pipeline mode.
+    private var queued: [(sql: String, binds: [PostgresBind])] = []
+    /// True when statements wait in `queued`; the pool never takes such a connection back as clean.
+    var hasQueuedStatements: Bool { !queued.isEmpty }
+    /// How many times this connection waited for the server: one per statement sent alone, one
+    /// per pipeline (for tests and diagnosis of round trips).
+    public private(set) var roundTrips = 0
 
     private let cancelState = Mutex(CancelState())
 
@@ -146,6 +154,42 @@ public final class PostgresConnection: @unchecked Sendable {
         try await query(sql, binds: binds)
     }
 
+    /// Queues a statement whose answer nobody reads (an audit row, a summary upsert, an outbox
+    /// message) to go out with the next statement that needs an answer, or with COMMIT: one round
+    /// trip instead of one each, in the order queued. Only inside a transaction, where an error
+    /// fails the whole transaction anyway; it is thrown by the call that sends the statement (at
+    /// the latest COMMIT, which then does not commit). Outside a transaction the statement runs at
+    /// once. Not for a statement whose own error the caller handles (a unique violation that
+    /// means "retry", say): that one must run with `query`.
+    public func queue(_ sql: String, _ binds: any PostgresEncodable...) async throws {
+        if queued.isEmpty && transactionStatus == PQTRANS_IDLE {
+            try await query(sql, binds: binds)
+        } else {
+            queued.append((sql, binds.map(\.postgresBind)))
+        }
+    }
+
+    /// Sends what is queued, if anything (before a statement that must not travel in a pipeline).
+    func flushQueued(honourCancellation: Bool) async throws {
+        guard !queued.isEmpty else { return }
+        let batch = queued
+        queued = []
+        _ = try await withCancellableOperation(honourCancellation: honourCancellation) { operation in
+            try self.executePipelineOnLane(batch, operation: operation)
+        }
+    }
+
+    /// Puts `sql` (fixed transaction control, no parameters) first in the queue: BEGIN travels
+    /// with the transaction's first statement instead of costing a round trip of its own.
+    func queueFirst(_ sql: String) {
+        queued.insert((sql, []), at: 0)
+    }
+
+    /// Forgets what is queued (a transaction that failed before sending it).
+    func discardQueued() {
+        queued.removeAll()
+    }
+
     /// Runs trusted SQL text that may hold several statements (migrations, fixed transaction
     /// control) through the simple query protocol. It takes no parameters: never build it from
     /// values.
@@ -180,12 +224,20 @@ public final class PostgresConnection: @unchecked Sendable {
     }
 
     func run(_ sql: String, _ binds: [PostgresBind], honourCancellation: Bool) async throws -> PostgresRows {
-        try await withCancellableOperation(honourCancellation: honourCancellation) { operation in
+        if !queued.isEmpty {
+            let batch = queued + [(sql, binds)]
+            queued = []
+            return try await withCancellableOperation(honourCancellation: honourCancellation) { operation in
+                try self.executePipelineOnLane(batch, operation: operation)
+            }
+        }
+        return try await withCancellableOperation(honourCancellation: honourCancellation) { operation in
             try self.executeOnLane(sql, binds, operation: operation)
         }
     }
 
     func runScript(_ sql: String, honourCancellation: Bool) async throws {
+        try await flushQueued(honourCancellation: honourCancellation)
         _ = try await withCancellableOperation(honourCancellation: honourCancellation) { operation in
             try self.executeScriptOnLane(sql, operation: operation)
         }
@@ -280,7 +332,9 @@ public final class PostgresConnection: @unchecked Sendable {
         let handle = try liveHandle()
         let key = StatementKey(sql: sql, types: binds.map(\.type.rawValue))
         var name = statements[key]
+        roundTrips += 1
         if name == nil, statements.count < Self.statementCacheLimit {
+            roundTrips += 1
             statementCounter += 1
             let newName = "loket_\(statementCounter)"
             let prepared = key.types.withUnsafeBufferPointer { types in
@@ -308,19 +362,113 @@ public final class PostgresConnection: @unchecked Sendable {
         }
     }
 
+    /// Sends `batch` in one round trip (libpq pipeline mode: every statement, then one Sync) and
+    /// reads every answer in order. The first error is thrown after the rest of the pipeline is
+    /// read (the server skips what follows an error until the Sync); the last statement's rows are
+    /// returned. Batches are a few small statements, far below what the socket buffers hold, so
+    /// sending them all before reading cannot block on a full buffer.
+    private func executePipelineOnLane(_ batch: [(sql: String, binds: [PostgresBind])], operation: UInt64) throws -> PostgresRows {
+        try beginOperation(operation)
+        defer { endOperation() }
+        let handle = try liveHandle()
+        guard PQenterPipelineMode(handle) == 1 else { throw brokenPipeline(handle) }
+        enum Step {
+            case prepare(StatementKey, String, sql: String)
+            case execute(StatementKey?, sql: String)
+        }
+        var steps: [Step] = []
+        var preparing: [StatementKey: String] = [:]
+        for (sql, binds) in batch {
+            let key = StatementKey(sql: sql, types: binds.map(\.type.rawValue))
+            var name = statements[key] ?? preparing[key]
+            // Fixed transaction control (BEGIN, COMMIT) is sent unnamed; everything else is prepared once.
+            if name == nil, !binds.isEmpty || !Self.isTransactionControl(sql), statements.count + preparing.count < Self.statementCacheLimit {
+                statementCounter += 1
+                let newName = "loket_\(statementCounter)"
+                let sent = key.types.withUnsafeBufferPointer { types in
+                    PQsendPrepare(handle, newName, sql, Int32(binds.count), types.baseAddress)
+                }
+                guard sent == 1 else { throw brokenPipeline(handle) }
+                steps.append(.prepare(key, newName, sql: sql))
+                preparing[key] = newName
+                name = newName
+            }
+            let sent = withParameters(binds) { count, values, lengths, formats -> Int32 in
+                if let name { return PQsendQueryPrepared(handle, name, count, values, lengths, formats, 1) }
+                return key.types.withUnsafeBufferPointer { types in
+                    PQsendQueryParams(handle, sql, count, types.baseAddress, values, lengths, formats, 1)
+                }
+            }
+            guard sent == 1 else { throw brokenPipeline(handle) }
+            steps.append(.execute(name == nil ? nil : key, sql: sql))
+        }
+        guard PQpipelineSync(handle) == 1 else { throw brokenPipeline(handle) }
+        roundTrips += 1
+
+        var firstError: Error?
+        var last: PostgresRows?
+        for step in steps {
+            guard let result = PQgetResult(handle) else { throw brokenPipeline(handle) }
+            let sql: String
+            switch step {
+            case .prepare(_, _, let text), .execute(_, let text): sql = text
+            }
+            if PQresultStatus(result) == PGRES_PIPELINE_ABORTED {
+                // Skipped by the server after an earlier error in this pipeline.
+                PQclear(result)
+            } else {
+                do {
+                    let rows = try check(result, handle: handle, sql: sql)
+                    switch step {
+                    case .prepare(let key, let name, _): statements[key] = name
+                    case .execute: last = rows
+                    }
+                } catch let error as PostgresError {
+                    if case .execute(let key?, _) = step,
+                       error.sqlState == .invalidSQLStatementName || error.message.contains("cached plan must not change result type") {
+                        statements[key] = nil
+                    }
+                    if firstError == nil { firstError = error }
+                }
+            }
+            // Each statement's results end with a null result.
+            while let extra = PQgetResult(handle) { PQclear(extra) }
+        }
+        guard let sync = PQgetResult(handle) else { throw brokenPipeline(handle) }
+        let synced = PQresultStatus(sync) == PGRES_PIPELINE_SYNC
+        PQclear(sync)
+        guard synced, PQexitPipelineMode(handle) == 1 else { throw brokenPipeline(handle) }
+        transactionStatus = PQtransactionStatus(handle)
+        if let firstError { throw firstError }
+        guard let last else { throw brokenPipeline(handle) }
+        return last
+    }
+
+    private static func isTransactionControl(_ sql: String) -> Bool {
+        sql.hasPrefix("BEGIN") || sql == "COMMIT" || sql == "ROLLBACK"
+    }
+
+    /// A pipeline that could not be sent or read whole leaves the connection in an unknown state.
+    private func brokenPipeline(_ handle: OpaquePointer) -> PostgresError {
+        isBroken = true
+        transactionStatus = PQtransactionStatus(handle)
+        return PostgresError(sqlState: .connectionFailure, severity: "FATAL", message: Self.lastError(handle))
+    }
+
     private func executeScriptOnLane(_ sql: String, operation: UInt64) throws -> Bool {
         try beginOperation(operation)
         defer { endOperation() }
         let handle = try liveHandle()
+        roundTrips += 1
         _ = try check(PQexec(handle, sql), handle: handle, sql: sql)
         return true
     }
 
     /// Lays the parameters out for libpq: pointers into one buffer, lengths and formats.
-    private func withParameters(
+    private func withParameters<R>(
         _ binds: [PostgresBind],
-        _ body: (Int32, UnsafePointer<UnsafePointer<CChar>?>?, UnsafePointer<Int32>?, UnsafePointer<Int32>?) -> OpaquePointer?
-    ) -> OpaquePointer? {
+        _ body: (Int32, UnsafePointer<UnsafePointer<CChar>?>?, UnsafePointer<Int32>?, UnsafePointer<Int32>?) -> R
+    ) -> R {
         if binds.isEmpty { return body(0, nil, nil, nil) }
         // libpq reads text-format parameters as C strings (it ignores their length), so each one
         // gets a NUL terminator; binary ones are read by length.

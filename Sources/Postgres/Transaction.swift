@@ -16,10 +16,10 @@ extension PostgresConnection {
         readOnly: Bool = false,
         _ body: (PostgresConnection) async throws -> T
     ) async throws -> T {
-        // Fixed text chosen from enums: no value ever reaches this SQL.
-        try await runScript(
-            "BEGIN ISOLATION LEVEL \(isolation.rawValue) \(readOnly ? "READ ONLY" : "READ WRITE")",
-            honourCancellation: true)
+        // Fixed text chosen from enums: no value ever reaches this SQL. BEGIN is queued: it goes
+        // out with the body's first statement (or with COMMIT), in one round trip.
+        if Task.isCancelled { throw CancellationError() }
+        queueFirst("BEGIN ISOLATION LEVEL \(isolation.rawValue) \(readOnly ? "READ ONLY" : "READ WRITE")")
         let value: T
         do {
             value = try await body(self)
@@ -28,7 +28,12 @@ extension PostgresConnection {
             throw error
         }
         do {
-            try await runScript("COMMIT", honourCancellation: false)
+            // With statements still queued, COMMIT travels with them; else on its own.
+            if hasQueuedStatements {
+                _ = try await run("COMMIT", [], honourCancellation: false)
+            } else {
+                try await runScript("COMMIT", honourCancellation: false)
+            }
         } catch {
             await rollbackAfterFailure()
             throw error
@@ -38,7 +43,9 @@ extension PostgresConnection {
 
     /// Rolls back even when the task is cancelled; if that fails too the connection is marked
     /// broken so the pool replaces it instead of handing out a connection inside a transaction.
+    /// Statements still queued (BEGIN among them, if nothing was sent) are dropped unsent.
     private func rollbackAfterFailure() async {
+        discardQueued()
         guard transactionStatus != PQTRANS_IDLE else { return }
         do {
             try await runScript("ROLLBACK", honourCancellation: false)

@@ -140,6 +140,85 @@ struct ErrorAndTransactionTests {
             #expect(error?.sqlState.isTransientTransactionFailure == true)
         }
     }
+
+    /// Queued statements travel with the next statement that needs an answer, and BEGIN with the
+    /// first: a transaction of three queued inserts, a read and COMMIT is two round trips, and the
+    /// read sees the inserts.
+    @Test func queuedStatementsShareOneRoundTripWithTheNextQuery() async throws {
+        try await TestDatabase.withPool(maxConnections: 1) { pool, _ in
+            try await pool.withConnection { try await $0.executeScript(Self.schema) }
+            // Prepare the statements once, so the count below is about round trips alone.
+            for _ in 0..<2 {
+                try await pool.withConnection { connection in
+                    try await connection.query("INSERT INTO units VALUES ($1, $2)", 90, "WARM")
+                    try await connection.query("SELECT count(*) AS n FROM units WHERE id > $1", 1)
+                    try await connection.query("DELETE FROM units WHERE id = $1", 90)
+                }
+            }
+            let (seen, trips) = try await pool.transaction { connection in
+                let before = connection.roundTrips
+                try await connection.queue("INSERT INTO units VALUES ($1, $2)", 2, "DPMPTSP")
+                try await connection.queue("INSERT INTO units VALUES ($1, $2)", 3, "BKPSDM")
+                try await connection.queue("INSERT INTO units VALUES ($1, $2)", 4, "DINSOS")
+                let seen = try await connection.query("SELECT count(*) AS n FROM units WHERE id > $1", 1).single().decode(Int.self, "n")
+                return (seen, connection.roundTrips - before)
+            }
+            #expect(seen == 3)
+            #expect(trips == 1)
+            #expect(try await pool.query("SELECT count(*) AS n FROM units").single().decode(Int.self, "n") == 4)
+            // COMMIT carries what is still queued.
+            let commitTrips = try await pool.withConnection { connection in
+                let before = connection.roundTrips
+                try await connection.transaction { connection in
+                    try await connection.queue("INSERT INTO units VALUES ($1, $2)", 5, "DINKES")
+                }
+                return connection.roundTrips - before
+            }
+            #expect(commitTrips == 1)
+            #expect(try await pool.query("SELECT count(*) AS n FROM units WHERE id = 5").single().decode(Int.self, "n") == 1)
+            // Outside a transaction a queued statement runs at once.
+            try await pool.withConnection { connection in
+                try await connection.queue("INSERT INTO units VALUES ($1, $2)", 6, "DISPORA")
+            }
+            #expect(try await pool.query("SELECT count(*) AS n FROM units WHERE id = 6").single().decode(Int.self, "n") == 1)
+            #expect(pool.metrics.replaced == 0)
+        }
+    }
+
+    /// A queued statement that fails fails its transaction where it is sent (here at COMMIT, which
+    /// then commits nothing); the error is the statement's own, and the connection is clean after.
+    @Test func aFailingQueuedStatementFailsItsTransactionAndNothingCommits() async throws {
+        try await TestDatabase.withPool(maxConnections: 1) { pool, _ in
+            try await pool.withConnection { try await $0.executeScript(Self.schema) }
+            let atCommit = await #expect(throws: PostgresError.self) {
+                try await pool.transaction { connection in
+                    try await connection.queue("INSERT INTO units VALUES ($1, $2)", 2, "DPMPTSP")
+                    try await connection.queue("INSERT INTO units VALUES ($1, $2)", 3, "DISDUKCAPIL")
+                    try await connection.queue("INSERT INTO units VALUES ($1, $2)", 4, "DINSOS")
+                }
+            }
+            #expect(atCommit?.sqlState == .uniqueViolation)
+            #expect(atCommit?.constraint == "units_code_key")
+            let atQuery = await #expect(throws: PostgresError.self) {
+                try await pool.transaction { connection in
+                    try await connection.queue("INSERT INTO requests VALUES ($1, $2, $3)", 1, 99, "queued")
+                    _ = try await connection.query("SELECT count(*) AS n FROM units")
+                    Issue.record("the query after a failing queued statement must throw")
+                }
+            }
+            #expect(atQuery?.sqlState == .foreignKeyViolation)
+            // A body that throws before sending anything sends nothing, not even BEGIN.
+            await #expect(throws: Abort.self) {
+                try await pool.transaction { connection in
+                    try await connection.queue("INSERT INTO units VALUES ($1, $2)", 7, "DINKES")
+                    throw Abort()
+                }
+            }
+            #expect(try await pool.query("SELECT code FROM units ORDER BY id").map { try $0.decode(String.self, "code") } == ["DISDUKCAPIL"])
+            #expect(pool.metrics.replaced == 0)
+        }
+    }
+
 }
 
 /// A tiny thread-safe counter for tests.
