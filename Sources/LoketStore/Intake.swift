@@ -161,7 +161,9 @@ public struct IntakeStore: Sendable {
             }
             if let nik = request.nik, !service.allowMultipleOpen {
                 // Serialise intake per (NIK, service) so two simultaneous filings cannot both pass.
-                try await connection.query(
+                // Queued: it travels with the check below (and BEGIN) in one round trip, and runs
+                // before it, as the pipeline keeps order.
+                try await connection.queue(
                     "SELECT pg_advisory_xact_lock(hashtextextended($1, 0))", "intake:\(nik.digits):\(service.id)")
                 let open = try await connection.query(
                     """

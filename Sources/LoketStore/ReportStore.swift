@@ -219,7 +219,9 @@ public struct ReportStore: Sendable {
         let responseMet: Bool? = record.firstClaimedAt.map { $0 <= record.responseDueAt }
         let resolutionMet = closedAt <= record.resolutionDueAt
         let officer = record.status == .cancelled ? nil : record.assigneeID
-        try await connection.query(
+        // The three writes below are queued: they go out together with the transaction's next
+        // statement or its COMMIT (their answers are not read).
+        try await connection.queue(
             """
             INSERT INTO request_outcomes (request_id, service_type_id, unit_id, officer_id, status, created_at, closed_at, closed_day,
                 response_met, resolution_met, resolution_working_minutes, paused_minutes, escalation_level, breaches, transfers)
@@ -241,8 +243,8 @@ public struct ReportStore: Sendable {
             responseMet == nil ? 0 : 1, responseMet == true ? 1 : 0, measured ? 1 : 0, measured && resolutionMet ? 1 : 0,
             breaches, record.escalationLevel, transfers, paused, histogram.map { Int32($0) },
         ]
-        try await connection.query(Self.dailyUpsert, binds: values + [PostgresLocalDate(year: day.year, month: day.month, day: day.day), officer ?? 0])
-        try await connection.query(Self.monthlyUpsert, binds: values + [PostgresLocalDate(year: day.year, month: day.month, day: 1)])
+        try await connection.queue(Self.dailyUpsert, binds: values + [PostgresLocalDate(year: day.year, month: day.month, day: day.day), officer ?? 0])
+        try await connection.queue(Self.monthlyUpsert, binds: values + [PostgresLocalDate(year: day.year, month: day.month, day: 1)])
     }
 
     /// Adds a citizen's IKM answers to the summaries of the day, unit, service and officer the

@@ -359,7 +359,8 @@ public struct RequestStore: Sendable {
     ) async throws {
         let details = event.details
         let message = details.publicMessage ?? details.question ?? details.reason ?? details.message
-        try await connection.query(
+        // Queued: nobody reads its answer; it goes out with the transaction's next statement.
+        try await connection.queue(
             """
             INSERT INTO request_events (request_id, at, actor_kind, actor_staff_id, kind, from_status, to_status,
                                         from_unit_id, to_unit_id, is_public, message, data)
@@ -381,8 +382,9 @@ public struct RequestStore: Sendable {
         case .rejected: "request.rejected"
         default: nil
         }
+        // The outbox rows are queued: they go out with the transaction's next statement or COMMIT.
         if let citizenTopic {
-            try await connection.query(
+            try await connection.queue(
                 """
                 INSERT INTO notification_outbox (request_id, recipient_kind, channel, topic, payload, created_at, available_at)
                 VALUES ($1, 'citizen', 'webhook', $2, jsonb_build_object('tracking_code', $3::text, 'status', $4::text, 'message', $5::text), $6, $6)
@@ -397,7 +399,7 @@ public struct RequestStore: Sendable {
         default: nil
         }
         if let (topic, staff) = staffTopic {
-            try await connection.query(
+            try await connection.queue(
                 """
                 INSERT INTO notification_outbox (request_id, recipient_kind, recipient_staff_id, channel, topic, payload, created_at, available_at)
                 VALUES ($1, 'staff', $2, 'webhook', $3, jsonb_build_object('tracking_code', $4::text, 'status', $5::text), $6, $6)

@@ -162,6 +162,10 @@ public final class PostgresConnection: @unchecked Sendable {
     /// once. Not for a statement whose own error the caller handles (a unique violation that
     /// means "retry", say): that one must run with `query`.
     public func queue(_ sql: String, _ binds: any PostgresEncodable...) async throws {
+        try await queue(sql, binds: binds)
+    }
+
+    public func queue(_ sql: String, binds: [any PostgresEncodable]) async throws {
         if queued.isEmpty && transactionStatus == PQTRANS_IDLE {
             try await query(sql, binds: binds)
         } else {
