@@ -98,16 +98,29 @@ public enum IntakeOutcome: Sendable {
 
 /// Files requests: routing and SLA deadlines computed at intake, the request, its first audit event
 /// and the citizen's "received" notification written in one transaction.
+/// Intake failures that are not the citizen's.
+public enum IntakeError: Error, Sendable {
+    /// Three tracking codes in a row were taken (a broken random source, not chance).
+    case trackingCodesExhausted
+}
+
 public struct IntakeStore: Sendable {
     public let pool: ConnectionPool
     public let jurisdictionPrefix: String
     /// How long a stored Idempotency-Key answer is kept.
     public let idempotencyRetention: TimeInterval
 
-    public init(pool: ConnectionPool, jurisdictionPrefix: String, idempotencyRetention: TimeInterval = 24 * 3600) {
+    /// Draws a new tracking code (random; tests pass one that collides on purpose).
+    let newCode: @Sendable (String) throws -> TrackingCode
+
+    public init(
+        pool: ConnectionPool, jurisdictionPrefix: String, idempotencyRetention: TimeInterval = 24 * 3600,
+        newCode: @escaping @Sendable (String) throws -> TrackingCode = { try TrackingCode.generate(prefix: $0) }
+    ) {
         self.pool = pool
         self.jurisdictionPrefix = jurisdictionPrefix
         self.idempotencyRetention = idempotencyRetention
+        self.newCode = newCode
     }
 
     /// Files `request`. `render` turns the stored request into the HTTP answer, which is kept with
@@ -200,17 +213,17 @@ public struct IntakeStore: Sendable {
     }
 
     /// Inserts the request, its `created` event and the citizen's notification in one statement.
-    /// A tracking code collision (one in 2^40 per pair) is retried with a fresh code.
+    /// A tracking code collision (one in 2^40 per pair) inserts nothing (ON CONFLICT DO NOTHING,
+    /// so the transaction stays usable) and is retried with a fresh code.
     private func insert(
         _ request: NewRequest, connection: PostgresConnection, unit: Unit, routing: RoutingDecision, reason: String,
         responseDue: Date,
         resolutionDue: Date, nextStage: ScheduledStage?, tokenHash: Data, now: Date
     ) async throws -> (Int64, TrackingCode) {
         let routingJSON = try PostgresJSON(RoutingEventData(routing))
-        for attempt in 1...3 {
-            let code = try TrackingCode.generate(prefix: jurisdictionPrefix)
-            do {
-                let row = try await connection.query(
+        for _ in 1...3 {
+            let code = try newCode(jurisdictionPrefix)
+            let inserted = try await connection.query(
                     """
                     WITH r AS (
                         INSERT INTO service_requests (
@@ -221,6 +234,7 @@ public struct IntakeStore: Sendable {
                             created_at, updated_at)
                         VALUES ($1, $2, $3, 'queued', $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14::jsonb, $15, $16, $17,
                                 $18, $19, $20, $21, $22, $23, $24, $25, $25)
+                        ON CONFLICT (tracking_code) DO NOTHING
                         RETURNING id),
                     e AS (
                         INSERT INTO request_events (request_id, at, actor_kind, kind, to_status, to_unit_id, is_public, message, data)
@@ -240,15 +254,10 @@ public struct IntakeStore: Sendable {
                     reason, responseDue, resolutionDue, nextStage?.dueAt,
                     nextStage?.clock.rawValue, nextStage.map { Int16($0.stage.number) }, now,
                     request.source == .open311 ? "partner" : "citizen", routingJSON, unit.name
-                ).single()
-                return (try row.decode(Int64.self, "id"), code)
-            } catch let error as PostgresError
-                where error.sqlState == .uniqueViolation && error.constraint == "service_requests_tracking_code_key" && attempt < 3
-            {
-                continue
-            }
+                )
+            if let row = inserted.first { return (try row.decode(Int64.self, "id"), code) }
         }
-        preconditionFailure("unreachable: the loop returns or throws")
+        throw IntakeError.trackingCodesExhausted
     }
 
     /// 256 random bits, base64url without padding (43 characters).

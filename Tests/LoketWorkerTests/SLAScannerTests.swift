@@ -1,3 +1,4 @@
+import Synchronization
 import Foundation
 import LoketCore
 import LoketStore
@@ -33,7 +34,8 @@ func jakarta(_ text: String) -> Date {
 struct SLAScannerTests {
     /// Files a request for `service` at `now` through the real intake.
     static func file(
-        _ pool: ConnectionPool, service code: String, nik: String, area: String = "36.73.01.1001", now: Date
+        _ pool: ConnectionPool, service code: String, nik: String, area: String = "36.73.01.1001", now: Date,
+        intake: IntakeStore? = nil
     ) async throws -> String {
         let catalog = try await pool.withConnection { try await CatalogStore.load(on: $0, now: now) }
         let service = try #require(catalog.servicesByCode[code])
@@ -42,7 +44,7 @@ struct SLAScannerTests {
             service: service, citizenName: "Warga Uji", nik: try NIK(nik, today: try LocalDate(year: 2026, month: 12, day: 1)),
             phone: try PhoneNumber("081234567890"), email: nil, area: try AreaCode(area), address: nil, latitude: nil,
             longitude: nil, description: "Uji", attributesJSON: "{\(attributes.joined(separator: ","))}")
-        let outcome = try await IntakeStore(pool: pool, jurisdictionPrefix: "SRG").file(
+        let outcome = try await (intake ?? IntakeStore(pool: pool, jurisdictionPrefix: "SRG")).file(
             request, catalog: catalog, idempotency: nil, now: now
         ) { _ in StoredResponse(status: 201, contentType: "application/json", body: Data()) }
         guard case .filed(let filed, _) = outcome else {
@@ -157,6 +159,35 @@ struct SLAScannerTests {
 
     /// pengaduan-pelayanan's policy moves a breached request to the parent unit. Filed Friday
     /// 18 December 14:00: response 240 minutes = Friday 14:00–16:30 (150) + Monday 07:30–09:00.
+    /// A tracking code that is already taken (one in 2^40) inserts nothing and leaves the
+    /// transaction usable: the intake draws another code and files the request with it.
+    @Test func aTrackingCodeCollisionIsRetriedWithAFreshCode() async throws {
+        try await WorkerTestDatabase.withPool { pool, _ in
+            let now = jakarta("2026-12-22T08:00:00+07:00")
+            let taken = try await Self.file(pool, service: "kk-baru", nik: "3673014501900001", now: now)
+            let draws = Mutex(0)
+            let colliding = IntakeStore(pool: pool, jurisdictionPrefix: "SRG") { prefix in
+                let draw = draws.withLock { count -> Int in
+                    count += 1
+                    return count
+                }
+                return draw == 1 ? try TrackingCode(parsing: taken) : try TrackingCode.generate(prefix: prefix)
+            }
+            let fresh = try await Self.file(pool, service: "kk-baru", nik: "3673014501900002", now: now, intake: colliding)
+            #expect(draws.withLock { $0 } == 2)
+            #expect(fresh != taken)
+            #expect(!fresh.isEmpty)
+            let rows = try await pool.query(
+                """
+                SELECT r.tracking_code, r.citizen_nik, count(e.id) AS events
+                FROM service_requests r LEFT JOIN request_events e ON e.request_id = r.id GROUP BY r.id ORDER BY r.id
+                """)
+            #expect(try rows.map { try $0.decode(String.self, "tracking_code") } == [taken, fresh])
+            #expect(try rows.map { try $0.decode(String.self, "citizen_nik") } == ["3673014501900001", "3673014501900002"])
+            #expect(try rows.map { try $0.decode(Int.self, "events") } == [1, 1])
+        }
+    }
+
     @Test func aBreachMovesTheRequestUpTheTreeWhenThePolicySaysSo() async throws {
         try await WorkerTestDatabase.withPool { pool, _ in
             let clock = ManualClock(jakarta("2026-12-18T14:00:00+07:00"))
