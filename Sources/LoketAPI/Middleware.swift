@@ -86,6 +86,11 @@ struct RequestMiddleware: RouterMiddleware {
             return .serviceUnavailable(retryAfter: 2)
         case let error as PostgresError where error.sqlState.isTransientTransactionFailure:
             return .serviceUnavailable(retryAfter: 1)
+        case let error as PostgresError where error.sqlState == .queryCanceled:
+            // A statement past its deadline (loketd serve --statement-deadline, or the server's
+            // statement_timeout): the database is overloaded or stuck; its transaction rolled back.
+            logger.warning("statement past its deadline", metadata: ["error": "\(error)"])
+            return .serviceUnavailable(retryAfter: 2)
         case let error as PostgresError where error.sqlState.errorClass == "22":
             // A data exception comes from a value the client sent that PostgreSQL cannot hold (a NUL
             // in text, a number out of range); its transaction rolled back, so nothing was stored.

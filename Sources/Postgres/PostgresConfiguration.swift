@@ -11,11 +11,21 @@ public struct PostgresConfiguration: Sendable {
     public var applicationName: String
     /// Applied unless the conninfo or PGCONNECT_TIMEOUT sets one: a dead host must not hang intake.
     public var connectTimeoutSeconds: Int
+    /// The longest a statement may keep its caller waiting, or nil for no limit. Past it the
+    /// statement is cancelled (PQcancel); if the server does not answer the cancel either (a frozen
+    /// or unreachable host keeps the TCP connection open), the socket is shut down after as long
+    /// again (at most 5 s more) and the statement fails as a lost connection. A server-side
+    /// statement_timeout cannot do this: it needs the server to be running.
+    public var statementDeadline: Duration?
 
-    public init(conninfo: String = "", applicationName: String = "loket", connectTimeoutSeconds: Int = 10) {
+    public init(
+        conninfo: String = "", applicationName: String = "loket", connectTimeoutSeconds: Int = 10,
+        statementDeadline: Duration? = nil
+    ) {
         self.conninfo = conninfo
         self.applicationName = applicationName
         self.connectTimeoutSeconds = connectTimeoutSeconds
+        self.statementDeadline = statementDeadline
     }
 
     /// `LOKET_DATABASE_URL`, then `DATABASE_URL`, else libpq's PG* variables alone.

@@ -34,6 +34,12 @@ public final class PostgresConnection: @unchecked Sendable {
         var runningOperation: UInt64 = 0
         var cancelledOperation: UInt64 = 0
         var cancelHandle: CancelHandle?
+        /// When the running operation began, for the statement deadline.
+        var startedAt: ContinuousClock.Instant?
+        /// What the deadline watchdog did to the running operation: 1 cancelled it, 2 shut the socket.
+        var deadlineStage = 0
+        /// The connection's socket, so the watchdog can shut it without a libpq call.
+        var socket: Int32 = -1
     }
 
     public let configuration: PostgresConfiguration
@@ -82,7 +88,30 @@ public final class PostgresConnection: @unchecked Sendable {
     public static func connect(_ configuration: PostgresConfiguration) async throws -> PostgresConnection {
         let connection = PostgresConnection(configuration: configuration)
         try await connection.onLane { try connection.openOnLane() }
+        if let deadline = configuration.statementDeadline { StatementWatchdog.shared.watch(connection, deadline: deadline) }
         return connection
+    }
+
+    /// Called by the watchdog about twice a second: cancels a statement past its deadline, and
+    /// shuts the socket of one whose cancel went unanswered as long again (at most 5 s more).
+    func enforceDeadline(_ deadline: Duration, now: ContinuousClock.Instant) {
+        let grace = min(deadline, .seconds(5))
+        let cancel: UInt64? = cancelState.withLock { state in
+            guard state.runningOperation != 0, let started = state.startedAt else { return nil }
+            let late = now - started
+            if state.deadlineStage == 0, late >= deadline {
+                state.deadlineStage = 1
+                return state.runningOperation
+            }
+            if state.deadlineStage == 1, late >= deadline + grace, state.socket >= 0 {
+                state.deadlineStage = 2
+                // The lane is blocked in libpq waiting on this socket: shutting it makes that wait
+                // end with a lost connection, which the pool then replaces.
+                shutdown(state.socket, Int32(SHUT_RDWR))
+            }
+            return nil
+        }
+        if let cancel { requestCancel(of: cancel, marking: false) }
     }
 
     /// Runs `work` on this connection's lane; no hop when the task already runs there.
@@ -116,9 +145,11 @@ public final class PostgresConnection: @unchecked Sendable {
         statements.removeAll()
         transactionStatus = PQtransactionStatus(connection)
         let cancel = PQgetCancel(connection).map(CancelHandle.init)
+        let socket = PQsocket(connection)
         cancelState.withLock { state in
             if let old = state.cancelHandle { PQfreeCancel(old.pointer) }
             state.cancelHandle = cancel
+            state.socket = socket
         }
     }
 
@@ -221,6 +252,8 @@ public final class PostgresConnection: @unchecked Sendable {
 
     private func closeOnLane() {
         if let handle {
+            // The watchdog must never shut a descriptor number the system may hand out again.
+            cancelState.withLock { $0.socket = -1 }
             PQfinish(handle)
             self.handle = nil
         }
@@ -265,12 +298,18 @@ public final class PostgresConnection: @unchecked Sendable {
             }
         } catch let error as PostgresError where error.sqlState == .queryCanceled && honourCancellation && Task.isCancelled {
             throw CancellationError()
+        } catch var error as PostgresError where deadlineFired {
+            let limit = configuration.statementDeadline.map { "\($0)" } ?? "?"
+            error.message = error.sqlState == .queryCanceled
+                ? "statement cancelled: it ran past the client's deadline of \(limit)"
+                : "connection shut: the server answered neither the statement nor its cancel within the deadline of \(limit) (\(error.message))"
+            throw error
         }
     }
 
-    private func requestCancel(of operation: UInt64) {
+    private func requestCancel(of operation: UInt64, marking: Bool = true) {
         let handle: CancelHandle? = cancelState.withLock { state in
-            state.cancelledOperation = operation
+            if marking { state.cancelledOperation = operation }
             return state.runningOperation == operation ? state.cancelHandle : nil
         }
         guard handle != nil else { return }
@@ -287,17 +326,28 @@ public final class PostgresConnection: @unchecked Sendable {
 
     /// Marks `operation` as running unless it was cancelled before reaching the lane.
     private func beginOperation(_ operation: UInt64) throws {
+        let now = configuration.statementDeadline == nil ? nil : ContinuousClock.now
         let cancelled = cancelState.withLock { state -> Bool in
             if state.cancelledOperation == operation { return true }
             state.runningOperation = operation
+            state.startedAt = now
+            state.deadlineStage = 0
             return false
         }
         if cancelled { throw CancellationError() }
     }
 
+    /// Ends the running operation. A statement the deadline cancelled fails with a message that
+    /// says so (its SQLSTATE stays 57014, query_canceled).
     private func endOperation() {
-        cancelState.withLock { state in state.runningOperation = 0 }
+        cancelState.withLock { state in
+            state.runningOperation = 0
+            state.startedAt = nil
+        }
     }
+
+    /// Whether the deadline watchdog acted on the operation that just ended on this lane.
+    private var deadlineFired: Bool { cancelState.withLock { $0.deadlineStage > 0 } }
 
     private func liveHandle() throws -> OpaquePointer {
         guard let handle, !isBroken else {

@@ -34,6 +34,13 @@ struct Serve: AsyncParsableCommand {
     @Option(help: "Seconds to wait for a free database connection before answering 503 (LOKET_ACQUIRE_TIMEOUT).")
     var acquireTimeout: Int = Int(ProcessInfo.processInfo.environment["LOKET_ACQUIRE_TIMEOUT"] ?? "") ?? 5
 
+    @Option(help: """
+        Seconds a database statement may take before it is cancelled and the request answered 503; \
+        a server that answers neither it nor the cancel has its connection shut soon after. 0 for \
+        no limit (LOKET_STATEMENT_DEADLINE).
+        """)
+    var statementDeadline: Int = Int(ProcessInfo.processInfo.environment["LOKET_STATEMENT_DEADLINE"] ?? "") ?? 30
+
     @Option(help: "Seconds of silence after which a client connection is closed (LOKET_IDLE_TIMEOUT).")
     var idleTimeout: Int = Int(ProcessInfo.processInfo.environment["LOKET_IDLE_TIMEOUT"] ?? "") ?? 30
 
@@ -54,6 +61,7 @@ struct Serve: AsyncParsableCommand {
     func validate() throws {
         guard (1...65535).contains(port) else { throw ValidationError("--port must be 1…65535") }
         guard (1...500).contains(poolSize) else { throw ValidationError("--pool-size must be 1…500") }
+        guard (0...86_400).contains(statementDeadline) else { throw ValidationError("--statement-deadline must be 0…86400 seconds") }
     }
 
     func run() async throws {
@@ -67,8 +75,10 @@ struct Serve: AsyncParsableCommand {
             logger.warning("no migrations found; /readyz will not check the schema", metadata: ["reason": "\(error)"])
             migrator = nil
         }
+        var configuration = database.configuration
+        configuration.statementDeadline = statementDeadline > 0 ? .seconds(statementDeadline) : nil
         let pool = ConnectionPool(
-            configuration: database.configuration, maxConnections: poolSize, acquireTimeout: .seconds(acquireTimeout),
+            configuration: configuration, maxConnections: poolSize, acquireTimeout: .seconds(acquireTimeout),
             logger: Logger(label: "loketd.pool"))
         var options = ServerOptions()
         options.host = bind

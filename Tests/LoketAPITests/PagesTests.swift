@@ -3,6 +3,7 @@ import Foundation
 import HTTPTypes
 import Hummingbird
 import HummingbirdTesting
+import Logging
 @testable import LoketAPI
 import LoketCore
 import LoketStore
@@ -35,6 +36,15 @@ struct PagesTests {
         // Before 1970 the formatter (and Jakarta's older offsets) answer.
         let old = Date(timeIntervalSince1970: -500_000_000)
         #expect(RFC3339.string(from: old) == formatter.string(from: old))
+    }
+
+    /// A statement cancelled at its deadline (or by the server's statement_timeout) is database
+    /// trouble: 503 with Retry-After, not a 500.
+    @Test func aStatementPastItsDeadlineIsA503() {
+        let error = PostgresError(sqlState: .queryCanceled, message: "statement cancelled: it ran past the client's deadline of 30 seconds")
+        let mapped = RequestMiddleware.apiError(for: error, logger: Logger(label: "test"))
+        #expect(mapped.status == .serviceUnavailable)
+        #expect(mapped.retryAfterSeconds == 2)
     }
 
     @Test func onlyTheCanonicalBase64URLSpellingDecodes() throws {

@@ -131,4 +131,60 @@ struct ConnectionPoolTests {
             #expect(pool.metrics.open == 0)
         }
     }
+
+    /// A statement past the client's deadline is cancelled: it fails with 57014 and a message that
+    /// names the deadline, and the connection is fine for the next statement.
+    @Test func aStatementPastItsDeadlineIsCancelled() async throws {
+        try await TestDatabase.with { base in
+            var configuration = base
+            configuration.statementDeadline = .seconds(1)
+            let pool = ConnectionPool(configuration: configuration, maxConnections: 1)
+            let clock = ContinuousClock()
+            let started = clock.now
+            let error = await #expect(throws: PostgresError.self) { try await pool.query("SELECT pg_sleep(20)") }
+            let took = clock.now - started
+            #expect(error?.sqlState == .queryCanceled)
+            #expect(error?.message.contains("deadline") == true)
+            #expect(took >= .seconds(1) && took < .seconds(8), "took \(took)")
+            #expect(try await pool.query("SELECT 1 AS one").single().decode(Int.self, "one") == 1)
+            #expect(pool.metrics.replaced == 0)
+            // A statement inside its deadline is left alone.
+            try await pool.query("SELECT pg_sleep(0.3)")
+            await pool.close()
+        }
+    }
+
+    /// A server that answers neither the statement nor its cancel (here a backend stopped with
+    /// SIGSTOP, as a frozen host would be) does not hang the caller: after the deadline and as long
+    /// again the socket is shut, the statement fails as a lost connection, and the pool replaces
+    /// the connection.
+    @Test func aFrozenServerCannotHangAStatement() async throws {
+        try await TestDatabase.with { base in
+            var configuration = base
+            configuration.statementDeadline = .seconds(1)
+            let pool = ConnectionPool(configuration: configuration, maxConnections: 1)
+            let pid = try await pool.query("SELECT pg_backend_pid() AS pid").single().decode(Int32.self, "pid")
+            // Signalling another user's process needs root (CI runs as root) or the cluster's user.
+            try #require(kill(pid, SIGSTOP) == 0, "cannot stop backend \(pid): errno \(errno)")
+            defer { kill(pid, SIGCONT) }
+            // Should the deadline not work, the backend is thawed after 15 s so the test fails on
+            // the timing below instead of hanging the run.
+            let thaw = Task.detached {
+                try await Task.sleep(for: .seconds(15))
+                kill(pid, SIGCONT)
+            }
+            defer { thaw.cancel() }
+            let clock = ContinuousClock()
+            let started = clock.now
+            let error = await #expect(throws: PostgresError.self) { try await pool.query("SELECT 1") }
+            let took = clock.now - started
+            kill(pid, SIGCONT)
+            #expect(error?.sqlState.isConnectionLoss == true)
+            #expect(error?.message.contains("deadline") == true)
+            #expect(took >= .seconds(2) && took < .seconds(10), "took \(took)")
+            #expect(try await pool.query("SELECT 1 AS one").single().decode(Int.self, "one") == 1)
+            #expect(pool.metrics.replaced == 1)
+            await pool.close()
+        }
+    }
 }
