@@ -24,9 +24,12 @@ public final class PostgresConnection: @unchecked Sendable {
     /// rest unnamed, so that ad-hoc SQL cannot grow server memory without bound.
     static let statementCacheLimit = 512
 
-    /// libpq's cancel object: thread-safe to use while the connection runs a statement.
-    private struct CancelHandle: @unchecked Sendable {
+    /// libpq's cancel object: thread-safe to use while the connection runs a statement. A class,
+    /// so that a cancel in flight keeps it alive while a reconnect installs a new one.
+    private final class CancelHandle: @unchecked Sendable {
         let pointer: OpaquePointer
+        init(_ pointer: OpaquePointer) { self.pointer = pointer }
+        deinit { PQfreeCancel(pointer) }
     }
 
     private struct CancelState {
@@ -40,6 +43,10 @@ public final class PostgresConnection: @unchecked Sendable {
         var deadlineStage = 0
         /// The connection's socket, so the watchdog can shut it without a libpq call.
         var socket: Int32 = -1
+        /// A PQcancel is being sent (on a thread of its own, without this lock held: against a
+        /// frozen host it can block for minutes). The next statement waits for it to be delivered,
+        /// so that it cannot cancel that statement instead.
+        var cancelInFlight = false
     }
 
     public let configuration: PostgresConfiguration
@@ -77,9 +84,6 @@ public final class PostgresConnection: @unchecked Sendable {
     }
 
     deinit {
-        cancelState.withLock { state in
-            if let cancel = state.cancelHandle { PQfreeCancel(cancel.pointer) }
-        }
         if let handle { PQfinish(handle) }
         lane.stop()
     }
@@ -147,7 +151,6 @@ public final class PostgresConnection: @unchecked Sendable {
         let cancel = PQgetCancel(connection).map(CancelHandle.init)
         let socket = PQsocket(connection)
         cancelState.withLock { state in
-            if let old = state.cancelHandle { PQfreeCancel(old.pointer) }
             state.cancelHandle = cancel
             state.socket = socket
         }
@@ -308,24 +311,35 @@ public final class PostgresConnection: @unchecked Sendable {
     }
 
     private func requestCancel(of operation: UInt64, marking: Bool = true) {
-        let handle: CancelHandle? = cancelState.withLock { state in
+        let running: Bool = cancelState.withLock { state in
             if marking { state.cancelledOperation = operation }
-            return state.runningOperation == operation ? state.cancelHandle : nil
+            return state.runningOperation == operation
         }
-        guard handle != nil else { return }
+        guard running else { return }
         // PQcancel opens a new connection to the server and blocks; do it off every pool thread
-        // so that a full pool can still cancel its own statements.
+        // so that a full pool can still cancel its own statements, and without holding the lock,
+        // so that the deadline watchdog and the lane are never stuck behind it.
         Thread.detachNewThread { [self] in
-            cancelState.withLock { state in
-                guard state.runningOperation == operation, let cancel = state.cancelHandle else { return }
-                var buffer = [CChar](repeating: 0, count: 256)
-                _ = PQcancel(cancel.pointer, &buffer, Int32(buffer.count))
+            let cancel: CancelHandle? = cancelState.withLock { state in
+                guard state.runningOperation == operation, !state.cancelInFlight, let cancel = state.cancelHandle else { return nil }
+                state.cancelInFlight = true
+                return cancel
             }
+            guard let cancel else { return }
+            var buffer = [CChar](repeating: 0, count: 256)
+            _ = PQcancel(cancel.pointer, &buffer, Int32(buffer.count))
+            cancelState.withLock { $0.cancelInFlight = false }
         }
     }
 
     /// Marks `operation` as running unless it was cancelled before reaching the lane.
     private func beginOperation(_ operation: UInt64) throws {
+        // A cancel of the previous statement still on its way must reach the server before this
+        // statement does (it takes milliseconds against a live server). A connection whose cancel
+        // cannot be delivered is broken by then and fails below without sending anything.
+        while cancelState.withLock({ $0.cancelInFlight }) && !isBroken {
+            usleep(1_000)
+        }
         let now = configuration.statementDeadline == nil ? nil : ContinuousClock.now
         let cancelled = cancelState.withLock { state -> Bool in
             if state.cancelledOperation == operation { return true }
