@@ -96,7 +96,7 @@ public final class PostgresConnection: @unchecked Sendable {
         return connection
     }
 
-    /// Called by the watchdog about twice a second: cancels a statement past its deadline, and
+    /// Called by the watchdog four times a second: cancels a statement past its deadline, and
     /// shuts the socket of one whose cancel went unanswered as long again (at most 5 s more).
     func enforceDeadline(_ deadline: Duration, now: ContinuousClock.Instant) {
         let grace = min(deadline, .seconds(5))
@@ -301,7 +301,7 @@ public final class PostgresConnection: @unchecked Sendable {
             }
         } catch let error as PostgresError where error.sqlState == .queryCanceled && honourCancellation && Task.isCancelled {
             throw CancellationError()
-        } catch var error as PostgresError where deadlineFired {
+        } catch var error as PostgresError where (error.sqlState == .queryCanceled || error.sqlState.isConnectionLoss) && deadlineFired {
             let limit = configuration.statementDeadline.map { "\($0)" } ?? "?"
             error.message = error.sqlState == .queryCanceled
                 ? "statement cancelled: it ran past the client's deadline of \(limit)"
@@ -371,7 +371,9 @@ public final class PostgresConnection: @unchecked Sendable {
             needsLivenessCheck = false
             if !Self.isAlive(handle) {
                 // The server went away while the connection sat idle (restart, pg_terminate_backend,
-                // idle timeout). Nothing was sent yet, so reconnecting in place is safe.
+                // idle timeout). Nothing was sent yet, so reconnecting in place is safe. The old
+                // socket number is forgotten first: the watchdog must not shut it once reused.
+                cancelState.withLock { $0.socket = -1 }
                 PQreset(handle)
                 guard PQstatus(handle) == CONNECTION_OK else {
                     isBroken = true
