@@ -1,24 +1,41 @@
+import Crypto
 import Foundation
 import Hummingbird
+import NIOCore
+import Synchronization
 import LoketCore
 import LoketStore
 
 /// The public service catalog: each active service's published standard.
 struct CatalogController {
     let services: LoketServices
+    /// The list's JSON, encoded once per catalog load: it is the API's most read answer (every
+    /// app starts with it) and encoding 20 KB of it cost 0.7 ms of CPU per request.
+    let encodedList = EncodedAnswerCache()
 
     func register(on router: some RouterMethods<AppContext>) {
         router.get("services", use: list)
         router.get("services/:code", use: show)
     }
 
-    struct ServiceList: ResponseEncodable {
+    struct ServiceList: Encodable {
         var services: [ServiceDTO]
     }
 
-    @Sendable func list(request: Request, context: AppContext) async throws -> ServiceList {
+    /// The list with a strong ETag; `If-None-Match` with it is answered 304 without a body.
+    @Sendable func list(request: Request, context: AppContext) async throws -> Response {
         let catalog = try await services.catalog.snapshot()
-        return ServiceList(services: catalog.services.map { ServiceDTO($0, catalog: catalog) })
+        let answer = try encodedList.answer(for: catalog.generation) {
+            try LoketJSON.encoder.encode(ServiceList(services: catalog.services.map { ServiceDTO($0, catalog: catalog) }))
+        }
+        var headers = HTTPFields()
+        headers[.eTag] = answer.etag
+        headers[.cacheControl] = "public, max-age=30"
+        if let match = request.headers[.ifNoneMatch], EncodedAnswerCache.matches(match, etag: answer.etag) {
+            return Response(status: .notModified, headers: headers)
+        }
+        headers[.contentType] = "application/json; charset=utf-8"
+        return Response(status: .ok, headers: headers, body: .init(byteBuffer: answer.body))
     }
 
     @Sendable func show(request: Request, context: AppContext) async throws -> ServiceDTO {
@@ -109,5 +126,36 @@ extension APIError {
         APIError(field == nil ? .notFound : .unprocessableContent, code: "unknown_service", message: LocalizedText(
             id: "Layanan \"\(code)\" tidak ada atau tidak aktif.", en: "There is no active service \"\(code)\"."),
             field: field)
+    }
+}
+
+/// One encoded answer kept per catalog generation, with its ETag (a digest of the bytes, so equal
+/// answers from different servers carry the same tag).
+final class EncodedAnswerCache: Sendable {
+    struct Answer: Sendable {
+        var generation: UInt64
+        var body: ByteBuffer
+        var etag: String
+    }
+
+    private let state = Mutex<Answer?>(nil)
+
+    func answer(for generation: UInt64, encode: () throws -> Data) throws -> Answer {
+        if let cached = state.withLock({ $0 }), cached.generation == generation { return cached }
+        let data = try encode()
+        let digest = SHA256.hash(data: data).prefix(16).map { String(format: "%02x", $0) }.joined()
+        let answer = Answer(generation: generation, body: ByteBuffer(bytes: data), etag: "\"\(digest)\"")
+        state.withLock { current in
+            if (current?.generation ?? 0) <= generation { current = answer }
+        }
+        return answer
+    }
+
+    /// Whether an If-None-Match value names `etag` (a list of tags, weak or strong, or `*`).
+    static func matches(_ header: String, etag: String) -> Bool {
+        header.split(separator: ",").contains { candidate in
+            let tag = candidate.trimmingCharacters(in: .whitespaces)
+            return tag == "*" || tag == etag || tag == "W/" + etag
+        }
     }
 }

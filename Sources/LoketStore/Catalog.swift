@@ -104,6 +104,14 @@ public struct CatalogSnapshot: Sendable {
     /// Area names by Kemendagri code.
     public let areaNames: [String: String]
     public let loadedAt: Date
+    /// Which load of this process the snapshot is (every load gets a new number), so that what is
+    /// derived from a snapshot (an encoded answer) can be kept until the next load.
+    public let generation: UInt64 = CatalogSnapshot.nextGeneration()
+
+    private static let generations = Atomic<UInt64>(0)
+    private static func nextGeneration() -> UInt64 {
+        generations.add(1, ordering: .relaxed).newValue
+    }
 
     public func calendar(for service: ServiceType) -> StoredCalendar { calendars[service.calendarID]! }
 

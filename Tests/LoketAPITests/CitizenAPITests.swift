@@ -42,6 +42,43 @@ struct CitizenAPITests {
         }
     }
 
+    /// The list carries a strong ETag: the same tag answers 304 with no body, another tag or none
+    /// gets the list, and a changed catalog gets a new tag.
+    @Test func theCatalogListHasAnETagAndAnswers304ToIt() async throws {
+        try await APITestEnvironment.withApp { app in
+            try await app.test { client in
+                let (etag, body) = try await client.execute(uri: "/api/v1/services", method: .get) { response in
+                    #expect(response.status == .ok)
+                    #expect(response.headers[.cacheControl] == "public, max-age=30")
+                    return (try #require(response.headers[.eTag]), response.body.text)
+                }
+                #expect(etag.hasPrefix("\"") && etag.hasSuffix("\"") && etag.count == 34)
+                try await client.execute(uri: "/api/v1/services", method: .get, headers: [.ifNoneMatch: etag]) { response in
+                    #expect(response.status == .notModified)
+                    #expect(response.headers[.eTag] == etag)
+                    #expect(response.body.readableBytes == 0)
+                }
+                try await client.execute(uri: "/api/v1/services", method: .get, headers: [.ifNoneMatch: "\"other\", W/\(etag)"]) { response in
+                    #expect(response.status == .notModified)
+                }
+                try await client.execute(uri: "/api/v1/services", method: .get, headers: [.ifNoneMatch: "\"other\""]) { response in
+                    #expect(response.status == .ok)
+                    #expect(response.body.text == body)
+                    #expect(response.headers[.eTag] == etag)
+                }
+                // A changed catalog is a new list with a new tag.
+                try await app.pool.query("UPDATE service_types SET fee_rupiah = fee_rupiah + 1000 WHERE code = 'kk-baru'")
+                app.services.catalog.invalidate()
+                try await client.execute(uri: "/api/v1/services", method: .get, headers: [.ifNoneMatch: etag]) { response in
+                    #expect(response.status == .ok)
+                    #expect(response.headers[.eTag] != etag)
+                    let services = response.body.json["services"] as? [[String: Any]] ?? []
+                    #expect(services.first { $0["code"] as? String == "kk-baru" }?["fee_rupiah"] as? Int == 1000)
+                }
+            }
+        }
+    }
+
     // MARK: Filing
 
     @Test func filingReturnsTheReceiptAndWritesRequestEventAndNotification() async throws {
