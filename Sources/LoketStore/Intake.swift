@@ -96,14 +96,14 @@ public enum IntakeOutcome: Sendable {
     case duplicateOpen(trackingCode: String)
 }
 
-/// Files requests: routing and SLA deadlines computed at intake, the request, its first audit event
-/// and the citizen's "received" notification written in one transaction.
 /// Intake failures that are not the citizen's.
 public enum IntakeError: Error, Sendable {
     /// Three tracking codes in a row were taken (a broken random source, not chance).
     case trackingCodesExhausted
 }
 
+/// Files requests: routing and SLA deadlines computed at intake, the request, its first audit event
+/// and the citizen's "received" notification written in one transaction.
 public struct IntakeStore: Sendable {
     public let pool: ConnectionPool
     public let jurisdictionPrefix: String
