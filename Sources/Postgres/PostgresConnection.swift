@@ -334,21 +334,26 @@ public final class PostgresConnection: @unchecked Sendable {
 
     /// Marks `operation` as running unless it was cancelled before reaching the lane.
     private func beginOperation(_ operation: UInt64) throws {
-        // A cancel of the previous statement still on its way must reach the server before this
-        // statement does (it takes milliseconds against a live server). A connection whose cancel
-        // cannot be delivered is broken by then and fails below without sending anything.
-        while cancelState.withLock({ $0.cancelInFlight }) && !isBroken {
-            usleep(1_000)
-        }
+        enum Start { case waitForCancel, cancelled, started }
         let now = configuration.statementDeadline == nil ? nil : ContinuousClock.now
-        let cancelled = cancelState.withLock { state -> Bool in
-            if state.cancelledOperation == operation { return true }
-            state.runningOperation = operation
-            state.startedAt = now
-            state.deadlineStage = 0
-            return false
+        while true {
+            let start = cancelState.withLock { state -> Start in
+                // A cancel of the previous statement still on its way must reach the server before
+                // this statement does (milliseconds against a live server). A connection whose
+                // cancel cannot be delivered is broken by then and fails without sending anything.
+                if state.cancelInFlight && !isBroken { return .waitForCancel }
+                if state.cancelledOperation == operation { return .cancelled }
+                state.runningOperation = operation
+                state.startedAt = now
+                state.deadlineStage = 0
+                return .started
+            }
+            switch start {
+            case .waitForCancel: usleep(1_000)
+            case .cancelled: throw CancellationError()
+            case .started: return
+            }
         }
-        if cancelled { throw CancellationError() }
     }
 
     /// Ends the running operation. A statement the deadline cancelled fails with a message that
