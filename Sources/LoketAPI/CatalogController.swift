@@ -154,7 +154,7 @@ final class EncodedAnswerCache: Sendable {
     /// Whether an If-None-Match value names `etag` (a list of tags, weak or strong, or `*`).
     static func matches(_ header: String, etag: String) -> Bool {
         header.split(separator: ",").contains { candidate in
-            let tag = candidate.trimmingCharacters(in: .whitespaces)
+            let tag = candidate.trimmingWhitespace(includingNewlines: false)
             return tag == "*" || tag == etag || tag == "W/" + etag
         }
     }

@@ -1,6 +1,7 @@
 import Foundation
 import HTTPTypes
 import Hummingbird
+import LoketCore
 import LoketStore
 import MultipartKit
 import NIOCore
@@ -90,7 +91,7 @@ struct DocumentUpload {
 
     static func boundary(_ contentType: String) -> String? {
         for parameter in contentType.split(separator: ";").dropFirst() {
-            let pair = parameter.split(separator: "=", maxSplits: 1).map { $0.trimmingCharacters(in: .whitespaces) }
+            let pair = parameter.split(separator: "=", maxSplits: 1).map { $0.trimmingWhitespace(includingNewlines: false) }
             if pair.count == 2, pair[0].lowercased() == "boundary" {
                 return pair[1].trimmingCharacters(in: CharacterSet(charactersIn: "\""))
             }
@@ -100,7 +101,7 @@ struct DocumentUpload {
 
     static func dispositionFilename(_ header: String) -> String? {
         for parameter in header.split(separator: ";") {
-            let pair = parameter.split(separator: "=", maxSplits: 1).map { $0.trimmingCharacters(in: .whitespaces) }
+            let pair = parameter.split(separator: "=", maxSplits: 1).map { $0.trimmingWhitespace(includingNewlines: false) }
             if pair.count == 2, pair[0].lowercased() == "filename" {
                 return pair[1].trimmingCharacters(in: CharacterSet(charactersIn: "\""))
             }
@@ -142,7 +143,7 @@ struct FormPart {
         parser.onHeader = { name, value in
             guard name.lowercased() == "content-disposition" else { return }
             for parameter in value.split(separator: ";") {
-                let pair = parameter.split(separator: "=", maxSplits: 1).map { $0.trimmingCharacters(in: .whitespaces) }
+                let pair = parameter.split(separator: "=", maxSplits: 1).map { $0.trimmingWhitespace(includingNewlines: false) }
                 guard pair.count == 2 else { continue }
                 let text = pair[1].trimmingCharacters(in: CharacterSet(charactersIn: "\""))
                 switch pair[0].lowercased() {

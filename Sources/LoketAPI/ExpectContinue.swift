@@ -3,6 +3,7 @@ import Hummingbird
 import HummingbirdCore
 import HTTPTypes
 import Logging
+import LoketCore
 import NIOCore
 import NIOHTTP1
 
@@ -41,11 +42,11 @@ enum ExpectContinue {
     ///   - chunked: whether the request has a `Transfer-Encoding` (a body of unknown length).
     static func decide(expect: [String], contentLength: String?, chunked: Bool) -> Decision {
         let expectations = expect.flatMap { $0.split(separator: ",") }
-            .map { $0.trimmingCharacters(in: .whitespaces).lowercased() }
+            .map { $0.trimmingWhitespace(includingNewlines: false).lowercased() }
             .filter { !$0.isEmpty }
         guard !expectations.isEmpty else { return .proceed }
         guard expectations.allSatisfy({ $0 == "100-continue" }) else { return .refuse(.expectationFailed) }
-        let length = contentLength.flatMap { Int($0.trimmingCharacters(in: .whitespaces)) }
+        let length = contentLength.flatMap { Int($0.trimmingWhitespace(includingNewlines: false)) }
         if let length, length > maxBodyBytes { return .refuse(.contentTooLarge) }
         guard chunked || (length ?? 0) > 0 else { return .proceed }
         return .sendContinue

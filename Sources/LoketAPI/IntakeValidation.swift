@@ -74,7 +74,7 @@ struct IntakeValidator {
     func validate(_ fields: IntakeFields, source: NewRequest.Source, partnerID: PartnerID?) -> Result<NewRequest, APIError> {
         var problems: [FieldProblem] = []
         func text(_ value: String?, _ field: String, max: Int, required: Bool = false) -> String? {
-            let trimmed = value?.trimmingCharacters(in: .whitespacesAndNewlines)
+            let trimmed = value?.trimmingWhitespace()
             guard let trimmed, !trimmed.isEmpty else {
                 if required { problems.append(.missing(field)) }
                 return nil
@@ -116,7 +116,7 @@ struct IntakeValidator {
         }
         // Blank counts as not given, here as in `text`: a phone or e-mail of white space alone would
         // otherwise pass this check and store a request nobody can reach.
-        func given(_ value: String?) -> Bool { value?.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty == false }
+        func given(_ value: String?) -> Bool { value?.trimmingWhitespace().isEmpty == false }
         if !given(fields.phone), !given(fields.email) {
             problems.append(FieldProblem(field: names.contact, code: "contact_required", message: LocalizedText(
                 id: "Isi nomor telepon atau alamat e-mail agar petugas dapat menghubungi Anda.",
@@ -195,7 +195,7 @@ struct IntakeValidator {
             case .single(let value): values = [value]
             case .multiple(let list): values = list
             }
-            if values.isEmpty || values.allSatisfy({ $0.trimmingCharacters(in: .whitespaces).isEmpty }) {
+            if values.isEmpty || values.allSatisfy({ $0.trimmingWhitespace().isEmpty }) {
                 if definition.required { problems.append(.missing(field)) }
                 continue
             }
@@ -254,16 +254,5 @@ extension LocalDate {
         calendar.timeZone = TimeZone(identifier: timeZone) ?? .gmt
         let parts = calendar.dateComponents([.year, .month, .day], from: now)
         return (try? LocalDate(year: parts.year!, month: parts.month!, day: parts.day!))!
-    }
-}
-
-extension String {
-    /// Whether the text holds a control character other than line feed and tab (and carriage
-    /// return when `allowingReturn`). NUL cannot be stored at all, and the others would reach
-    /// officers' terminals as escape sequences, so free text refuses them everywhere.
-    func containsControlCharacters(allowingReturn: Bool = false) -> Bool {
-        unicodeScalars.contains { scalar in
-            scalar.properties.generalCategory == .control && scalar != "\n" && scalar != "\t" && !(allowingReturn && scalar == "\r")
-        }
     }
 }

@@ -47,7 +47,7 @@ struct RequestMiddleware: RouterMiddleware {
         guard let header = request.headers[.acceptLanguage] else { return .indonesian }
         var best: (Language, Double)?
         for part in header.split(separator: ",") {
-            let pieces = part.split(separator: ";").map { $0.trimmingCharacters(in: .whitespaces).lowercased() }
+            let pieces = part.split(separator: ";").map { $0.trimmingWhitespace(includingNewlines: false).lowercased() }
             guard let tag = pieces.first else { continue }
             let quality = pieces.dropFirst().first { $0.hasPrefix("q=") }.flatMap { Double($0.dropFirst(2)) } ?? 1
             let language: Language? = tag.hasPrefix("en") ? .english : tag.hasPrefix("id") || tag.hasPrefix("in") ? .indonesian : nil
@@ -185,7 +185,7 @@ struct RateLimitMiddleware: RouterMiddleware {
     func clientAddress(_ request: Request, _ context: AppContext) -> String {
         // The last entry is the one our own proxy appended; earlier ones come from the client.
         if trustForwardedFor, let forwarded = request.headers[.forwardedFor]?.split(separator: ",").last {
-            return forwarded.trimmingCharacters(in: .whitespaces)
+            return forwarded.trimmingWhitespace(includingNewlines: false)
         }
         return context.remoteAddress?.ipAddress ?? "unknown"
     }

@@ -139,7 +139,7 @@ struct Open311Controller {
 
     /// How to answer an attribute, for the partner's form: the catalog's own words when it has them.
     static func datatypeDescription(_ attribute: ServiceAttribute, language: Language) -> String {
-        if let given = attribute.datatypeDescription?.trimmingCharacters(in: .whitespacesAndNewlines), !given.isEmpty {
+        if let given = attribute.datatypeDescription?.trimmingWhitespace(), !given.isEmpty {
             return given
         }
         let english = language == .english
@@ -268,7 +268,7 @@ struct Open311Controller {
         var fields = IntakeFields()
         fields.serviceCode = form.value("service_code", problems: &problems)
         let names = [form.value("first_name", problems: &problems), form.value("last_name", problems: &problems)]
-            .compactMap { $0?.trimmingCharacters(in: .whitespacesAndNewlines) }
+            .compactMap { $0?.trimmingWhitespace() }
         fields.name = names.isEmpty ? nil : names.joined(separator: " ")
         fields.phone = form.value("phone", problems: &problems)
         fields.email = form.value("email", problems: &problems)
@@ -279,7 +279,7 @@ struct Open311Controller {
         var malformedCoordinate = false
         func coordinate(_ field: String) -> Double? {
             guard let text = form.value(field, problems: &problems) else { return nil }
-            guard let value = Double(text.trimmingCharacters(in: .whitespaces)) else {
+            guard let value = Double(text.trimmingWhitespace(includingNewlines: false)) else {
                 problems.append(.invalid(field, code: "not_a_number", id: "harus berupa angka desimal", en: "must be a decimal number"))
                 malformedCoordinate = true
                 return nil
@@ -326,7 +326,7 @@ struct Open311Controller {
                 order.append(code)
             }
             if suffix == "[]" { listForm.insert(code) }
-            guard !value.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty else { continue }
+            guard !value.trimmingWhitespace().isEmpty else { continue }
             // The answers are stored as jsonb, which cannot hold NUL; other controls have no place in an answer either.
             if value.containsControlCharacters(allowingReturn: true) {
                 problems.append(.invalid("attribute[\(code)]", code: "control_characters", id: "berisi karakter kendali", en: "contains control characters"))
@@ -363,7 +363,7 @@ struct Open311Controller {
 
     static func requireForm(_ request: Request) throws {
         guard let header = request.headers[.contentType] else { throw Open311Errors.formRequired }
-        let parts = header.split(separator: ";").map { $0.trimmingCharacters(in: .whitespaces).lowercased() }
+        let parts = header.split(separator: ";").map { $0.trimmingWhitespace(includingNewlines: false).lowercased() }
         guard parts.first == "application/x-www-form-urlencoded" else { throw Open311Errors.formRequired }
         for parameter in parts.dropFirst() where parameter.hasPrefix("charset=") {
             let charset = parameter.dropFirst("charset=".count).trimmingCharacters(in: CharacterSet(charactersIn: "\""))
@@ -466,7 +466,7 @@ struct Open311Controller {
     /// An ISO 8601 instant with its zone. A `+` left unencoded in a query string arrives as a
     /// space (`…T00:00:00 07:00`), a common client slip that is read as the offset it meant.
     static func instant(_ text: String?, field: String, problems: inout [FieldProblem]) -> Date? {
-        guard let text = text?.trimmingCharacters(in: .whitespaces) else { return nil }
+        guard let text = text?.trimmingWhitespace(includingNewlines: false) else { return nil }
         if let date = RFC3339.date(from: text) ?? RFC3339.date(from: text.replacingOccurrences(of: " ", with: "+")) {
             return date
         }
@@ -542,7 +542,7 @@ struct Open311Controller {
     /// Loket serves one jurisdiction: `jurisdiction_id` may be left out, but if given it must be ours.
     func checkJurisdiction(_ given: [String]) throws {
         let ours = services.options.jurisdictionID
-        if let other = given.first(where: { $0.trimmingCharacters(in: .whitespaces).lowercased() != ours.lowercased() }) {
+        if let other = given.first(where: { $0.trimmingWhitespace(includingNewlines: false).lowercased() != ours.lowercased() }) {
             throw Open311Errors.unknownJurisdiction(other)
         }
     }
@@ -799,7 +799,7 @@ struct FormData {
     /// Every non-blank value given for `name`. Blank values are dropped: Open311 treats an empty
     /// parameter exactly like an absent one.
     func values(_ name: String) -> [String] {
-        pairs.filter { $0.name == name && !$0.value.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty }.map(\.value)
+        pairs.filter { $0.name == name && !$0.value.trimmingWhitespace().isEmpty }.map(\.value)
     }
 
     /// The one value of `name`, nil when absent or blank. The same value repeated is harmless;
@@ -821,7 +821,7 @@ struct FormData {
     /// A comma-separated list, which may also be spread over repeated parameters; blank items are dropped.
     func list(_ name: String) -> [String] {
         values(name).flatMap { $0.split(separator: ",") }
-            .map { $0.trimmingCharacters(in: .whitespaces) }
+            .map { $0.trimmingWhitespace(includingNewlines: false) }
             .filter { !$0.isEmpty }
     }
 }

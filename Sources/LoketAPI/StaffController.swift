@@ -22,7 +22,7 @@ struct StaffAuthMiddleware: RouterMiddleware {
             throw APIError.unauthenticated("token_invalid", id: "Header Authorization harus berbentuk Bearer <token>.",
                 en: "The Authorization header must be Bearer <token>.")
         }
-        let token = header.dropFirst(7).trimmingCharacters(in: .whitespaces)
+        let token = header.dropFirst(7).trimmingWhitespace(includingNewlines: false)
         switch try await tokens.authenticate(token, now: clock()) {
         case .success(let account):
             var context = context
@@ -355,7 +355,7 @@ struct StaffController {
     /// char_length and the OpenAPI document's maxLength count). Control characters other than
     /// newline and tab are refused: they cannot be stored (NUL) or would reach officers' terminals.
     static func optional(_ value: String?, _ field: String, max: Int) throws -> String? {
-        guard let text = value?.trimmingCharacters(in: .whitespacesAndNewlines), !text.isEmpty else { return nil }
+        guard let text = value?.trimmingWhitespace(), !text.isEmpty else { return nil }
         guard text.unicodeScalars.count <= max else {
             throw APIError.validation([.invalid(field, code: "too_long", id: "paling banyak \(max) karakter", en: "at most \(max) characters")])
         }

@@ -12,7 +12,7 @@ public struct EmailAddress: Hashable, Sendable, Codable, CustomStringConvertible
     static let localSymbols = Set("!#$%&'*+/=?^_`{|}~-")
 
     public init(_ text: String) throws(EmailAddressError) {
-        let address = text.trimmingCharacters(in: .whitespacesAndNewlines)
+        let address = text.trimmingWhitespace()
         guard !address.isEmpty else { throw .empty }
         guard address.count <= 254 else { throw .tooLong(address.count) }
         let parts = address.split(separator: "@", omittingEmptySubsequences: false)

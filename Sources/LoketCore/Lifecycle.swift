@@ -466,7 +466,7 @@ public enum Lifecycle: Sendable {
     }
 
     private static func trimmed(_ text: String?) -> String? {
-        guard let text = text?.trimmingCharacters(in: .whitespacesAndNewlines), !text.isEmpty else { return nil }
+        guard let text = text?.trimmingWhitespace(), !text.isEmpty else { return nil }
         return text
     }
 }

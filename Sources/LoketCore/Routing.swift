@@ -36,7 +36,7 @@ public struct AreaCode: Hashable, Sendable, Codable, Comparable, CustomStringCon
 
     /// Parses a code written with dots (`36.73.01.1001`) or without (`3673011001`).
     public init(_ text: String) throws(AreaCodeError) {
-        let text = text.trimmingCharacters(in: .whitespaces)
+        let text = text.trimmingWhitespace(includingNewlines: false)
         guard !text.isEmpty else { throw .empty }
         if let bad = text.first(where: { !($0.isASCII && ($0.isNumber || $0 == ".")) }) { throw .invalidCharacter(bad) }
         var segments: [String]

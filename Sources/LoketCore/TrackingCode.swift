@@ -39,7 +39,7 @@ public struct TrackingCode: Hashable, Sendable, Codable, CustomStringConvertible
     /// Reads a code as a person typed it: any case, hyphens and spaces anywhere or nowhere,
     /// O for 0 and I or L for 1 after the prefix. A wrong check symbol is refused.
     public init(parsing text: String) throws(TrackingCodeError) {
-        let upper = text.uppercased().trimmingCharacters(in: .whitespacesAndNewlines)
+        let upper = text.uppercased().trimmingWhitespace()
         guard !upper.isEmpty else { throw .empty }
         let separators: Set<Character> = ["-", " "]
         if let bad = upper.first(where: { !separators.contains($0) && !($0.isASCII && ($0.isLetter || $0.isNumber)) }) {

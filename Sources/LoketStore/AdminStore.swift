@@ -220,7 +220,7 @@ public struct AdminStore: Sendable {
     /// Adds a unit under `parentCode` (nil: a top of the tree).
     public func addUnit(code: String, name: String, parentCode: String?, kind: UnitKind, isTriage: Bool) async throws -> UnitRecord {
         guard Self.isValidUnitCode(code) else { throw AdminError.invalidUnitCode(code) }
-        let name = name.trimmingCharacters(in: .whitespacesAndNewlines)
+        let name = name.trimmingWhitespace()
         guard !name.isEmpty else { throw AdminError.blankName }
         if isTriage && kind != .frontOffice { throw AdminError.triageNeedsFrontOffice }
         return try await pool.transaction { connection in
@@ -288,7 +288,7 @@ public struct AdminStore: Sendable {
     ) async throws -> StaffRecord {
         let checked: NIP
         do { checked = try NIP(nip, today: Self.today(now: now)) } catch { throw AdminError.invalidNIP(nip, error) }
-        let name = name.trimmingCharacters(in: .whitespacesAndNewlines)
+        let name = name.trimmingWhitespace()
         guard !name.isEmpty else { throw AdminError.blankName }
         var address: String?
         if let email {
@@ -457,7 +457,7 @@ public struct AdminStore: Sendable {
 
     /// Issues an Open311 api_key to a partner application; the key is in the result only.
     public func issuePartnerKey(name: String, contactEmail: String?) async throws -> PartnerKeyStore.Issued {
-        let name = name.trimmingCharacters(in: .whitespacesAndNewlines)
+        let name = name.trimmingWhitespace()
         guard !name.isEmpty else { throw AdminError.blankName }
         var address: String?
         if let contactEmail {

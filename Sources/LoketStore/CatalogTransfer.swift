@@ -730,7 +730,7 @@ struct CatalogValidator {
     /// A required string that is not blank.
     mutating func text(_ fields: CatalogFields, _ key: String) -> String? {
         guard let text = string(fields, key) else { return nil }
-        guard !text.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty else {
+        guard !text.trimmingWhitespace().isEmpty else {
             report(fields, key, "cannot be blank")
             return nil
         }

@@ -2,6 +2,7 @@ import AsyncHTTPClient
 import Crypto
 import Foundation
 import Logging
+import LoketCore
 import LoketStore
 import Metrics
 import NIOCore
@@ -336,7 +337,7 @@ public struct OutboxDispatcher: Service {
             start += chunk.readableBytesView.prefix(200 - start.count)
         }
         if (200..<300).contains(response.status.code) { return .delivered }
-        let text = String(decoding: start, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+        let text = String(decoding: start, as: UTF8.self).trimmingWhitespace()
         return .failed(Self.truncated("HTTP \(response.status.code)" + (text.isEmpty ? "" : ": \(text)")))
     }
 

@@ -1,5 +1,6 @@
 import Foundation
 import Hummingbird
+import LoketCore
 
 /// The fields of an HTML form POST (`application/x-www-form-urlencoded`), first value of each name.
 struct PageForm: Sendable {
@@ -9,7 +10,7 @@ struct PageForm: Sendable {
 
     /// A field with surrounding white space removed; nil when absent or blank.
     func trimmed(_ name: String) -> String? {
-        guard let value = fields[name]?.trimmingCharacters(in: .whitespacesAndNewlines), !value.isEmpty else { return nil }
+        guard let value = fields[name]?.trimmingWhitespace(), !value.isEmpty else { return nil }
         return value
     }
 

@@ -110,7 +110,7 @@ enum PageCookies {
     static func secure(_ request: Request, options: APIOptions) -> Bool {
         if options.publicBaseURL.lowercased().hasPrefix("https://") { return true }
         guard options.trustForwardedFor, let proto = request.headers[.forwardedProto] else { return false }
-        return proto.split(separator: ",").first?.trimmingCharacters(in: .whitespaces).lowercased() == "https"
+        return proto.split(separator: ",").first?.trimmingWhitespace(includingNewlines: false).lowercased() == "https"
     }
 
     /// The value of a cookie the browser sent (the first, if it sent several of that name).

@@ -1,0 +1,60 @@
+/// Text checks every request runs over its fields, written over Unicode scalars in the standard
+/// library. Foundation's `trimmingCharacters(in:)` bridges through NSString on Linux (a copy in
+/// UTF-16 and a copy back) and the general-category lookup searches Unicode's tables: together
+/// they were a tenth of the server's CPU per filing.
+extension String {
+    /// Without white space at either end (see `Substring.trimmingWhitespace`).
+    public func trimmingWhitespace(includingNewlines: Bool = true) -> String {
+        self[...].trimmingWhitespace(includingNewlines: includingNewlines)
+    }
+}
+
+extension Substring {
+    /// Without white space at either end: what Foundation's `.whitespacesAndNewlines` trims
+    /// (Unicode's White_Space scalars, and U+200B), or without the line breaks among them when
+    /// `includingNewlines` is false (Foundation's `.whitespaces`: category Zs, tab and U+200B).
+    public func trimmingWhitespace(includingNewlines: Bool = true) -> String {
+        let text = self
+        let scalars = text.unicodeScalars
+        func isSpace(_ scalar: Unicode.Scalar) -> Bool {
+            // Foundation also trims ZERO WIDTH SPACE (category Zs until Unicode 4.0.1): kept, an
+            // invisible character at the end of a name is never meant.
+            if scalar.value == 0x200B { return true }
+            guard scalar.properties.isWhitespace else { return false }
+            if includingNewlines { return true }
+            switch scalar.value {
+            case 0x0A...0x0D, 0x85, 0x2028, 0x2029: return false
+            default: return true
+            }
+        }
+        // Most fields need no trimming: an ASCII letter or digit at both ends answers at once.
+        if let first = text.utf8.first, let last = text.utf8.last, first > 0x20, first < 0x7F, last > 0x20, last < 0x7F {
+            return String(text)
+        }
+        guard let start = scalars.firstIndex(where: { !isSpace($0) }) else { return "" }
+        var end = scalars.endIndex
+        while end > start {
+            let before = scalars.index(before: end)
+            if !isSpace(scalars[before]) { break }
+            end = before
+        }
+        return String(Substring(scalars[start..<end]))
+    }
+}
+
+extension StringProtocol {
+    /// Whether the text holds a control character (Unicode category Cc: U+0000–U+001F and
+    /// U+007F–U+009F) other than line feed and tab, and carriage return when `allowingReturn`.
+    /// NUL cannot be stored at all, and the others would reach officers' terminals as escape
+    /// sequences, so free text refuses them everywhere.
+    public func containsControlCharacters(allowingReturn: Bool = false) -> Bool {
+        unicodeScalars.contains { scalar in
+            switch scalar.value {
+            case 0x0A, 0x09: return false
+            case 0x0D: return !allowingReturn
+            case 0x00...0x1F, 0x7F...0x9F: return true
+            default: return false
+            }
+        }
+    }
+}
