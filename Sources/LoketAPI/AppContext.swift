@@ -47,10 +47,15 @@ public struct LoketJSONEncoder: ResponseEncoder {
     public init() {}
 
     public func encode(_ value: some Encodable, from request: Request, context: some RequestContext) throws -> Response {
-        let data = try LoketJSON.encoder.encode(value)
         var headers = HTTPFields()
         headers[.contentType] = "application/json; charset=utf-8"
-        return Response(status: .ok, headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: data)))
+        // The hot answers write themselves (JSONWriter); the rest go through JSONEncoder.
+        let buffer = if let writable = value as? any JSONWritable {
+            ByteBuffer(bytes: writable.jsonBytes)
+        } else {
+            ByteBuffer(bytes: try LoketJSON.encoder.encode(value))
+        }
+        return Response(status: .ok, headers: headers, body: .init(byteBuffer: buffer))
     }
 }
 

@@ -128,7 +128,7 @@ struct RequestsController {
                 links: .init(
                     detail: "\(base)/api/v1/requests/\(filed.trackingCode)",
                     publicView: "\(base)/api/v1/public/requests/\(filed.trackingCode)"))
-            return StoredResponse(status: 201, contentType: "application/json; charset=utf-8", body: try LoketJSON.encoder.encode(answer))
+            return StoredResponse(status: 201, contentType: "application/json; charset=utf-8", body: Data(answer.jsonBytes))
         }
         switch outcome {
         case .filed(let filed, let stored):
@@ -329,7 +329,7 @@ struct RequestsController {
 
     static func accessToken(_ request: Request) -> String? {
         if let header = request.headers[.authorization], header.lowercased().hasPrefix("bearer ") {
-            let token = header.dropFirst(7).trimmingCharacters(in: .whitespaces)
+            let token = header.dropFirst(7).trimmingWhitespace(includingNewlines: false)
             return token.isEmpty ? nil : token
         }
         if let token = request.headers[HTTPField.Name("X-Access-Token")!], !token.isEmpty { return token }
