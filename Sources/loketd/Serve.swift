@@ -112,10 +112,33 @@ struct LoggingOptions: ParsableArguments {
         let level = Logger.Level(rawValue: logLevel) ?? .info
         let json = logFormat == "json"
         LoggingSystem.bootstrap { label in
-            var handler: any LogHandler = json ? JSONLogHandler(label: label) : StreamLogHandler.standardError(label: label)
+            var handler: any LogHandler = json ? JSONLogHandler(label: label) : TextLogHandler(label: label)
             handler.logLevel = level
             return handler
         }
+    }
+}
+
+/// One line per event on standard error, as swift-log's StreamLogHandler writes it
+/// (`time level label : key=value … [source] message`). Unlike StreamLogHandler it formats the
+/// metadata when a line is written, not when metadata is set: every request sets its request id
+/// on its logger, and most requests log nothing at the default level.
+struct TextLogHandler: LogHandler {
+    let label: String
+    var logLevel: Logger.Level = .info
+    var metadata: Logger.Metadata = [:]
+
+    subscript(metadataKey key: String) -> Logger.Metadata.Value? {
+        get { metadata[key] }
+        set { metadata[key] = newValue }
+    }
+
+    func log(event: LogEvent) {
+        let all = metadata.merging(event.metadata ?? [:], uniquingKeysWith: { $1 })
+        let pretty = all.sorted { $0.key < $1.key }.map { " \($0.key)=\($0.value)" }.joined()
+        let time = Date().ISO8601Format()
+        let line = "\(time) \(event.level) \(label) :\(pretty) [\(event.source)] \(event.message)\n"
+        FileHandle.standardError.write(Data(line.utf8))
     }
 }
 
