@@ -39,7 +39,7 @@ struct RequestMiddleware: RouterMiddleware {
            given.allSatisfy({ $0.isASCII && ($0.isLetter || $0.isNumber || $0 == "-" || $0 == "_" || $0 == ".") }) {
             return given
         }
-        return UUID().uuidString.lowercased()
+        return SecureRandom.uuidString()
     }
 
     /// Indonesian by default; English when the client prefers it.

@@ -46,15 +46,8 @@ public enum Base64URL {
         return data
     }
 
-    /// `count` bytes from the system's secure generator, eight at a time (one system call per
-    /// eight bytes, not per byte).
+    /// `count` bytes from the system's secure generator (see `SecureRandom`).
     public static func randomBytes(_ count: Int) -> [UInt8] {
-        var generator = SystemRandomNumberGenerator()
-        var bytes: [UInt8] = []
-        bytes.reserveCapacity(count + 7)
-        while bytes.count < count {
-            withUnsafeBytes(of: generator.next() as UInt64) { bytes.append(contentsOf: $0) }
-        }
-        return Array(bytes.prefix(count))
+        SecureRandom.bytes(count)
     }
 }

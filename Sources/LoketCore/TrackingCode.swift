@@ -20,7 +20,7 @@ public struct TrackingCode: Hashable, Sendable, Codable, CustomStringConvertible
 
     /// A new random code from the system's cryptographically secure generator.
     public static func generate(prefix: String) throws(TrackingCodeError) -> TrackingCode {
-        var generator = SystemRandomNumberGenerator()
+        var generator = SecureRandom.Generator()
         return try generate(prefix: prefix, using: &generator)
     }
 
