@@ -168,7 +168,7 @@ struct IntakeValidator {
             answers = validateAttributes(fields.attributes, of: service, problems: &problems)
         }
         guard problems.isEmpty, let service else { return .failure(.validation(problems)) }
-        let attributesJSON = (try? String(decoding: JSONEncoder.sorted.encode(answers), as: UTF8.self)) ?? "{}"
+        let attributesJSON = String(decoding: answers.jsonBytes, as: UTF8.self)
         return .success(NewRequest(
             service: service, citizenName: name, nik: nik, phone: phone, email: email, area: area, address: address,
             latitude: fields.latitude, longitude: fields.longitude, description: description, mediaURL: mediaURL,
@@ -236,14 +236,6 @@ struct IntakeValidator {
             accepted[definition.code] = definition.datatype == "multivaluelist" ? .multiple(values) : .single(values[0])
         }
         return accepted
-    }
-}
-
-extension JSONEncoder {
-    static var sorted: JSONEncoder {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.sortedKeys]
-        return encoder
     }
 }
 

@@ -79,6 +79,18 @@ extension AttributeAnswer: JSONWritable {
     }
 }
 
+/// A request's attribute answers, by code (sorted, as JSONEncoder's `.sortedKeys` writes them).
+extension Dictionary: JSONWritable where Key == String, Value == AttributeAnswer {
+    func write(to writer: inout JSONWriter) {
+        writer.object { json in
+            for code in keys.sorted() {
+                json.key(code)
+                self[code]!.write(to: &json)
+            }
+        }
+    }
+}
+
 extension StaffRequestDTO.AuditEntry: JSONWritable {
     func write(to writer: inout JSONWriter) {
         writer.object { json in
@@ -106,13 +118,7 @@ extension StaffRequestDTO: JSONWritable {
             json.field("address", address)
             json.field("area_code", areaCode)
             json.field("assignee", assignee)
-            json.key("attributes")
-            json.object { json in
-                for code in attributes.keys.sorted() {
-                    json.key(code)
-                    attributes[code]!.write(to: &json)
-                }
-            }
+            json.field("attributes", attributes)
             json.key("audit")
             json.array(audit) { json, entry in entry.write(to: &json) }
             json.field("citizen", citizen)
