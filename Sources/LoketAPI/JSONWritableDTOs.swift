@@ -79,6 +79,25 @@ extension AttributeAnswer: JSONWritable {
     }
 }
 
+/// A request's attribute answers as PostgreSQL wrote them (`attributes::text` of a jsonb object).
+/// The JSON writer passes the text through, parsed by no one; JSONEncoder (which the staff
+/// detail no longer meets on the server's path) gets the answers decoded.
+struct AttributesJSON: Encodable, JSONWritable {
+    var text: String
+
+    var answers: [String: AttributeAnswer] {
+        (try? JSONDecoder().decode([String: AttributeAnswer].self, from: Data(text.utf8))) ?? [:]
+    }
+
+    func encode(to encoder: any Encoder) throws {
+        try answers.encode(to: encoder)
+    }
+
+    func write(to writer: inout JSONWriter) {
+        writer.raw(text)
+    }
+}
+
 /// A request's attribute answers, by code (sorted, as JSONEncoder's `.sortedKeys` writes them).
 extension Dictionary: JSONWritable where Key == String, Value == AttributeAnswer {
     func write(to writer: inout JSONWriter) {

@@ -109,6 +109,13 @@ struct JSONWriter {
         needsComma = true
     }
 
+    /// JSON text that is already valid JSON (a jsonb column's text), as it is.
+    mutating func raw(_ json: String) {
+        separate()
+        bytes.append(contentsOf: json.utf8)
+        needsComma = true
+    }
+
     mutating func date(_ value: Date) {
         string(RFC3339.string(from: value))
     }

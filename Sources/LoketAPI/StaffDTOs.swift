@@ -131,7 +131,7 @@ struct StaffRequestDTO: ResponseEncodable {
     var latitude: Double?
     var longitude: Double?
     var description: String?
-    var attributes: [String: AttributeAnswer]
+    var attributes: AttributesJSON
     var source: String
     var routingReason: String
     var createdAt: Date
@@ -186,7 +186,7 @@ struct StaffRequestDTO: ResponseEncodable {
         latitude = record.latitude
         longitude = record.longitude
         description = record.description
-        attributes = (try? JSONDecoder().decode([String: AttributeAnswer].self, from: Data(record.attributesJSON.utf8))) ?? [:]
+        attributes = AttributesJSON(text: record.attributesJSON)
         source = record.source
         routingReason = record.routingReason
         createdAt = record.createdAt
