@@ -13,9 +13,17 @@ public final class PostgresRows: @unchecked Sendable {
     public let commandTag: String
     /// Rows touched by INSERT/UPDATE/DELETE/MERGE (or returned by SELECT), from the command tag.
     public let affectedRows: Int
-    private let columnNames: [String]
     private let columnTypes: [PostgresDataType]
-    private let columnIndexByName: [String: Int]
+    /// Each column's name as libpq holds it (valid while the result lives), with its length and
+    /// hash: rows are decoded by name, and a scan of 64-bit hashes finds a name without building a
+    /// Swift string and a dictionary for every column of every result.
+    private let columnKeys: [ColumnKey]
+
+    private struct ColumnKey {
+        var hash: UInt64
+        var name: UnsafePointer<CChar>
+        var length: Int
+    }
 
     init(result: OpaquePointer?) {
         self.result = result
@@ -24,34 +32,42 @@ public final class PostgresRows: @unchecked Sendable {
             columnCount = 0
             commandTag = ""
             affectedRows = 0
-            columnNames = []
             columnTypes = []
-            columnIndexByName = [:]
+            columnKeys = []
             return
         }
         count = Int(PQntuples(result))
         columnCount = Int(PQnfields(result))
         commandTag = String(cString: PQcmdStatus(result))
         affectedRows = Int(String(cString: PQcmdTuples(result))) ?? 0
-        var names: [String] = []
         var types: [PostgresDataType] = []
-        var index: [String: Int] = [:]
+        var keys: [ColumnKey] = []
+        types.reserveCapacity(columnCount)
+        keys.reserveCapacity(columnCount)
         for column in 0..<columnCount {
-            let name = String(cString: PQfname(result, Int32(column)))
-            names.append(name)
+            let name = PQfname(result, Int32(column))!
+            let length = strlen(name)
+            keys.append(ColumnKey(hash: Self.hash(UnsafeRawBufferPointer(start: name, count: length)), name: name, length: length))
             types.append(PostgresDataType(PQftype(result, Int32(column))))
-            if index[name] == nil { index[name] = column }
         }
-        columnNames = names
         columnTypes = types
-        columnIndexByName = index
+        columnKeys = keys
+    }
+
+    /// FNV-1a: enough to tell a result's few dozen column names apart before comparing bytes.
+    private static func hash(_ bytes: UnsafeRawBufferPointer) -> UInt64 {
+        var hash: UInt64 = 0xcbf2_9ce4_8422_2325
+        for byte in bytes {
+            hash = (hash ^ UInt64(byte)) &* 0x0000_0100_0000_01b3
+        }
+        return hash
     }
 
     deinit {
         if let result { PQclear(result) }
     }
 
-    public var columns: [String] { columnNames }
+    public var columns: [String] { columnKeys.map { String(cString: $0.name) } }
     public func columnType(_ index: Int) -> PostgresDataType { columnTypes[index] }
     public var isEmpty: Bool { count == 0 }
 
@@ -70,10 +86,18 @@ public final class PostgresRows: @unchecked Sendable {
     }
 
     func columnIndex(named name: String) throws(PostgresResultError) -> Int {
-        guard let index = columnIndexByName[name] else {
-            throw PostgresResultError("no column \"\(name)\" in result (columns: \(columnNames.joined(separator: ", ")))")
+        var name = name
+        let found: Int? = name.withUTF8 { utf8 in
+            let hash = Self.hash(UnsafeRawBufferPointer(utf8))
+            for (index, key) in columnKeys.enumerated() where key.hash == hash && key.length == utf8.count {
+                if utf8.isEmpty || memcmp(key.name, utf8.baseAddress!, utf8.count) == 0 { return index }
+            }
+            return nil
         }
-        return index
+        guard let found else {
+            throw PostgresResultError("no column \"\(name)\" in result (columns: \(columns.joined(separator: ", ")))")
+        }
+        return found
     }
 
     func decode<T: PostgresDecodable>(_ type: T.Type, row: Int, column: Int) throws -> T {
@@ -91,7 +115,7 @@ public final class PostgresRows: @unchecked Sendable {
             return try T.decode(from: PostgresValue(type: pgType, bytes: bytes))
         } catch {
             throw PostgresDecodingError(
-                column: columnNames[column], columnIndex: column, swiftType: String(describing: T.self),
+                column: String(cString: columnKeys[column].name), columnIndex: column, swiftType: String(describing: T.self),
                 postgresType: pgType, reason: error.reason)
         }
     }

@@ -123,6 +123,29 @@ struct TypeRoundTripTests {
         }
     }
 
+    @Test func columnsAreFoundByTheirExactName() async throws {
+        try await TestDatabase.withPool { pool, _ in
+            // Names alike but for case, length, a prefix or non-ASCII letters; a repeated name
+            // answers with its first column, as before.
+            let row = try await pool.query(
+                #"SELECT 1 AS a, 2 AS "A", 3 AS ab, 4 AS "b", 5 AS a_b, 6 AS "tanggal_é", 7 AS "?column?x", 8 AS a, 9 AS "kolom panjang sekali untuk nama""#
+            ).single()
+            #expect(try row.decode(Int.self, "a") == 1)
+            #expect(try row.decode(Int.self, "A") == 2)
+            #expect(try row.decode(Int.self, "ab") == 3)
+            #expect(try row.decode(Int.self, "b") == 4)
+            #expect(try row.decode(Int.self, "a_b") == 5)
+            #expect(try row.decode(Int.self, "tanggal_é") == 6)
+            #expect(try row.decode(Int.self, "kolom panjang sekali untuk nama") == 9)
+            #expect(throws: PostgresResultError.self) { try row.decode(Int.self, "aB") }
+            #expect(throws: PostgresResultError.self) { try row.decode(Int.self, "tanggal_e") }
+            let rows = try await pool.query("SELECT 1 AS x")
+            #expect(rows.columns == ["x"])
+            let wide = try await pool.query("SELECT " + (0..<60).map { "\($0) AS c\($0)" }.joined(separator: ", ")).single()
+            for column in 0..<60 { #expect(try wide.decode(Int.self, "c\(column)") == column) }
+        }
+    }
+
     @Test func commandTagsReportAffectedRows() async throws {
         try await TestDatabase.withPool { pool, _ in
             try await pool.query("CREATE TABLE t (id bigint PRIMARY KEY, label text NOT NULL)")
