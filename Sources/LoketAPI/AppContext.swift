@@ -72,56 +72,6 @@ enum LoketJSON {
     }()
 }
 
-/// RFC 3339 instants with the jurisdiction's offset, e.g. `2026-12-01T09:30:00+07:00`.
-public enum RFC3339 {
-    nonisolated(unsafe) private static let formatter: ISO8601DateFormatter = {
-        let formatter = ISO8601DateFormatter()
-        formatter.formatOptions = [.withInternetDateTime]
-        formatter.timeZone = TimeZone(identifier: "Asia/Jakarta")
-        return formatter
-    }()
-    private static let lock = NSLock()
-
-    /// Jakarta has kept UTC+7 since 1964: from 1970 on the instant is written by arithmetic, with no
-    /// lock and no formatter (every JSON answer writes several; the formatter was a few per cent
-    /// of the server's CPU). Earlier instants, which Loket never stores, go to the formatter and
-    /// its history of Jakarta's offsets.
-    public static func string(from date: Date) -> String {
-        let seconds = date.timeIntervalSince1970
-        guard seconds >= 0, seconds < 253_402_300_799 - 25_200 else {
-            lock.lock()
-            defer { lock.unlock() }
-            return formatter.string(from: date)
-        }
-        // To the millisecond first, then the second cut off: what the formatter does.
-        let local = Int((seconds * 1000).rounded() / 1000) + 25_200
-        let day = LocalDate(daysSinceEpoch: local / 86_400)
-        let second = local % 86_400
-        var text = ""
-        text.reserveCapacity(25)
-        func append(_ value: Int, width: Int) {
-            let digits = String(value)
-            if digits.count < width { text += String(repeating: "0", count: width - digits.count) }
-            text += digits
-        }
-        append(day.year, width: 4); text += "-"; append(day.month, width: 2); text += "-"; append(day.day, width: 2)
-        text += "T"
-        append(second / 3600, width: 2); text += ":"; append(second / 60 % 60, width: 2); text += ":"; append(second % 60, width: 2)
-        text += "+07:00"
-        return text
-    }
-
-    /// Parses an instant that carries a zone (`Z` or `±hh:mm`), with or without fractional seconds.
-    public static func date(from text: String) -> Date? {
-        lock.lock()
-        defer { lock.unlock() }
-        if let date = formatter.date(from: text) { return date }
-        let fractional = ISO8601DateFormatter()
-        fractional.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
-        return fractional.date(from: text)
-    }
-}
-
 /// Size limits of request bodies.
 public enum APILimits {
     public static let maxJSONBody = 64 * 1024

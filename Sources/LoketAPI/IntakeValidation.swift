@@ -168,7 +168,7 @@ struct IntakeValidator {
             answers = validateAttributes(fields.attributes, of: service, problems: &problems)
         }
         guard problems.isEmpty, let service else { return .failure(.validation(problems)) }
-        let attributesJSON = String(decoding: answers.jsonBytes, as: UTF8.self)
+        let attributesJSON = String(decoding: AttributeAnswer.json(answers), as: UTF8.self)
         return .success(NewRequest(
             service: service, citizenName: name, nik: nik, phone: phone, email: email, area: area, address: address,
             latitude: fields.latitude, longitude: fields.longitude, description: description, mediaURL: mediaURL,

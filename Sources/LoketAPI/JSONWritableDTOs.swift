@@ -1,4 +1,5 @@
 import Foundation
+import LoketCore
 
 // The hot answers write their own JSON (see JSONWriter): keys in sorted order, nil optionals
 // left out, so that the bytes equal `LoketJSON.encoder`'s. JSONWritableTests compares them for
@@ -98,15 +99,17 @@ struct AttributesJSON: Encodable, JSONWritable {
     }
 }
 
-/// A request's attribute answers, by code (sorted, as JSONEncoder's `.sortedKeys` writes them).
-extension Dictionary: JSONWritable where Key == String, Value == AttributeAnswer {
-    func write(to writer: inout JSONWriter) {
+extension AttributeAnswer {
+    /// Answers by attribute code as one JSON object, keys sorted (as JSONEncoder's `.sortedKeys`).
+    static func json(_ answers: [String: AttributeAnswer]) -> [UInt8] {
+        var writer = JSONWriter(capacity: 128)
         writer.object { json in
-            for code in keys.sorted() {
+            for code in answers.keys.sorted() {
                 json.key(code)
-                self[code]!.write(to: &json)
+                answers[code]!.write(to: &json)
             }
         }
+        return writer.bytes
     }
 }
 

@@ -220,7 +220,7 @@ public struct IntakeStore: Sendable {
         responseDue: Date,
         resolutionDue: Date, nextStage: ScheduledStage?, tokenHash: Data, now: Date
     ) async throws -> (Int64, TrackingCode) {
-        let routingJSON = try PostgresJSON(RoutingEventData(routing))
+        let routingJSON = PostgresJSONText(RoutingEventData(routing).jsonBytes)
         for _ in 1...3 {
             let code = try newCode(jurisdictionPrefix)
             let inserted = try await connection.query(
@@ -266,8 +266,9 @@ public struct IntakeStore: Sendable {
     }
 }
 
-/// The routing decision as kept in the `created` event's data, for later explanation.
-struct RoutingEventData: Codable, Sendable {
+/// The routing decision as kept in the `created` event's data, for later explanation. Written by
+/// JSONWriter on every filing (keys sorted, as JSONEncoder's `.sortedKeys` would write them).
+struct RoutingEventData: Codable, Sendable, JSONWritable {
     var basis: String
     var ruleID: Int64?
     var unitID: Int64
@@ -280,6 +281,16 @@ struct RoutingEventData: Codable, Sendable {
         case unitID = "unit_id"
         case explanationID = "explanation_id"
         case explanationEN = "explanation_en"
+    }
+
+    func write(to writer: inout JSONWriter) {
+        writer.object { json in
+            json.field("basis", basis)
+            json.field("explanation_en", explanationEN)
+            json.field("explanation_id", explanationID)
+            json.field("rule_id", ruleID)
+            json.field("unit_id", unitID)
+        }
     }
 
     init(_ decision: RoutingDecision) {

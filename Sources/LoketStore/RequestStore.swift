@@ -369,7 +369,7 @@ public struct RequestStore: Sendable {
             requestID, event.occurredAt, event.actor.kind.rawValue, event.actor.kind == .staff ? event.actor.id : nil,
             event.kind.rawValue, event.fromStatus?.rawValue, event.toStatus.rawValue,
             fromUnit != toUnit ? fromUnit : nil, fromUnit != toUnit ? toUnit : nil, event.isPublic, message,
-            try PostgresJSON(details))
+            PostgresJSONText(try details.storedJSON()))
     }
 
     /// The notifications a change causes, written with it (the outbox).

@@ -185,6 +185,21 @@ extension PostgresJSON: PostgresEncodable {
     }
 }
 
+/// JSON text already written (by a hand-written writer) for a jsonb parameter.
+public struct PostgresJSONText: PostgresEncodable, Sendable {
+    private let encoded: [UInt8]
+
+    /// `encoded` must be valid JSON; PostgreSQL refuses the statement otherwise.
+    public init(_ encoded: [UInt8]) {
+        self.encoded = encoded
+    }
+
+    public static var postgresType: PostgresDataType { .jsonb }
+    public var postgresBind: PostgresBind {
+        PostgresBind(type: .jsonb, format: .binary, bytes: [1] + encoded)
+    }
+}
+
 /// Element types that can travel in a one-dimensional PostgreSQL array parameter.
 public protocol PostgresArrayElement: PostgresEncodable {
     static var postgresArrayType: PostgresDataType { get }

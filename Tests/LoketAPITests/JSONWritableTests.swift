@@ -69,6 +69,28 @@ struct JSONWritableTests {
         try Self.same(receipt)
     }
 
+    @Test func routingEventDataOfEveryServiceAndArea() async throws {
+        try await APITestEnvironment.withDatabase { configuration in
+            let connection = try await PostgresConnection.connect(configuration)
+            let catalog = try await CatalogStore.load(on: connection)
+            await connection.close()
+            let areas = [nil] + catalog.areaNames.keys.sorted().compactMap { try? AreaCode($0) }
+            var withRule = 0
+            for service in catalog.services {
+                for area in areas {
+                    let decision = catalog.routing.route(
+                        serviceTypeId: service.id, area: area, defaultUnitId: service.defaultUnitID, triageUnitId: catalog.triageUnitID)
+                    let data = RoutingEventData(decision)
+                    if data.ruleID != nil { withRule += 1 }
+                    let encoder = JSONEncoder()
+                    encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+                    #expect(String(decoding: data.jsonBytes, as: UTF8.self) == String(decoding: try encoder.encode(data), as: UTF8.self))
+                }
+            }
+            #expect(withRule > 0, "the seed routes some service by a rule")
+        }
+    }
+
     @Test func staffDetailWithEveryOptionalSetAndNil() async throws {
         try await APITestEnvironment.withDatabase { configuration in
             let connection = try await PostgresConnection.connect(configuration)

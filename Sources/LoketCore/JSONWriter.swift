@@ -9,18 +9,28 @@ import Foundation
 /// its keys in sorted order by hand, so that its bytes are the ones `LoketJSON.encoder` would
 /// write (sorted keys, slashes unescaped, instants in RFC 3339 with Jakarta's offset, nil
 /// optionals left out). Each such type has a test that compares the two.
-struct JSONWriter {
-    private(set) var bytes: [UInt8] = []
+public struct JSONWriter {
+    public private(set) var bytes: [UInt8] = []
     /// Whether the next key or element needs a comma before it.
     private var needsComma = false
 
-    init(capacity: Int = 1024) {
+    /// How instants are written: in Jakarta time for answers (`RFC3339.string`), in UTC for JSON
+    /// stored in the database (`RFC3339.utcString`, what JSONEncoder's `.iso8601` writes).
+    public enum DateStyle: Sendable {
+        case jakarta
+        case utc
+    }
+
+    public var dateStyle: DateStyle
+
+    public init(capacity: Int = 1024, dateStyle: DateStyle = .jakarta) {
+        self.dateStyle = dateStyle
         bytes.reserveCapacity(capacity)
     }
 
     // MARK: Containers
 
-    mutating func object(_ body: (inout JSONWriter) throws -> Void) rethrows {
+    public mutating func object(_ body: (inout JSONWriter) throws -> Void) rethrows {
         separate()
         bytes.append(UInt8(ascii: "{"))
         needsComma = false
@@ -29,7 +39,7 @@ struct JSONWriter {
         needsComma = true
     }
 
-    mutating func array<S: Sequence>(_ elements: S, _ body: (inout JSONWriter, S.Element) throws -> Void) rethrows {
+    public mutating func array<S: Sequence>(_ elements: S, _ body: (inout JSONWriter, S.Element) throws -> Void) rethrows {
         separate()
         bytes.append(UInt8(ascii: "["))
         needsComma = false
@@ -39,7 +49,7 @@ struct JSONWriter {
     }
 
     /// Starts a member of the current object: its key; the value is written next.
-    mutating func key(_ key: StaticString) {
+    public mutating func key(_ key: StaticString) {
         separate()
         bytes.append(UInt8(ascii: "\""))
         key.withUTF8Buffer { bytes.append(contentsOf: $0) }
@@ -49,7 +59,7 @@ struct JSONWriter {
     }
 
     /// A key that is data (an attribute's code), escaped like any string.
-    mutating func key(_ key: String) {
+    public mutating func key(_ key: String) {
         string(key)
         bytes.append(UInt8(ascii: ":"))
         needsComma = false
@@ -57,7 +67,7 @@ struct JSONWriter {
 
     // MARK: Values
 
-    mutating func string(_ value: String) {
+    public mutating func string(_ value: String) {
         separate()
         bytes.append(UInt8(ascii: "\""))
         var value = value
@@ -87,13 +97,13 @@ struct JSONWriter {
         needsComma = true
     }
 
-    mutating func int(_ value: some BinaryInteger) {
+    public mutating func int(_ value: some BinaryInteger) {
         separate()
         bytes.append(contentsOf: String(value).utf8)
         needsComma = true
     }
 
-    mutating func bool(_ value: Bool) {
+    public mutating func bool(_ value: Bool) {
         separate()
         bytes.append(contentsOf: value ? Array("true".utf8) : Array("false".utf8))
         needsComma = true
@@ -101,7 +111,7 @@ struct JSONWriter {
 
     /// A finite number as JSONEncoder writes it: the shortest form that reads back the same,
     /// without a trailing ".0" on whole numbers.
-    mutating func double(_ value: Double) {
+    public mutating func double(_ value: Double) {
         separate()
         var text = value.description
         if text.hasSuffix(".0") { text.removeLast(2) }
@@ -110,55 +120,55 @@ struct JSONWriter {
     }
 
     /// JSON text that is already valid JSON (a jsonb column's text), as it is.
-    mutating func raw(_ json: String) {
+    public mutating func raw(_ json: String) {
         separate()
         bytes.append(contentsOf: json.utf8)
         needsComma = true
     }
 
-    mutating func date(_ value: Date) {
-        string(RFC3339.string(from: value))
+    public mutating func date(_ value: Date) {
+        string(dateStyle == .jakarta ? RFC3339.string(from: value) : RFC3339.utcString(from: value))
     }
 
     // MARK: Members (nil optionals are left out, as the synthesised Encodable does)
 
-    mutating func field(_ name: StaticString, _ value: String?) {
+    public mutating func field(_ name: StaticString, _ value: String?) {
         guard let value else { return }
         key(name)
         string(value)
     }
 
-    mutating func field(_ name: StaticString, _ value: Int?) {
+    public mutating func field(_ name: StaticString, _ value: Int?) {
         guard let value else { return }
         key(name)
         int(value)
     }
 
-    mutating func field(_ name: StaticString, _ value: Int64?) {
+    public mutating func field(_ name: StaticString, _ value: Int64?) {
         guard let value else { return }
         key(name)
         int(value)
     }
 
-    mutating func field(_ name: StaticString, _ value: Bool?) {
+    public mutating func field(_ name: StaticString, _ value: Bool?) {
         guard let value else { return }
         key(name)
         bool(value)
     }
 
-    mutating func field(_ name: StaticString, _ value: Double?) {
+    public mutating func field(_ name: StaticString, _ value: Double?) {
         guard let value else { return }
         key(name)
         double(value)
     }
 
-    mutating func field(_ name: StaticString, _ value: Date?) {
+    public mutating func field(_ name: StaticString, _ value: Date?) {
         guard let value else { return }
         key(name)
         date(value)
     }
 
-    mutating func field(_ name: StaticString, _ value: (some JSONWritable)?) {
+    public mutating func field(_ name: StaticString, _ value: (some JSONWritable)?) {
         guard let value else { return }
         key(name)
         value.write(to: &self)
@@ -170,14 +180,14 @@ struct JSONWriter {
 }
 
 /// A value that writes its own JSON, byte for byte what `LoketJSON.encoder` would write for it.
-/// `LoketJSONEncoder` (Hummingbird's response encoder) uses it when a handler returns one.
-protocol JSONWritable {
+/// LoketAPI's response encoder uses it when a handler returns one.
+public protocol JSONWritable {
     func write(to writer: inout JSONWriter)
 }
 
 extension JSONWritable {
     /// The value's JSON on its own.
-    var jsonBytes: [UInt8] {
+    public var jsonBytes: [UInt8] {
         var writer = JSONWriter()
         write(to: &writer)
         return writer.bytes
