@@ -23,6 +23,22 @@ struct StaffAuthMiddleware: RouterMiddleware {
                 en: "The Authorization header must be Bearer <token>.")
         }
         let token = header.dropFirst(7).trimmingWhitespace(includingNewlines: false)
+        // Staff bodies are small JSON: read them before taking a database connection, so a slow
+        // client never holds one while it sends.
+        var request = request
+        if request.method != .get, request.method != .head {
+            _ = try await request.collectBody(upTo: APILimits.maxJSONBody)
+        }
+        // The token lookup and the handler share one connection and one move onto its lane: the
+        // handler's own `withConnection`/`transaction` gets this connection back (ConnectionPool).
+        return try await tokens.pool.withConnection { _ in
+            try await authenticated(token, request: request, context: context, next: next)
+        }
+    }
+
+    private func authenticated(
+        _ token: String, request: Request, context: AppContext, next: (Request, AppContext) async throws -> Response
+    ) async throws -> Response {
         switch try await tokens.authenticate(token, now: clock()) {
         case .success(let account):
             var context = context

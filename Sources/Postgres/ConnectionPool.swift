@@ -100,11 +100,37 @@ public final class ConnectionPool: Sendable {
     }
 
     /// Lends a connection to `body` and takes it back afterwards, whatever happens.
+    ///
+    /// A task that already holds a connection of this pool (an outer `withConnection`) and calls
+    /// again gets that same connection when it stands idle outside a transaction: a request whose
+    /// middleware authenticates and whose handler then opens a transaction takes one connection
+    /// and moves onto one lane, not two, and nested use can never wait for a second connection
+    /// the task itself keeps busy. Only the holding task itself is given it: child tasks (which
+    /// inherit the task-local) take connections of their own, so two tasks never share one.
     public func withConnection<T>(_ body: (PostgresConnection) async throws -> T) async throws -> T {
+        if let held = Self.held, held.pool == ObjectIdentifier(self), held.connection.isIdleOutsideTransaction,
+           withUnsafeCurrentTask(body: { $0 == held.task }) {
+            return try await body(held.connection)
+        }
         let connection = try await acquire()
         defer { release(connection) }
-        return try await withTaskExecutorPreference(connection.lane) { try await body(connection) }
+        let task = withUnsafeCurrentTask { $0 }
+        return try await withTaskExecutorPreference(connection.lane) {
+            try await Self.$held.withValue(Held(pool: ObjectIdentifier(self), connection: connection, task: task)) {
+                try await body(connection)
+            }
+        }
     }
+
+    /// The connection the current task borrowed from a pool, for nested `withConnection`s.
+    private struct Held: @unchecked Sendable {
+        let pool: ObjectIdentifier
+        let connection: PostgresConnection
+        /// Compared by identity only, while the holding task is still inside `withConnection`.
+        let task: UnsafeCurrentTask?
+    }
+
+    @TaskLocal private static var held: Held?
 
     /// One statement on any free connection.
     @discardableResult

@@ -72,6 +72,9 @@ public final class PostgresConnection: @unchecked Sendable {
     private var queued: [(sql: String, binds: [PostgresBind])] = []
     /// True when statements wait in `queued`; the pool never takes such a connection back as clean.
     var hasQueuedStatements: Bool { !queued.isEmpty }
+    /// Usable as it stands for a new unit of work: not broken, not inside a transaction (begun or
+    /// queued to begin), nothing waiting to be sent.
+    var isIdleOutsideTransaction: Bool { !isBroken && transactionStatus == PQTRANS_IDLE && queued.isEmpty }
     /// How many times this connection waited for the server: one per statement sent alone, one
     /// per pipeline (for tests and diagnosis of round trips).
     public private(set) var roundTrips = 0

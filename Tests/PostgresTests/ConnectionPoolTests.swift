@@ -26,6 +26,49 @@ struct ConnectionPoolTests {
         }
     }
 
+    @Test func aTaskHoldingAConnectionGetsItBackWhenItAsksAgain() async throws {
+        try await TestDatabase.withPool(maxConnections: 1, acquireTimeout: .milliseconds(500)) { pool, _ in
+            func pid(_ rows: PostgresRows) throws -> Int32 { try rows.single().decode(Int32.self, "pid") }
+            try await pool.withConnection { outer in
+                let mine = try pid(try await outer.query("SELECT pg_backend_pid() AS pid"))
+                // A pool of one: asking again from the same task would time out if it waited for
+                // a second connection. It gets its own back, for statements and transactions.
+                #expect(try pid(try await pool.query("SELECT pg_backend_pid() AS pid")) == mine)
+                let inTransaction = try await pool.transaction { connection in
+                    try await connection.query("CREATE TEMP TABLE held (n int)")
+                    try await connection.query("INSERT INTO held VALUES (1)")
+                    return try pid(try await connection.query("SELECT pg_backend_pid() AS pid"))
+                }
+                #expect(inTransaction == mine)
+                #expect(try await outer.query("SELECT count(*)::int AS n FROM held").single().decode(Int.self, "n") == 1)
+                #expect(pool.metrics.inUse == 1)
+                #expect(pool.metrics.created == 1)
+            }
+            #expect(pool.metrics.inUse == 0)
+        }
+    }
+
+    @Test func aHeldConnectionIsNotLentInsideATransactionOrToAnotherTask() async throws {
+        try await TestDatabase.withPool(maxConnections: 3, acquireTimeout: .seconds(5)) { pool, _ in
+            func pid(_ rows: PostgresRows) throws -> Int32 { try rows.single().decode(Int32.self, "pid") }
+            try await pool.withConnection { outer in
+                let mine = try pid(try await outer.query("SELECT pg_backend_pid() AS pid"))
+                // Inside the holder's transaction a nested call must not join it (nor commit it).
+                try await outer.transaction { connection in
+                    try await connection.query("SELECT 1")
+                    #expect(try pid(try await pool.query("SELECT pg_backend_pid() AS pid")) != mine)
+                }
+                // Child tasks inherit task-locals but are other tasks: a connection of their own.
+                async let child = pool.query("SELECT pg_backend_pid() AS pid, pg_sleep(0.2)")
+                async let other = pool.query("SELECT pg_backend_pid() AS pid, pg_sleep(0.2)")
+                let pids = [try pid(try await child), try pid(try await other)]
+                #expect(!pids.contains(mine))
+                #expect(Set(pids).count == 2)
+            }
+            #expect(pool.metrics.inUse == 0)
+        }
+    }
+
     @Test func exhaustionTimesOutWithATypedError() async throws {
         try await TestDatabase.withPool(maxConnections: 1, acquireTimeout: .milliseconds(200)) { pool, _ in
             let holding = Task {
