@@ -109,6 +109,11 @@ struct LoggingOptions: ParsableArguments {
     }
 
     func bootstrap() {
+        // A long-running process whose standard error goes to a pipe (a log collector, `| tee`)
+        // must outlive that pipe: with SIGPIPE ignored a log line to a closed pipe fails with
+        // EPIPE and is dropped, instead of the signal killing the server mid-request. (Sockets
+        // already avoid the signal: NIO and libpq send with MSG_NOSIGNAL.)
+        signal(SIGPIPE, SIG_IGN)
         let level = Logger.Level(rawValue: logLevel) ?? .info
         let json = logFormat == "json"
         LoggingSystem.bootstrap { label in
@@ -138,7 +143,8 @@ struct TextLogHandler: LogHandler {
         let pretty = all.sorted { $0.key < $1.key }.map { " \($0.key)=\($0.value)" }.joined()
         let time = Date().ISO8601Format()
         let line = "\(time) \(event.level) \(label) :\(pretty) [\(event.source)] \(event.message)\n"
-        FileHandle.standardError.write(Data(line.utf8))
+        // A closed or broken standard error must not stop the server: the line is dropped.
+        try? FileHandle.standardError.write(contentsOf: Data(line.utf8))
     }
 }
 
@@ -162,6 +168,6 @@ struct JSONLogHandler: LogHandler {
             object[key] = value.description
         }
         guard let data = try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys]) else { return }
-        FileHandle.standardError.write(data + Data("\n".utf8))
+        try? FileHandle.standardError.write(contentsOf: data + Data("\n".utf8))
     }
 }

@@ -91,4 +91,53 @@ struct WorkerCrashTests {
             #expect(try doubled.decode(Int.self, "n") == 0)
         }
     }
+
+    /// A log collector that goes away (the read end of standard error closed) must not take the
+    /// server or the worker with it: their next log line fails with EPIPE and is dropped.
+    @Test func serverAndWorkerOutliveAClosedStandardError() async throws {
+        guard FileManager.default.isExecutableFile(atPath: Self.loketd.path) else {
+            Issue.record("loketd not built at \(Self.loketd.path): run swift build --build-tests")
+            return
+        }
+        let sqlDirectory = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .deletingLastPathComponent().appendingPathComponent("SQL").path
+        try await WorkerTestDatabase.withPool { pool, _ in
+            let database = try await pool.query("SELECT current_database() AS d").single().decode(String.self, "d")
+            for role in ["serve", "worker"] {
+                let port = Int.random(in: 20_000...40_000)
+                let process = Process()
+                process.executableURL = Self.loketd
+                process.arguments = role == "serve"
+                    ? ["serve", "--port", String(port), "--sql-dir", sqlDirectory, "--log-level", "trace"]
+                    : ["worker", "--metrics-port", String(port), "--tick-seconds", "1", "--log-level", "debug"]
+                var environment = ProcessInfo.processInfo.environment
+                environment["LOKET_DATABASE_URL"] = "dbname=\(database)"
+                process.environment = environment
+                process.standardOutput = FileHandle.nullDevice
+                let pipe = Pipe()
+                process.standardError = pipe
+                try process.run()
+                try pipe.fileHandleForReading.close()
+                // Work that logs, after nobody reads the log any more.
+                if role == "worker" { try await SLAScannerTests.insertDue(50, on: pool, now: Date()) }
+                let url = URL(string: "http://127.0.0.1:\(port)/\(role == "serve" ? "healthz" : "metrics")")!
+                var answered = false
+                let deadline = ContinuousClock.now + .seconds(20)
+                while ContinuousClock.now < deadline, process.isRunning {
+                    if let (_, response) = try? await URLSession.shared.data(from: url), (response as? HTTPURLResponse)?.statusCode == 200 {
+                        answered = true
+                        break
+                    }
+                    try await Task.sleep(for: .milliseconds(100))
+                }
+                try await Task.sleep(for: .seconds(2))
+                #expect(answered, "loketd \(role) answered")
+                #expect(process.isRunning, "loketd \(role) still runs (exit reason \(process.isRunning ? "-" : "\(process.terminationReason.rawValue)/\(process.terminationStatus)"))")
+                if process.isRunning {
+                    kill(process.processIdentifier, SIGTERM)
+                    process.waitUntilExit()
+                }
+            }
+        }
+    }
 }
