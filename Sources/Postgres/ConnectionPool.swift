@@ -104,30 +104,52 @@ public final class ConnectionPool: Sendable {
     /// A task that already holds a connection of this pool (an outer `withConnection`) and calls
     /// again gets that same connection when it stands idle outside a transaction: a request whose
     /// middleware authenticates and whose handler then opens a transaction takes one connection
-    /// and moves onto one lane, not two, and nested use can never wait for a second connection
-    /// the task itself keeps busy. Only the holding task itself is given it: child tasks (which
-    /// inherit the task-local) take connections of their own, so two tasks never share one.
+    /// and moves onto one lane, not two. Only the holding task itself, and only while its
+    /// `withConnection` lasts, is given it: child and detached tasks (which inherit the
+    /// task-local) take connections of their own, so two tasks never share one. Inside the
+    /// holder's transaction a nested call takes a second connection, as without a holder.
     public func withConnection<T>(_ body: (PostgresConnection) async throws -> T) async throws -> T {
-        if let held = Self.held, held.pool == ObjectIdentifier(self), held.connection.isIdleOutsideTransaction,
-           withUnsafeCurrentTask(body: { $0 == held.task }) {
+        // The task is compared first: only the holder may look at its connection's state.
+        if let held = Self.held, held.pool == ObjectIdentifier(self), held.isCurrent(),
+           held.connection.isIdleOutsideTransaction {
             return try await body(held.connection)
         }
         let connection = try await acquire()
-        defer { release(connection) }
-        let task = withUnsafeCurrentTask { $0 }
+        let holder = Held(pool: ObjectIdentifier(self), connection: connection, task: withUnsafeCurrentTask { $0 })
+        defer {
+            holder.end()
+            release(connection)
+        }
         return try await withTaskExecutorPreference(connection.lane) {
-            try await Self.$held.withValue(Held(pool: ObjectIdentifier(self), connection: connection, task: task)) {
-                try await body(connection)
-            }
+            try await Self.$held.withValue(holder) { try await body(connection) }
         }
     }
 
     /// The connection the current task borrowed from a pool, for nested `withConnection`s.
-    private struct Held: @unchecked Sendable {
+    private final class Held: @unchecked Sendable {
         let pool: ObjectIdentifier
         let connection: PostgresConnection
-        /// Compared by identity only, while the holding task is still inside `withConnection`.
-        let task: UnsafeCurrentTask?
+        /// The borrowing task, compared by identity only, and only while `active`: a task that
+        /// inherited this value and outlived the borrow could otherwise meet a new task at the
+        /// same address.
+        private let task: UnsafeCurrentTask?
+        private let active = Atomic<Bool>(true)
+
+        init(pool: ObjectIdentifier, connection: PostgresConnection, task: UnsafeCurrentTask?) {
+            self.pool = pool
+            self.connection = connection
+            self.task = task
+        }
+
+        /// Whether the current task is the borrower and the borrow still lasts.
+        func isCurrent() -> Bool {
+            guard active.load(ordering: .acquiring), let task else { return false }
+            return withUnsafeCurrentTask { $0 == task }
+        }
+
+        func end() {
+            active.store(false, ordering: .releasing)
+        }
     }
 
     @TaskLocal private static var held: Held?

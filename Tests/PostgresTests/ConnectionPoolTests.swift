@@ -53,7 +53,8 @@ struct ConnectionPoolTests {
             func pid(_ rows: PostgresRows) throws -> Int32 { try rows.single().decode(Int32.self, "pid") }
             try await pool.withConnection { outer in
                 let mine = try pid(try await outer.query("SELECT pg_backend_pid() AS pid"))
-                // Inside the holder's transaction a nested call must not join it (nor commit it).
+                // Inside the holder's transaction a nested call gets a connection of its own, so it can
+                // neither join nor commit that transaction.
                 try await outer.transaction { connection in
                     try await connection.query("SELECT 1")
                     #expect(try pid(try await pool.query("SELECT pg_backend_pid() AS pid")) != mine)
