@@ -23,8 +23,12 @@ struct StaffAuthMiddleware: RouterMiddleware {
                 en: "The Authorization header must be Bearer <token>.")
         }
         let token = header.dropFirst(7).trimmingWhitespace(includingNewlines: false)
+        // What is not even shaped like a token is refused before the body is read or a database
+        // connection taken.
+        guard StaffTokenStore.isWellFormed(token) else { throw Self.unknownToken }
         // Staff bodies are small JSON: read them before taking a database connection, so a slow
-        // client never holds one while it sends.
+        // client never holds one while it sends (a well-formed token with a body over the limit
+        // is therefore answered 413 before the token is looked up).
         var request = request
         if request.method != .get, request.method != .head {
             _ = try await request.collectBody(upTo: APILimits.maxJSONBody)
@@ -36,6 +40,10 @@ struct StaffAuthMiddleware: RouterMiddleware {
         }
     }
 
+    static let unknownToken = APIError.unauthenticated(
+        "token_invalid", id: "Token tidak dikenal. Periksa token atau minta token baru kepada admin.",
+        en: "Unknown token. Check it or ask an administrator for a new one.")
+
     private func authenticated(
         _ token: String, request: Request, context: AppContext, next: (Request, AppContext) async throws -> Response
     ) async throws -> Response {
@@ -46,8 +54,7 @@ struct StaffAuthMiddleware: RouterMiddleware {
             context.logger[metadataKey: "staff_nip"] = .string(account.nip)
             return try await next(request, context)
         case .failure(.malformed), .failure(.unknown):
-            throw APIError.unauthenticated("token_invalid", id: "Token tidak dikenal. Periksa token atau minta token baru kepada admin.",
-                en: "Unknown token. Check it or ask an administrator for a new one.")
+            throw Self.unknownToken
         case .failure(.expired(let at)):
             throw APIError.unauthenticated("token_expired", id: "Token kedaluwarsa sejak \(RFC3339.string(from: at)). Minta token baru kepada admin.",
                 en: "The token expired at \(RFC3339.string(from: at)). Ask an administrator for a new one.")

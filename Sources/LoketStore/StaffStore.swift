@@ -55,10 +55,21 @@ public struct StaffTokenStore: Sendable {
     }
 
     /// The account behind a token, or why not. Records the use at most once a minute.
+    /// Whether `token` has the shape of a personal token (prefix and 43 base64url characters):
+    /// checked before anything touches the database.
+    public static func isWellFormed(_ token: String) -> Bool {
+        token.hasPrefix(tokenPrefix) && token.utf8.count == tokenPrefix.utf8.count + 43
+            && token.utf8.allSatisfy { byte in
+                switch byte {
+                case UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "A")...UInt8(ascii: "Z"), UInt8(ascii: "0")...UInt8(ascii: "9"),
+                     UInt8(ascii: "-"), UInt8(ascii: "_"): true
+                default: false
+                }
+            }
+    }
+
     public func authenticate(_ token: String, now: Date = Date()) async throws -> Result<StaffAccount, TokenRefusal> {
-        guard token.hasPrefix(Self.tokenPrefix), token.count == Self.tokenPrefix.count + 43,
-              token.allSatisfy({ $0.isASCII && ($0.isLetter || $0.isNumber || $0 == "-" || $0 == "_") })
-        else { return .failure(.malformed) }
+        guard Self.isWellFormed(token) else { return .failure(.malformed) }
         return try await pool.withConnection { connection in
             guard let row = try await connection.query(
                 """
