@@ -25,18 +25,24 @@ public enum RFC3339 {
     }
 
     /// The instant in UTC with a `Z`, e.g. `2026-12-01T02:30:00Z`: what JSONEncoder's `.iso8601`
-    /// strategy writes (for JSON stored in the database), by the same arithmetic.
+    /// strategy writes (for JSON stored in the database), by the same arithmetic. That strategy
+    /// cuts the fraction off (…:59.9996 stays at :59), where ISO8601DateFormatter rounds to the
+    /// millisecond first.
     public static func utcString(from date: Date) -> String {
         let seconds = date.timeIntervalSince1970
         guard seconds >= 0, seconds < 253_402_300_799 else {
             return date.ISO8601Format()
         }
-        return arithmetic(seconds, offset: 0, suffix: "Z")
+        return arithmetic(Int(seconds.rounded(.down)), offset: 0, suffix: "Z")
     }
 
+    /// To the millisecond first, then the second cut off: what ISO8601DateFormatter does.
     private static func arithmetic(_ seconds: Double, offset: Int, suffix: String) -> String {
-        // To the millisecond first, then the second cut off: what the formatter does.
-        let local = Int((seconds * 1000).rounded() / 1000) + offset
+        arithmetic(Int((seconds * 1000).rounded() / 1000), offset: offset, suffix: suffix)
+    }
+
+    private static func arithmetic(_ wholeSeconds: Int, offset: Int, suffix: String) -> String {
+        let local = wholeSeconds + offset
         let day = LocalDate(daysSinceEpoch: local / 86_400)
         let second = local % 86_400
         var text = ""

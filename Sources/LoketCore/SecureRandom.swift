@@ -30,9 +30,18 @@ public enum SecureRandom {
     /// Fills `target` with secure random bytes.
     public static func fill(_ target: UnsafeMutableRawBufferPointer) {
         guard target.count <= 1024 else {
-            // Large requests go straight to the kernel.
+            // Large requests go straight to the kernel, eight bytes a call.
             var generator = SystemRandomNumberGenerator()
-            for index in target.indices { target[index] = UInt8.random(in: .min ... .max, using: &generator) }
+            var index = 0
+            while index < target.count {
+                let word = generator.next()
+                withUnsafeBytes(of: word) { bytes in
+                    for byte in bytes where index < target.count {
+                        target[index] = byte
+                        index += 1
+                    }
+                }
+            }
             return
         }
         pool.withLock { pool in

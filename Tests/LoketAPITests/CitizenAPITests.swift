@@ -140,6 +140,8 @@ struct CitizenAPITests {
         (["description": String(repeating: "e\u{301}", count: 3000)], "too_long", "description"),
         (["attributes": [String: String]()], "missing_field", "attributes.alasan"),
         (["attributes": ["alasan": "karena"]], "invalid_choice", "attributes.alasan"),
+        // An answer of line breaks and spaces alone is no answer, like an empty one.
+        (["attributes": ["alasan": "\n \r\n"]], "missing_field", "attributes.alasan"),
         (["attributes": ["alasan": "keluarga_baru", "warna": "biru"]], "unknown_attribute", "attributes.warna"),
         (["attributes": ["alasan": "keluarga_baru\u{0}"]], "control_characters", "attributes.alasan"),
         (["description": "KK baru\u{0}"], "control_characters", "description"),

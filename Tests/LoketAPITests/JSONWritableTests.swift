@@ -151,6 +151,14 @@ struct JSONWritableTests {
             #expect(full.attributes.text.contains(": "), "jsonb's own spelling, not JSONEncoder's")
             #expect(full.assignee != nil && full.closedAt != nil && full.audit.count == 2 && full.attributes.answers.count == 3)
             try Self.equivalent(full)
+            // With the answers spelled as JSONEncoder spells them, the whole answer is the same
+            // bytes: key order and spelling of every other field included.
+            var spelled = full
+            spelled.attributes = AttributesJSON(text: #"{"alasan":"keluarga_baru","pilihan":["a","b\"c/d"],"zeta":"x"}"#)
+            try Self.same(spelled)
+            try Self.same(full.documents[0])
+            try Self.same(full.audit[1])
+            try Self.same(full.sla)
 
             full.assignee = nil
             full.leaseExpiresAt = nil

@@ -41,6 +41,15 @@ struct StoredJSONTests {
             #expect(written != nil && written == encoded, "\(details)")
         }
         #expect(try EventDetails().storedJSON() == Array("{}".utf8))
+        // Instants where rounding to the millisecond carries into the next second, against the
+        // encoder itself.
+        for seconds in [0, 0.4994, 0.4995, 0.9994, 0.9995, 59.9996, 86_399.9995, 1_795_000_000.9995, 4_102_444_799.9999] {
+            var details = EventDetails()
+            details.leaseExpiresAt = Date(timeIntervalSince1970: seconds)
+            let written = try Self.written(details)
+            let encoded = try Self.encoded(details)
+            #expect(written == encoded, "\(seconds)")
+        }
     }
 
     @Test func detailsWithStagesAndRoutingStillGoThroughTheEncoder() throws {
@@ -54,14 +63,15 @@ struct StoredJSONTests {
         #expect(try Self.written(details)?["stage"] != nil)
     }
 
-    @Test func utcInstantsMatchTheFormatter() {
-        let formatter = ISO8601DateFormatter()
-        formatter.formatOptions = [.withInternetDateTime]
+    @Test func utcInstantsMatchJSONEncodersISO8601() throws {
+        let encoder = JSONEncoder()
+        encoder.dateEncodingStrategy = .iso8601
         var generator = SystemRandomNumberGenerator()
         var instants = [0, 0.4994, 0.5, 0.9995, 59.9996, 86_399.9999, 951_782_400, 4_102_444_799.9999].map { Date(timeIntervalSince1970: $0) }
         for _ in 0..<2_000 { instants.append(Date(timeIntervalSince1970: Double.random(in: 0...8_000_000_000, using: &generator))) }
         for instant in instants {
-            #expect(RFC3339.utcString(from: instant) == formatter.string(from: instant), "\(instant.timeIntervalSince1970)")
+            let encoded = String(decoding: try encoder.encode([instant]), as: UTF8.self)
+            #expect("[\"\(RFC3339.utcString(from: instant))\"]" == encoded, "\(instant.timeIntervalSince1970)")
         }
     }
 }
