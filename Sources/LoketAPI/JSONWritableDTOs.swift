@@ -15,24 +15,6 @@ extension PersonDTO: JSONWritable {
     }
 }
 
-extension UnitDTO: JSONWritable {
-    func write(to writer: inout JSONWriter) {
-        writer.object { json in
-            json.field("code", code)
-            json.field("name", name)
-        }
-    }
-}
-
-extension ServiceRefDTO: JSONWritable {
-    func write(to writer: inout JSONWriter) {
-        writer.object { json in
-            json.field("code", code)
-            json.field("name", name)
-        }
-    }
-}
-
 extension SLAStatusDTO: JSONWritable {
     func write(to writer: inout JSONWriter) {
         writer.object { json in
@@ -199,7 +181,13 @@ extension RequestsController.Filed: JSONWritable {
     }
 }
 
-extension RequestsController.Filed.UnitRef: JSONWritable {
+/// The `{code, name}` references (a unit, a service) write alike.
+protocol CodeAndName: JSONWritable {
+    var code: String { get }
+    var name: String { get }
+}
+
+extension CodeAndName {
     func write(to writer: inout JSONWriter) {
         writer.object { json in
             json.field("code", code)
@@ -207,3 +195,7 @@ extension RequestsController.Filed.UnitRef: JSONWritable {
         }
     }
 }
+
+extension UnitDTO: CodeAndName {}
+extension ServiceRefDTO: CodeAndName {}
+extension RequestsController.Filed.UnitRef: CodeAndName {}

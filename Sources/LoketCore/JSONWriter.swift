@@ -67,6 +67,8 @@ public struct JSONWriter {
 
     // MARK: Values
 
+    private static let hex = Array("0123456789abcdef".utf8)
+
     public mutating func string(_ value: String) {
         separate()
         bytes.append(UInt8(ascii: "\""))
@@ -87,8 +89,7 @@ public struct JSONWriter {
                 case 0x0D: bytes.append(UInt8(ascii: "r"))
                 case 0x09: bytes.append(UInt8(ascii: "t"))
                 default:
-                    let hex = Array("0123456789abcdef".utf8)
-                    bytes.append(contentsOf: [UInt8(ascii: "u"), UInt8(ascii: "0"), UInt8(ascii: "0"), hex[Int(byte >> 4)], hex[Int(byte & 0x0F)]])
+                    bytes.append(contentsOf: [UInt8(ascii: "u"), UInt8(ascii: "0"), UInt8(ascii: "0"), Self.hex[Int(byte >> 4)], Self.hex[Int(byte & 0x0F)]])
                 }
             }
             bytes.append(contentsOf: UnsafeBufferPointer(rebasing: utf8[start...]))
@@ -105,7 +106,7 @@ public struct JSONWriter {
 
     public mutating func bool(_ value: Bool) {
         separate()
-        bytes.append(contentsOf: value ? Array("true".utf8) : Array("false".utf8))
+        bytes.append(contentsOf: value ? "true".utf8 : "false".utf8)
         needsComma = true
     }
 
@@ -132,42 +133,8 @@ public struct JSONWriter {
 
     // MARK: Members (nil optionals are left out, as the synthesised Encodable does)
 
-    public mutating func field(_ name: StaticString, _ value: String?) {
-        guard let value else { return }
-        key(name)
-        string(value)
-    }
-
-    public mutating func field(_ name: StaticString, _ value: Int?) {
-        guard let value else { return }
-        key(name)
-        int(value)
-    }
-
-    public mutating func field(_ name: StaticString, _ value: Int64?) {
-        guard let value else { return }
-        key(name)
-        int(value)
-    }
-
-    public mutating func field(_ name: StaticString, _ value: Bool?) {
-        guard let value else { return }
-        key(name)
-        bool(value)
-    }
-
-    public mutating func field(_ name: StaticString, _ value: Double?) {
-        guard let value else { return }
-        key(name)
-        double(value)
-    }
-
-    public mutating func field(_ name: StaticString, _ value: Date?) {
-        guard let value else { return }
-        key(name)
-        date(value)
-    }
-
+    /// Inlinable so that callers in other modules get it specialised for their member types.
+    @inlinable
     public mutating func field(_ name: StaticString, _ value: (some JSONWritable)?) {
         guard let value else { return }
         key(name)
@@ -192,4 +159,30 @@ extension JSONWritable {
         write(to: &writer)
         return writer.bytes
     }
+}
+
+// The scalars write themselves, so that one `field` serves every member type.
+extension String: JSONWritable {
+    public func write(to writer: inout JSONWriter) { writer.string(self) }
+}
+
+extension Int: JSONWritable {
+    public func write(to writer: inout JSONWriter) { writer.int(self) }
+}
+
+extension Int64: JSONWritable {
+    public func write(to writer: inout JSONWriter) { writer.int(self) }
+}
+
+extension Bool: JSONWritable {
+    public func write(to writer: inout JSONWriter) { writer.bool(self) }
+}
+
+extension Double: JSONWritable {
+    public func write(to writer: inout JSONWriter) { writer.double(self) }
+}
+
+/// In the writer's date style: Jakarta time for answers, UTC for stored JSON.
+extension Date: JSONWritable {
+    public func write(to writer: inout JSONWriter) { writer.date(self) }
 }
