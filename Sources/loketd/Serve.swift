@@ -117,19 +117,27 @@ struct LoggingOptions: ParsableArguments {
         let level = Logger.Level(rawValue: logLevel) ?? .info
         let json = logFormat == "json"
         LoggingSystem.bootstrap { label in
-            var handler: any LogHandler = json ? JSONLogHandler(label: label) : TextLogHandler(label: label)
+            var handler = StandardErrorLogHandler(label: label, format: json ? .json : .text)
             handler.logLevel = level
             return handler
         }
     }
 }
 
-/// One line per event on standard error, as swift-log's StreamLogHandler writes it
-/// (`time level label : key=value … [source] message`). Unlike StreamLogHandler it formats the
-/// metadata when a line is written, not when metadata is set: every request sets its request id
-/// on its logger, and most requests log nothing at the default level.
-struct TextLogHandler: LogHandler {
+/// Log lines on standard error, one per event: as swift-log's StreamLogHandler writes them
+/// (`time level label : key=value … [source] message`), or one JSON object each (time, level,
+/// label, message and metadata). Metadata is formatted when a line is written, not when it is
+/// set (StreamLogHandler re-renders it on every change): every request sets its request id on its
+/// logger, and most requests log nothing at the default level. A line that cannot be written
+/// (standard error's pipe closed) is dropped: it must not stop the server.
+struct StandardErrorLogHandler: LogHandler {
+    enum Format {
+        case text
+        case json
+    }
+
     let label: String
+    let format: Format
     var logLevel: Logger.Level = .info
     var metadata: Logger.Metadata = [:]
 
@@ -140,34 +148,18 @@ struct TextLogHandler: LogHandler {
 
     func log(event: LogEvent) {
         let all = metadata.merging(event.metadata ?? [:], uniquingKeysWith: { $1 })
-        let pretty = all.sorted { $0.key < $1.key }.map { " \($0.key)=\($0.value)" }.joined()
         let time = Date().ISO8601Format()
-        let line = "\(time) \(event.level) \(label) :\(pretty) [\(event.source)] \(event.message)\n"
-        // A closed or broken standard error must not stop the server: the line is dropped.
-        try? FileHandle.standardError.write(contentsOf: Data(line.utf8))
-    }
-}
-
-/// One JSON object per line on standard error: time, level, label, message and metadata.
-struct JSONLogHandler: LogHandler {
-    let label: String
-    var logLevel: Logger.Level = .info
-    var metadata: Logger.Metadata = [:]
-
-    subscript(metadataKey key: String) -> Logger.Metadata.Value? {
-        get { metadata[key] }
-        set { metadata[key] = newValue }
-    }
-
-    func log(event: LogEvent) {
-        var object: [String: String] = [
-            "time": ISO8601DateFormatter().string(from: Date()), "level": event.level.rawValue, "label": label,
-            "message": event.message.description,
-        ]
-        for (key, value) in metadata.merging(event.metadata ?? [:], uniquingKeysWith: { $1 }) {
-            object[key] = value.description
+        let line: Data
+        switch format {
+        case .text:
+            let pretty = all.sorted { $0.key < $1.key }.map { " \($0.key)=\($0.value)" }.joined()
+            line = Data("\(time) \(event.level) \(label) :\(pretty) [\(event.source)] \(event.message)\n".utf8)
+        case .json:
+            var object: [String: String] = ["time": time, "level": event.level.rawValue, "label": label, "message": event.message.description]
+            for (key, value) in all { object[key] = value.description }
+            guard let data = try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys]) else { return }
+            line = data + Data("\n".utf8)
         }
-        guard let data = try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys]) else { return }
-        try? FileHandle.standardError.write(contentsOf: data + Data("\n".utf8))
+        try? FileHandle.standardError.write(contentsOf: line)
     }
 }
