@@ -33,11 +33,12 @@ public struct ConnectionPoolMetrics: Sendable, Equatable {
     public var acquireTimeouts: Int
 }
 
-/// A bounded pool of libpq connections with their own threads.
+/// A bounded pool of libpq connections.
 ///
 /// - Acquire is async with a timeout; waiters are served first come, first served.
-/// - All libpq work runs on each connection's own lane thread, so a blocked statement never
-///   blocks an event loop or the cooperative pool. `withConnection` runs its whole body on the
+/// - All libpq work runs on the connection's lane (a thread a few connections share, see `Lane`),
+///   never on an event loop or the cooperative pool; a statement waiting for the server suspends
+///   its task and leaves the lane to the others. `withConnection` runs its whole body on the
 ///   lane, so a unit of work of many statements moves between threads only twice.
 /// - A connection that broke is dropped on release and a waiter gets the right to open a new one;
 ///   an idle connection whose server went away is reconnected before its first statement.
@@ -47,6 +48,8 @@ public final class ConnectionPool: Sendable {
     public let acquireTimeout: Duration
     private let logger: Logger
     private let state: Mutex<State>
+    /// The threads this pool's connections make their libpq calls on.
+    private let lanes: LaneGroup
 
     private enum Grant {
         case connection(PostgresConnection)
@@ -89,6 +92,7 @@ public final class ConnectionPool: Sendable {
         self.acquireTimeout = acquireTimeout
         self.logger = logger
         self.state = Mutex(State())
+        self.lanes = LaneGroup(maxConnections: maxConnections)
     }
 
     public var metrics: ConnectionPoolMetrics {
@@ -220,7 +224,7 @@ public final class ConnectionPool: Sendable {
     /// Opens a connection for a slot already counted in `open` and `inUse`.
     private func openConnection() async throws -> PostgresConnection {
         do {
-            let connection = try await PostgresConnection.connect(configuration)
+            let connection = try await PostgresConnection.connect(configuration, on: lanes.next())
             state.withLock { $0.created += 1 }
             return connection
         } catch {

@@ -8,10 +8,12 @@ import Glibc
 
 /// One libpq connection.
 ///
-/// libpq is blocking and a PGconn must never be used by two threads at once, so every libpq call
-/// runs on the connection's own lane thread (never on an event loop or the cooperative pool), and
-/// a connection has one holder at a time (the pool hands it out exclusively). Each async method
-/// awaits its libpq work before returning, so calls from one holder are strictly sequential.
+/// A PGconn must never be used by two threads at once, so every libpq call runs on the
+/// connection's lane (a thread shared with other connections, never an event loop or the
+/// cooperative pool), and a connection has one holder at a time (the pool hands it out
+/// exclusively). libpq is driven non-blocking: while a statement waits for the server its task
+/// is suspended and the lane serves other connections. Each async method awaits its libpq work
+/// before returning, so calls from one holder are strictly sequential.
 public final class PostgresConnection: @unchecked Sendable {
     /// Statements are prepared once per connection and then executed by name. Keyed by text and
     /// parameter types, since the types are fixed at prepare time.
@@ -50,9 +52,10 @@ public final class PostgresConnection: @unchecked Sendable {
     }
 
     public let configuration: PostgresConfiguration
-    /// The thread that makes every libpq call of this connection.
+    /// The thread that makes every libpq call of this connection (shared with other connections).
     let lane: Lane
-    // The fields below are touched only from lane threads, by the connection's single holder.
+    // The fields below are touched only on the lane (and, while the holder awaits a connect or
+    // reset, on that thread), by the connection's single holder.
     private var handle: OpaquePointer?
     private var statements: [StatementKey: String] = [:]
     private var statementCounter = 0
@@ -81,20 +84,31 @@ public final class PostgresConnection: @unchecked Sendable {
 
     private let cancelState = Mutex(CancelState())
 
-    private init(configuration: PostgresConfiguration) {
+    private init(configuration: PostgresConfiguration, lane: Lane) {
         self.configuration = configuration
-        self.lane = Lane(name: "loket-pq")
+        self.lane = lane
+        lane.checkIn()
     }
 
     deinit {
         if let handle { PQfinish(handle) }
-        lane.stop()
+        lane.checkOut()
     }
 
-    /// Opens a connection on a new lane thread (the connect itself blocks there).
+    /// Opens a connection with a lane of its own (a pool's connections share the pool's lanes).
     public static func connect(_ configuration: PostgresConfiguration) async throws -> PostgresConnection {
-        let connection = PostgresConnection(configuration: configuration)
-        try await connection.onLane { try connection.openOnLane() }
+        let group = LaneGroup(maxConnections: 1)
+        // The connection checks in before the group goes, so the lane lasts as long as it does.
+        defer { withExtendedLifetime(group) {} }
+        return try await connect(configuration, on: group.next())
+    }
+
+    /// Opens a connection on `lane`. libpq's connect blocks (up to connect_timeout against a host
+    /// that does not answer), so it runs on a thread of its own, never on a lane others share.
+    static func connect(_ configuration: PostgresConfiguration, on lane: Lane) async throws -> PostgresConnection {
+        let connection = PostgresConnection(configuration: configuration, lane: lane)
+        let opened = await Self.blocking { UncheckedHandle(configuration.connectBlocking()) }
+        try await connection.onLane { try connection.open(opened.pointer) }
         if let deadline = configuration.statementDeadline { StatementWatchdog.shared.watch(connection, deadline: deadline) }
         return connection
     }
@@ -112,8 +126,8 @@ public final class PostgresConnection: @unchecked Sendable {
             }
             if state.deadlineStage == 1, late >= deadline + grace, state.socket >= 0 {
                 state.deadlineStage = 2
-                // The lane is blocked in libpq waiting on this socket: shutting it makes that wait
-                // end with a lost connection, which the pool then replaces.
+                // The statement's task waits for this socket: shutting it ends that wait with a
+                // lost connection, which the pool then replaces.
                 shutdown(state.socket, Int32(SHUT_RDWR))
             }
             return nil
@@ -122,15 +136,28 @@ public final class PostgresConnection: @unchecked Sendable {
     }
 
     /// Runs `work` on this connection's lane; no hop when the task already runs there.
-    func onLane<T>(_ work: () throws -> T) async throws -> T {
+    func onLane<T>(_ work: () async throws -> T) async throws -> T {
         try await withTaskExecutorPreference(lane) {
             assert(lane.isCurrent, "libpq must be called on the connection's lane")
-            return try work()
+            return try await work()
         }
     }
 
-    private func openOnLane() throws {
-        let connection = configuration.connectBlocking()
+    /// A libpq handle handed from the thread that connected to the lane.
+    private struct UncheckedHandle: @unchecked Sendable {
+        let pointer: OpaquePointer?
+        init(_ pointer: OpaquePointer?) { self.pointer = pointer }
+    }
+
+    /// Runs blocking libpq work (connect, reset) on a thread of its own and waits for it without
+    /// holding up the lane.
+    private static func blocking<T: Sendable>(_ work: @escaping @Sendable () -> T) async -> T {
+        await withCheckedContinuation { continuation in
+            Thread.detachNewThread { continuation.resume(returning: work()) }
+        }
+    }
+
+    private func open(_ connection: OpaquePointer?) throws {
         guard let connection else {
             throw PostgresConnectionError(target: configuration.redacted, reason: "out of memory")
         }
@@ -147,6 +174,9 @@ public final class PostgresConnection: @unchecked Sendable {
         // Server NOTICEs ("relation already exists, skipping") would go to stderr by default;
         // Loket has no use for them.
         PQsetNoticeProcessor(connection, { _, _ in }, nil)
+        // Sends never block the lane: what the socket cannot take yet waits in libpq's buffer
+        // and `flush` finishes it when the socket is writable.
+        PQsetnonblocking(connection, 1)
         handle = connection
         backendPID = PQbackendPID(connection)
         statements.removeAll()
@@ -216,7 +246,7 @@ public final class PostgresConnection: @unchecked Sendable {
         let batch = queued
         queued = []
         _ = try await withCancellableOperation(honourCancellation: honourCancellation) { operation in
-            try self.executePipelineOnLane(batch, operation: operation)
+            try await self.executePipelineOnLane(batch, operation: operation)
         }
     }
 
@@ -250,10 +280,9 @@ public final class PostgresConnection: @unchecked Sendable {
         }
     }
 
-    /// Closes the connection and ends its lane. Safe to call twice.
+    /// Closes the connection. Safe to call twice.
     public func close() async {
         _ = try? await onLane { self.closeOnLane() }
-        lane.stop()
     }
 
     private func closeOnLane() {
@@ -271,25 +300,25 @@ public final class PostgresConnection: @unchecked Sendable {
             let batch = queued + [(sql, binds)]
             queued = []
             return try await withCancellableOperation(honourCancellation: honourCancellation) { operation in
-                try self.executePipelineOnLane(batch, operation: operation)
+                try await self.executePipelineOnLane(batch, operation: operation)
             }
         }
         return try await withCancellableOperation(honourCancellation: honourCancellation) { operation in
-            try self.executeOnLane(sql, binds, operation: operation)
+            try await self.executeOnLane(sql, binds, operation: operation)
         }
     }
 
     func runScript(_ sql: String, honourCancellation: Bool) async throws {
         try await flushQueued(honourCancellation: honourCancellation)
         _ = try await withCancellableOperation(honourCancellation: honourCancellation) { operation in
-            try self.executeScriptOnLane(sql, operation: operation)
+            try await self.executeScriptOnLane(sql, operation: operation)
         }
     }
 
     /// Runs `work` on a lane. If the awaiting task is cancelled while the statement runs, the server
     /// is asked to cancel it (PQcancel) and the call throws `CancellationError`.
     private func withCancellableOperation<T>(
-        honourCancellation: Bool, _ work: (UInt64) throws -> T
+        honourCancellation: Bool, _ work: (UInt64) async throws -> T
     ) async throws -> T {
         if honourCancellation { try Task.checkCancellation() }
         let operation = cancelState.withLock { state -> UInt64 in
@@ -298,7 +327,7 @@ public final class PostgresConnection: @unchecked Sendable {
         }
         do {
             return try await withTaskCancellationHandler {
-                try await onLane { try work(operation) }
+                try await onLane { try await work(operation) }
             } onCancel: {
                 if honourCancellation { self.requestCancel(of: operation) }
             }
@@ -336,7 +365,7 @@ public final class PostgresConnection: @unchecked Sendable {
     }
 
     /// Marks `operation` as running unless it was cancelled before reaching the lane.
-    private func beginOperation(_ operation: UInt64) throws {
+    private func beginOperation(_ operation: UInt64) async throws {
         enum Start { case waitForCancel, cancelled, started }
         let now = configuration.statementDeadline == nil ? nil : ContinuousClock.now
         while true {
@@ -352,7 +381,7 @@ public final class PostgresConnection: @unchecked Sendable {
                 return .started
             }
             switch start {
-            case .waitForCancel: usleep(1_000)
+            case .waitForCancel: try? await Task.sleep(for: .milliseconds(1))
             case .cancelled: throw CancellationError()
             case .started: return
             }
@@ -371,7 +400,7 @@ public final class PostgresConnection: @unchecked Sendable {
     /// Whether the deadline watchdog acted on the operation that just ended on this lane.
     private var deadlineFired: Bool { cancelState.withLock { $0.deadlineStage > 0 } }
 
-    private func liveHandle() throws -> OpaquePointer {
+    private func liveHandle() async throws -> OpaquePointer {
         guard let handle, !isBroken else {
             throw PostgresError(sqlState: .connectionFailure, severity: "FATAL", message: "connection is closed")
         }
@@ -382,7 +411,8 @@ public final class PostgresConnection: @unchecked Sendable {
                 // idle timeout). Nothing was sent yet, so reconnecting in place is safe. The old
                 // socket number is forgotten first: the watchdog must not shut it once reused.
                 cancelState.withLock { $0.socket = -1 }
-                PQreset(handle)
+                let stale = UncheckedHandle(handle)
+                await Self.blocking { PQreset(stale.pointer) }
                 guard PQstatus(handle) == CONNECTION_OK else {
                     isBroken = true
                     throw PostgresConnectionError(target: Self.target(of: handle), reason: Self.lastError(handle))
@@ -404,10 +434,10 @@ public final class PostgresConnection: @unchecked Sendable {
         return poll(&descriptor, 1, 0) == 0
     }
 
-    private func executeOnLane(_ sql: String, _ binds: [PostgresBind], operation: UInt64) throws -> PostgresRows {
-        try beginOperation(operation)
+    private func executeOnLane(_ sql: String, _ binds: [PostgresBind], operation: UInt64) async throws -> PostgresRows {
+        try await beginOperation(operation)
         defer { endOperation() }
-        let handle = try liveHandle()
+        let handle = try await liveHandle()
         let key = StatementKey(sql: sql, types: binds.map(\.type.rawValue))
         var name = statements[key]
         roundTrips += 1
@@ -415,23 +445,25 @@ public final class PostgresConnection: @unchecked Sendable {
             roundTrips += 1
             statementCounter += 1
             let newName = "loket_\(statementCounter)"
-            let prepared = key.types.withUnsafeBufferPointer { types in
-                PQprepare(handle, newName, sql, Int32(binds.count), types.baseAddress)
+            let sent = key.types.withUnsafeBufferPointer { types in
+                PQsendPrepare(handle, newName, sql, Int32(binds.count), types.baseAddress)
             }
-            _ = try check(prepared, handle: handle, sql: sql)
+            guard sent == 1 else { throw connectionLost(handle) }
+            _ = try await finishCommand(handle, sql: sql)
             statements[key] = newName
             name = newName
         }
-        let result = withParameters(binds) { count, values, lengths, formats in
+        let sent = withParameters(binds) { count, values, lengths, formats -> Int32 in
             if let name {
-                return PQexecPrepared(handle, name, count, values, lengths, formats, 1)
+                return PQsendQueryPrepared(handle, name, count, values, lengths, formats, 1)
             }
             return key.types.withUnsafeBufferPointer { types in
-                PQexecParams(handle, sql, count, types.baseAddress, values, lengths, formats, 1)
+                PQsendQueryParams(handle, sql, count, types.baseAddress, values, lengths, formats, 1)
             }
         }
+        guard sent == 1 else { throw connectionLost(handle) }
         do {
-            return try check(result, handle: handle, sql: sql)
+            return try await finishCommand(handle, sql: sql)
         } catch let error as PostgresError where error.sqlState == .invalidSQLStatementName || error.message.contains("cached plan must not change result type") {
             // The server forgot or invalidated our statement (DISCARD ALL, a schema change): prepare
             // afresh next time.
@@ -440,16 +472,70 @@ public final class PostgresConnection: @unchecked Sendable {
         }
     }
 
+    /// Sends what libpq holds for the command just queued and reads its results to the end (as
+    /// PQexec would: a failed statement's error wins over later results), so that the
+    /// connection's transaction status is current when this returns.
+    private func finishCommand(_ handle: OpaquePointer, sql: String) async throws -> PostgresRows {
+        try await flush(handle)
+        var kept: OpaquePointer?
+        do {
+            while let result = try await nextResult(handle) {
+                if let previous = kept, PQresultStatus(previous) == PGRES_FATAL_ERROR {
+                    PQclear(result)
+                } else {
+                    if let previous = kept { PQclear(previous) }
+                    kept = result
+                }
+            }
+        } catch {
+            if let kept { PQclear(kept) }
+            throw error
+        }
+        return try check(kept, handle: handle, sql: sql)
+    }
+
+    /// Hands libpq's output buffer to the socket, waiting (suspended) while the socket is full.
+    private func flush(_ handle: OpaquePointer) async throws {
+        while true {
+            switch PQflush(handle) {
+            case 0:
+                return
+            case 1:
+                let ready = try await waitForSocket(handle, LOKET_READABLE | LOKET_WRITABLE)
+                // The server may be sending while we do (a notice, an error): libpq must read it
+                // for the server to go on reading ours.
+                if ready & LOKET_READABLE != 0, PQconsumeInput(handle) == 0 { throw connectionLost(handle) }
+            default:
+                throw connectionLost(handle)
+            }
+        }
+    }
+
+    /// libpq's next result for the command in progress, or nil when its results are done; the
+    /// task is suspended (its lane free for other connections) until the server's answer is in.
+    private func nextResult(_ handle: OpaquePointer) async throws -> OpaquePointer? {
+        while PQisBusy(handle) == 1 {
+            _ = try await waitForSocket(handle, LOKET_READABLE)
+            guard PQconsumeInput(handle) == 1 else { throw connectionLost(handle) }
+        }
+        return PQgetResult(handle)
+    }
+
+    private func waitForSocket(_ handle: OpaquePointer, _ events: UInt32) async throws -> UInt32 {
+        let socket = PQsocket(handle)
+        guard socket >= 0 else { throw connectionLost(handle) }
+        return await lane.wait(for: socket, events)
+    }
+
     /// Sends `batch` in one round trip (libpq pipeline mode: every statement, then one Sync) and
     /// reads every answer in order. The first error is thrown after the rest of the pipeline is
     /// read (the server skips what follows an error until the Sync); the last statement's rows are
-    /// returned. Batches are a few small statements, far below what the socket buffers hold, so
-    /// sending them all before reading cannot block on a full buffer.
-    private func executePipelineOnLane(_ batch: [(sql: String, binds: [PostgresBind])], operation: UInt64) throws -> PostgresRows {
-        try beginOperation(operation)
+    /// returned.
+    private func executePipelineOnLane(_ batch: [(sql: String, binds: [PostgresBind])], operation: UInt64) async throws -> PostgresRows {
+        try await beginOperation(operation)
         defer { endOperation() }
-        let handle = try liveHandle()
-        guard PQenterPipelineMode(handle) == 1 else { throw brokenPipeline(handle) }
+        let handle = try await liveHandle()
+        guard PQenterPipelineMode(handle) == 1 else { throw connectionLost(handle) }
         enum Step {
             case prepare(StatementKey, String, sql: String)
             case execute(StatementKey?, sql: String)
@@ -466,7 +552,7 @@ public final class PostgresConnection: @unchecked Sendable {
                 let sent = key.types.withUnsafeBufferPointer { types in
                     PQsendPrepare(handle, newName, sql, Int32(binds.count), types.baseAddress)
                 }
-                guard sent == 1 else { throw brokenPipeline(handle) }
+                guard sent == 1 else { throw connectionLost(handle) }
                 steps.append(.prepare(key, newName, sql: sql))
                 preparing[key] = newName
                 name = newName
@@ -477,16 +563,17 @@ public final class PostgresConnection: @unchecked Sendable {
                     PQsendQueryParams(handle, sql, count, types.baseAddress, values, lengths, formats, 1)
                 }
             }
-            guard sent == 1 else { throw brokenPipeline(handle) }
+            guard sent == 1 else { throw connectionLost(handle) }
             steps.append(.execute(name == nil ? nil : key, sql: sql))
         }
-        guard PQpipelineSync(handle) == 1 else { throw brokenPipeline(handle) }
+        guard PQpipelineSync(handle) == 1 else { throw connectionLost(handle) }
+        try await flush(handle)
         roundTrips += 1
 
         var firstError: Error?
         var last: PostgresRows?
         for step in steps {
-            guard let result = PQgetResult(handle) else { throw brokenPipeline(handle) }
+            guard let result = try await nextResult(handle) else { throw connectionLost(handle) }
             let sql: String
             switch step {
             case .prepare(_, _, let text), .execute(_, let text): sql = text
@@ -510,15 +597,15 @@ public final class PostgresConnection: @unchecked Sendable {
                 }
             }
             // Each statement's results end with a null result.
-            while let extra = PQgetResult(handle) { PQclear(extra) }
+            while let extra = try await nextResult(handle) { PQclear(extra) }
         }
-        guard let sync = PQgetResult(handle) else { throw brokenPipeline(handle) }
+        guard let sync = try await nextResult(handle) else { throw connectionLost(handle) }
         let synced = PQresultStatus(sync) == PGRES_PIPELINE_SYNC
         PQclear(sync)
-        guard synced, PQexitPipelineMode(handle) == 1 else { throw brokenPipeline(handle) }
+        guard synced, PQexitPipelineMode(handle) == 1 else { throw connectionLost(handle) }
         transactionStatus = PQtransactionStatus(handle)
         if let firstError { throw firstError }
-        guard let last else { throw brokenPipeline(handle) }
+        guard let last else { throw connectionLost(handle) }
         return last
     }
 
@@ -526,19 +613,20 @@ public final class PostgresConnection: @unchecked Sendable {
         sql.hasPrefix("BEGIN") || sql == "COMMIT" || sql == "ROLLBACK"
     }
 
-    /// A pipeline that could not be sent or read whole leaves the connection in an unknown state.
-    private func brokenPipeline(_ handle: OpaquePointer) -> PostgresError {
+    /// A command that could not be sent or read whole leaves the connection in an unknown state.
+    private func connectionLost(_ handle: OpaquePointer) -> PostgresError {
         isBroken = true
         transactionStatus = PQtransactionStatus(handle)
         return PostgresError(sqlState: .connectionFailure, severity: "FATAL", message: Self.lastError(handle))
     }
 
-    private func executeScriptOnLane(_ sql: String, operation: UInt64) throws -> Bool {
-        try beginOperation(operation)
+    private func executeScriptOnLane(_ sql: String, operation: UInt64) async throws -> Bool {
+        try await beginOperation(operation)
         defer { endOperation() }
-        let handle = try liveHandle()
+        let handle = try await liveHandle()
         roundTrips += 1
-        _ = try check(PQexec(handle, sql), handle: handle, sql: sql)
+        guard PQsendQuery(handle, sql) == 1 else { throw connectionLost(handle) }
+        _ = try await finishCommand(handle, sql: sql)
         return true
     }
 

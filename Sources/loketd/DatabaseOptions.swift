@@ -37,7 +37,7 @@ struct DatabaseOptions: ParsableArguments {
         throw ValidationError("no SQL folder with migrations/ found (looked in: \(candidates.joined(separator: ", "))); pass --sql-dir")
     }
 
-    /// Opens one connection for a one-shot command, on a single thread of its own.
+    /// Opens one connection for a one-shot command.
     func withConnection<T: Sendable>(_ body: (PostgresConnection) async throws -> T) async throws -> T {
         let pool = ConnectionPool(configuration: configuration, maxConnections: 1, acquireTimeout: .seconds(30))
         do {

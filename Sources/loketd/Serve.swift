@@ -28,7 +28,7 @@ struct Serve: AsyncParsableCommand {
     @Option(help: "TCP port to listen on.")
     var port: Int = Int(ProcessInfo.processInfo.environment["LOKET_PORT"] ?? "") ?? 8080
 
-    @Option(help: "Database connections (each has a thread of its own).")
+    @Option(help: "Database connections (they share one libpq thread per processor).")
     var poolSize: Int = Int(ProcessInfo.processInfo.environment["LOKET_POOL_SIZE"] ?? "") ?? 16
 
     @Option(help: "Seconds to wait for a free database connection before answering 503 (LOKET_ACQUIRE_TIMEOUT).")

@@ -104,7 +104,9 @@ struct ConnectionPoolTests {
         try await TestDatabase.withPool(maxConnections: 1) { pool, _ in
             let pid = try await pool.query("SELECT pg_backend_pid() AS pid").single().decode(Int32.self, "pid")
             let sleeping = Task { try await pool.query("SELECT pg_sleep(5)") }
-            try await Task.sleep(for: .milliseconds(200))
+            // Killed only once the statement runs: killed before, the idle connection would be
+            // found dead and reconnected, and the statement would succeed.
+            try await TestDatabase.waitUntilActive(backend: pid)
             try await TestDatabase.terminate(backend: pid)
             let error = await #expect(throws: PostgresError.self) { try await sleeping.value }
             #expect(error?.sqlState.isConnectionLoss == true)

@@ -59,6 +59,21 @@ enum TestDatabase {
         }
     }
 
+    /// Waits (at most 30 s) until a backend runs a statement.
+    static func waitUntilActive(backend pid: Int32) async throws {
+        let admin = try await adminConnection()
+        for _ in 0..<3000 {
+            let rows = try await admin.query("SELECT 1 FROM pg_stat_activity WHERE pid = $1 AND state = 'active'", pid)
+            if !rows.isEmpty {
+                await admin.close()
+                return
+            }
+            try await Task.sleep(for: .milliseconds(10))
+        }
+        await admin.close()
+        throw TestSetupError("backend \(pid) did not start its statement within 30 s")
+    }
+
     /// Terminates a backend from the admin database and waits until it is gone.
     static func terminate(backend pid: Int32) async throws {
         let admin = try await adminConnection()

@@ -1,0 +1,111 @@
+import Foundation
+import Testing
+
+@testable import Postgres
+
+/// Connections share a few lane threads and libpq is driven non-blocking: a statement waiting for
+/// the server suspends its task and leaves the lane to the other connections.
+@Suite("Lanes")
+struct LaneTests {
+    /// Two connections on one lane.
+    private static func twoOnOneLane(_ configuration: PostgresConfiguration) async throws
+        -> (PostgresConnection, PostgresConnection, [PostgresConnection])
+    {
+        let group = LaneGroup(maxConnections: 2)
+        defer { withExtendedLifetime(group) {} }
+        let first = try await PostgresConnection.connect(configuration, on: group.lanes[0])
+        let second = try await PostgresConnection.connect(configuration, on: group.lanes[0])
+        #expect(first.lane === second.lane)
+        return (first, second, [first, second])
+    }
+
+    /// The slow statement waits for a lock the test holds, so it cannot end before the quick
+    /// ones unless the test lets it: with a thread blocked in it, they would never run (the test
+    /// then fails after a minute instead of hanging).
+    @Test func aStatementWaitingForTheServerLeavesItsLaneToTheOthers() async throws {
+        try await TestDatabase.with { configuration in
+            let (slow, quick, all) = try await Self.twoOnOneLane(configuration)
+            let holder = try await PostgresConnection.connect(configuration)
+            try await holder.query("SELECT pg_advisory_lock(42)")
+            let waiting = Task { try await slow.query("SELECT pg_advisory_lock(42)") }
+            try await TestDatabase.waitUntilActive(backend: slow.backendPID)
+            let quickWork = Task {
+                for index in 0..<50 {
+                    let value = try await quick.query("SELECT $1::int + 1 AS n", index).single().decode(Int.self, "n")
+                    #expect(value == index + 1)
+                }
+            }
+            let watchdog = Task {
+                try await Task.sleep(for: .seconds(60))
+                try await holder.query("SELECT pg_advisory_unlock(42)")
+            }
+            try await quickWork.value
+            watchdog.cancel()
+            _ = await watchdog.result
+            // The quick statements all ran while the slow one still waited for the lock.
+            let stillWaiting = try await holder.query(
+                "SELECT 1 FROM pg_locks WHERE pid = $1 AND NOT granted", slow.backendPID)
+            #expect(stillWaiting.count == 1)
+            try await holder.query("SELECT pg_advisory_unlock(42)")
+            _ = try await waiting.value
+            await holder.close()
+            for connection in all { await connection.close() }
+        }
+    }
+
+    /// Parameters and results far larger than the socket buffers travel whole, on two connections
+    /// of one lane at once: sends that cannot finish wait for the socket to take more, reads
+    /// gather the answer as it arrives.
+    @Test func parametersAndResultsLargerThanTheSocketBuffersTravelWhole() async throws {
+        try await TestDatabase.with { configuration in
+            let (first, second, all) = try await Self.twoOnOneLane(configuration)
+            func roundTrip(_ connection: PostgresConnection, seed: UInt8) async throws {
+                let payload = Data((0..<12_000_000).map { UInt8(truncatingIfNeeded: $0 &* 31 &+ Int(seed)) })
+                let row = try await connection.query(
+                    "SELECT length($1::bytea) AS n, $1::bytea AS echoed, repeat('x', 9000000) AS filler", payload
+                ).single()
+                #expect(try row.decode(Int.self, "n") == payload.count)
+                #expect(try row.decode(Data.self, "echoed") == payload)
+                #expect(try row.decode(String.self, "filler").utf8.count == 9_000_000)
+            }
+            async let a: Void = roundTrip(first, seed: 1)
+            async let b: Void = roundTrip(second, seed: 2)
+            _ = try await (a, b)
+            for connection in all { await connection.close() }
+        }
+    }
+
+    /// A multi-statement script fails with its first error, and the connection goes on.
+    @Test func aScriptStopsAtItsFirstErrorAndTheConnectionGoesOn() async throws {
+        try await TestDatabase.with { configuration in
+            let connection = try await PostgresConnection.connect(configuration)
+            try await connection.executeScript("CREATE TABLE t (n int PRIMARY KEY); INSERT INTO t VALUES (1)")
+            let error = await #expect(throws: PostgresError.self) {
+                try await connection.executeScript("INSERT INTO t VALUES (2); INSERT INTO t VALUES (1); INSERT INTO t VALUES (3)")
+            }
+            #expect(error?.sqlState == .uniqueViolation)
+            // A simple-query script runs as one transaction: nothing of it stayed.
+            let count = try await connection.query("SELECT count(*)::int AS n FROM t").single().decode(Int.self, "n")
+            #expect(count == 1)
+            #expect(!connection.isBroken)
+            await connection.close()
+        }
+    }
+
+    /// A lane's thread ends once its group is gone and its last connection released, not before.
+    @Test func aLaneEndsWithItsLastConnection() async throws {
+        try await TestDatabase.with { configuration in
+            var group: LaneGroup? = LaneGroup(maxConnections: 1)
+            let lane = group!.lanes[0]
+            var connection: PostgresConnection? = try await PostgresConnection.connect(configuration, on: lane)
+            group = nil
+            #expect(try await connection!.query("SELECT 1 AS one").single().decode(Int.self, "one") == 1)
+            #expect(!lane.hasEnded)
+            await connection!.close()
+            connection = nil
+            for _ in 0..<500 where !lane.hasEnded { try await Task.sleep(for: .milliseconds(2)) }
+            #expect(lane.hasEnded)
+            _ = group
+        }
+    }
+}
