@@ -514,6 +514,10 @@ public final class PostgresConnection: @unchecked Sendable {
     /// libpq's next result for the command in progress, or nil when its results are done; the
     /// task is suspended (its lane free for other connections) until the server's answer is in.
     private func nextResult(_ handle: OpaquePointer) async throws -> OpaquePointer? {
+        // Often the answer is already in: the server process ran as soon as the statement
+        // reached it, before the lane got here. Reading it costs one recv; waiting for it would
+        // cost an epoll registration and a suspension.
+        if PQisBusy(handle) == 1, PQconsumeInput(handle) == 0 { throw connectionLost(handle) }
         while PQisBusy(handle) == 1 {
             _ = try await waitForSocket(handle, LOKET_READABLE)
             guard PQconsumeInput(handle) == 1 else { throw connectionLost(handle) }
