@@ -35,7 +35,9 @@ final class Lane: TaskExecutor, @unchecked Sendable {
     private let wakeup: Int32
     /// Tasks suspended until their socket is ready, by descriptor. Touched only on the lane's
     /// thread (by `wait`, which runs there, and by the loop).
-    private var waiters: [Int32: UnsafeContinuation<UInt32, Never>] = [:]
+    private var waiters: [Int32: UnsafeContinuation<UInt32?, Never>] = [:]
+    /// epoll_ctl's errno for the wait it just refused (lane thread only).
+    private var refused: Int32 = 0
     private let threadID = ThreadIdentity()
 
     init(name: String) {
@@ -110,19 +112,21 @@ final class Lane: TaskExecutor, @unchecked Sendable {
     var isCurrent: Bool { threadID.isCurrent }
 
     /// Suspends the calling task, which must be running on this lane, until `socket` is ready for
-    /// `events` (LOKET_READABLE, LOKET_WRITABLE) or has failed or hung up; returns epoll's flags.
-    /// A socket that cannot be watched reports LOKET_FAILED at once: the caller's next libpq call
-    /// then finds the connection's trouble itself.
-    func wait(for socket: Int32, _ events: UInt32) async -> UInt32 {
+    /// `events` (LOKET_READABLE, LOKET_WRITABLE) or has failed or hung up; returns epoll's flags,
+    /// or throws at once when epoll refuses the socket (out of watches or memory).
+    func wait(for socket: Int32, _ events: UInt32) async throws(LaneWaitError) -> UInt32 {
         assert(isCurrent, "a lane waits only for its own tasks")
-        return await withUnsafeContinuation { continuation in
+        let ready: UInt32? = await withUnsafeContinuation { continuation in
             guard loket_epoll_arm(epoll, socket, events) == 0 else {
-                continuation.resume(returning: LOKET_FAILED)
+                refused = errno
+                continuation.resume(returning: nil)
                 return
             }
             assert(waiters[socket] == nil, "two waits on one socket")
             waiters[socket] = continuation
         }
+        guard let ready else { throw LaneWaitError(errno: refused) }
+        return ready
     }
 
     private func run() {
@@ -164,6 +168,12 @@ final class Lane: TaskExecutor, @unchecked Sendable {
             }
         }
     }
+}
+
+/// epoll would not watch a connection's socket.
+struct LaneWaitError: Error {
+    let errno: Int32
+    var reason: String { String(cString: strerror(errno)) }
 }
 
 /// The lanes of one pool: one per processor (LOKET_PQ_LANES overrides), at most one per

@@ -528,7 +528,15 @@ public final class PostgresConnection: @unchecked Sendable {
     private func waitForSocket(_ handle: OpaquePointer, _ events: UInt32) async throws -> UInt32 {
         let socket = PQsocket(handle)
         guard socket >= 0 else { throw connectionLost(handle) }
-        return await lane.wait(for: socket, events)
+        do {
+            return try await lane.wait(for: socket, events)
+        } catch {
+            // epoll refused the socket (out of watches or memory): waiting again would spin.
+            isBroken = true
+            transactionStatus = PQtransactionStatus(handle)
+            throw PostgresError(
+                sqlState: .connectionFailure, severity: "FATAL", message: "cannot wait for the server's answer: \(error.reason)")
+        }
     }
 
     /// Sends `batch` in one round trip (libpq pipeline mode: every statement, then one Sync) and

@@ -108,4 +108,21 @@ struct LaneTests {
             _ = group
         }
     }
+
+    /// A socket epoll will not watch fails the wait at once (waiting again would spin the lane).
+    @Test func aSocketThatCannotBeWatchedFailsTheWaitAtOnce() async throws {
+        let group = LaneGroup(maxConnections: 1)
+        let lane = group.lanes[0]
+        let error = await withTaskExecutorPreference(lane) { () async -> LaneWaitError? in
+            do {
+                _ = try await lane.wait(for: 1_000_000, 1)  // no such descriptor; 1 is EPOLLIN
+                return nil
+            } catch let error as LaneWaitError {
+                return error
+            } catch {
+                return nil
+            }
+        }
+        #expect(error?.errno == EBADF)
+    }
 }
