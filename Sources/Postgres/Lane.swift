@@ -66,9 +66,9 @@ final class Lane: TaskExecutor, @unchecked Sendable {
             var one: UInt64 = 1
             _ = write(wakeup, &one, 8)
         case .ended:
-            // Nothing that still holds a connection can get here (a lane ends only when no
-            // connection uses it); should it happen anyway, the work runs rather than hangs.
-            Thread.detachNewThread { [self] in unowned.runSynchronously(on: asUnownedTaskExecutor()) }
+            // A lane ends only when no connection uses it, so no task can prefer it any more.
+            // Running the job elsewhere would touch the lane's state off its thread.
+            preconditionFailure("work sent to a lane that has ended")
         }
     }
 

@@ -388,6 +388,12 @@ public final class PostgresConnection: @unchecked Sendable {
         }
     }
 
+    /// Throws when the operation was cancelled while it had not yet sent its statement (a
+    /// reconnect, a prepare): the server was idle then and dropped the cancel.
+    private func throwIfCancelled(_ operation: UInt64) throws {
+        if cancelState.withLock({ $0.cancelledOperation == operation }) { throw CancellationError() }
+    }
+
     /// Ends the running operation. A statement the deadline cancelled fails with a message that
     /// says so (its SQLSTATE stays 57014, query_canceled).
     private func endOperation() {
@@ -438,6 +444,7 @@ public final class PostgresConnection: @unchecked Sendable {
         try await beginOperation(operation)
         defer { endOperation() }
         let handle = try await liveHandle()
+        try throwIfCancelled(operation)
         let key = StatementKey(sql: sql, types: binds.map(\.type.rawValue))
         var name = statements[key]
         roundTrips += 1
@@ -452,6 +459,9 @@ public final class PostgresConnection: @unchecked Sendable {
             _ = try await finishCommand(handle, sql: sql)
             statements[key] = newName
             name = newName
+            // A cancel that came while the statement was being prepared found the server idle
+            // between the two messages and was lost there: it is honoured here instead.
+            try throwIfCancelled(operation)
         }
         let sent = withParameters(binds) { count, values, lengths, formats -> Int32 in
             if let name {
@@ -514,15 +524,60 @@ public final class PostgresConnection: @unchecked Sendable {
     /// libpq's next result for the command in progress, or nil when its results are done; the
     /// task is suspended (its lane free for other connections) until the server's answer is in.
     private func nextResult(_ handle: OpaquePointer) async throws -> OpaquePointer? {
-        // Often the answer is already in: the server process ran as soon as the statement
-        // reached it, before the lane got here. Reading it costs one recv; waiting for it would
-        // cost an epoll registration and a suspension.
-        if PQisBusy(handle) == 1, PQconsumeInput(handle) == 0 { throw connectionLost(handle) }
-        while PQisBusy(handle) == 1 {
-            _ = try await waitForSocket(handle, LOKET_READABLE)
-            guard PQconsumeInput(handle) == 1 else { throw connectionLost(handle) }
+        while true {
+            // Often the answer is already in: the server process ran as soon as the statement
+            // reached it, before the lane got here. Reading it costs one recv; waiting for it
+            // would cost an epoll registration and a suspension.
+            if PQisBusy(handle) == 1, PQconsumeInput(handle) == 0 { throw connectionLost(handle) }
+            while PQisBusy(handle) == 1 {
+                // Over TLS, bytes OpenSSL has already decrypted (the rest of a record larger than
+                // libpq read at once) do not make the socket readable: read them first, as
+                // libpq's own blocking wait does.
+                if !Self.tlsBytesPending(handle) {
+                    _ = try await waitForSocket(handle, LOKET_READABLE)
+                }
+                guard PQconsumeInput(handle) == 1 else { throw connectionLost(handle) }
+            }
+            guard let result = PQgetResult(handle) else { return nil }
+            switch PQresultStatus(result) {
+            case PGRES_COPY_IN:
+                // Loket never sends COPY data. Ending the COPY with a failure makes the server
+                // answer with an error, and the connection goes on; otherwise libpq would hand
+                // out this result again and again.
+                PQclear(result)
+                while true {
+                    let ended = PQputCopyEnd(handle, "COPY FROM STDIN is not supported by this client")
+                    if ended == 1 { break }
+                    guard ended == 0 else { throw connectionLost(handle) }
+                    try await flush(handle)
+                }
+                try await flush(handle)
+            case PGRES_COPY_OUT, PGRES_COPY_BOTH:
+                // The server now streams data nobody reads: the connection is given up.
+                PQclear(result)
+                isBroken = true
+                transactionStatus = PQtransactionStatus(handle)
+                throw PostgresError(
+                    sqlState: SQLState("0A000"), severity: "ERROR",
+                    message: "COPY TO STDOUT and replication are not supported by this client")
+            default:
+                return result
+            }
         }
-        return PQgetResult(handle)
+    }
+
+    /// OpenSSL's SSL_pending, looked up in the process (libpq brings libssl); nil without it.
+    private static let sslPending: (@convention(c) (UnsafeMutableRawPointer?) -> Int32)? = {
+        guard let symbol = dlsym(nil, "SSL_pending") else { return nil }
+        return unsafeBitCast(symbol, to: (@convention(c) (UnsafeMutableRawPointer?) -> Int32).self)
+    }()
+
+    /// Whether OpenSSL holds decrypted bytes of this connection that libpq has not read yet.
+    private static func tlsBytesPending(_ handle: OpaquePointer) -> Bool {
+        guard PQsslInUse(handle) == 1, let pending = sslPending, let ssl = PQsslStruct(handle, "OpenSSL") else {
+            return false
+        }
+        return pending(ssl) > 0
     }
 
     private func waitForSocket(_ handle: OpaquePointer, _ events: UInt32) async throws -> UInt32 {
@@ -547,6 +602,7 @@ public final class PostgresConnection: @unchecked Sendable {
         try await beginOperation(operation)
         defer { endOperation() }
         let handle = try await liveHandle()
+        try throwIfCancelled(operation)
         guard PQenterPipelineMode(handle) == 1 else { throw connectionLost(handle) }
         enum Step {
             case prepare(StatementKey, String, sql: String)
@@ -628,14 +684,24 @@ public final class PostgresConnection: @unchecked Sendable {
     /// A command that could not be sent or read whole leaves the connection in an unknown state.
     private func connectionLost(_ handle: OpaquePointer) -> PostgresError {
         isBroken = true
+        forgetClosedSocket(handle)
         transactionStatus = PQtransactionStatus(handle)
         return PostgresError(sqlState: .connectionFailure, severity: "FATAL", message: Self.lastError(handle))
+    }
+
+    /// libpq closes the socket of a connection it found lost: the deadline watchdog must not shut
+    /// that number once the system hands it out again.
+    private func forgetClosedSocket(_ handle: OpaquePointer) {
+        if PQstatus(handle) == CONNECTION_BAD || PQsocket(handle) < 0 {
+            cancelState.withLock { $0.socket = -1 }
+        }
     }
 
     private func executeScriptOnLane(_ sql: String, operation: UInt64) async throws -> Bool {
         try await beginOperation(operation)
         defer { endOperation() }
         let handle = try await liveHandle()
+        try throwIfCancelled(operation)
         roundTrips += 1
         guard PQsendQuery(handle, sql) == 1 else { throw connectionLost(handle) }
         _ = try await finishCommand(handle, sql: sql)
@@ -681,7 +747,10 @@ public final class PostgresConnection: @unchecked Sendable {
     /// Turns a PGresult into rows or a typed error; records the connection's state either way.
     private func check(_ result: OpaquePointer?, handle: OpaquePointer, sql: String) throws -> PostgresRows {
         transactionStatus = PQtransactionStatus(handle)
-        if PQstatus(handle) != CONNECTION_OK { isBroken = true }
+        if PQstatus(handle) != CONNECTION_OK {
+            isBroken = true
+            forgetClosedSocket(handle)
+        }
         guard let result else {
             isBroken = true
             throw PostgresError(sqlState: .connectionFailure, severity: "FATAL", message: Self.lastError(handle))

@@ -562,8 +562,11 @@ struct CitizenAPITests {
         try await APITestEnvironment.withApp(poolSize: 1, acquireTimeout: .milliseconds(200)) { app in
             // Load the catalog first so the refused request needs the pool only for intake.
             _ = try await app.services.catalog.snapshot()
-            let holder = Task { try await app.pool.withConnection { try await $0.query("SELECT pg_sleep(1.5)") } }
-            try await Task.sleep(for: .milliseconds(100))
+            // Held until the test is done (cancelled below), however slow the machine.
+            let holder = Task { try await app.pool.withConnection { try await $0.query("SELECT pg_sleep(60)") } }
+            // Filed once the holder has the only connection (a fixed sleep could lose that race
+            // on a loaded machine).
+            for _ in 0..<3000 where app.pool.metrics.inUse == 0 { try await Task.sleep(for: .milliseconds(10)) }
             try await app.test { client in
                 try await client.execute(uri: "/api/v1/requests", method: .post, headers: jsonHeaders, body: .json(sampleFiling())) { response in
                     #expect(response.status == .serviceUnavailable)
@@ -571,7 +574,8 @@ struct CitizenAPITests {
                     #expect((response.body.json["error"] as? [String: Any])?["code"] as? String == "service_unavailable")
                 }
             }
-            try await holder.value
+            holder.cancel()
+            _ = await holder.result
         }
     }
 

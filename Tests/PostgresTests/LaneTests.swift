@@ -5,7 +5,7 @@ import Testing
 
 /// Connections share a few lane threads and libpq is driven non-blocking: a statement waiting for
 /// the server suspends its task and leaves the lane to the other connections.
-@Suite("Lanes")
+@Suite("Lanes", .timeLimit(.minutes(2)))
 struct LaneTests {
     /// Two connections on one lane.
     private static func twoOnOneLane(_ configuration: PostgresConfiguration) async throws
@@ -75,6 +75,26 @@ struct LaneTests {
         }
     }
 
+    /// A pipeline whose first statements the server answers while the client still sends the
+    /// later ones (large parameters, large results): the send reads as it goes.
+    @Test func aPipelineOfLargeStatementsTravelsWhole() async throws {
+        try await TestDatabase.with { configuration in
+            let connection = try await PostgresConnection.connect(configuration)
+            try await connection.executeScript("CREATE TABLE blobs (n int PRIMARY KEY, body bytea)")
+            let payload = Data((0..<6_000_000).map { UInt8(truncatingIfNeeded: $0 &* 7) })
+            let total = try await connection.transaction { tx in
+                for n in 1...4 {
+                    try await tx.queue("INSERT INTO blobs VALUES ($1, $2) RETURNING repeat('y', 3000000)", n, payload)
+                }
+                return try await tx.query("SELECT sum(length(body))::bigint AS total FROM blobs").single().decode(Int.self, "total")
+            }
+            #expect(total == 4 * payload.count)
+            #expect(connection.roundTrips > 0)
+            #expect(!connection.isBroken)
+            await connection.close()
+        }
+    }
+
     /// A multi-statement script fails with its first error, and the connection goes on.
     @Test func aScriptStopsAtItsFirstErrorAndTheConnectionGoesOn() async throws {
         try await TestDatabase.with { configuration in
@@ -103,7 +123,7 @@ struct LaneTests {
             #expect(!lane.hasEnded)
             await connection!.close()
             connection = nil
-            for _ in 0..<500 where !lane.hasEnded { try await Task.sleep(for: .milliseconds(2)) }
+            for _ in 0..<3000 where !lane.hasEnded { try await Task.sleep(for: .milliseconds(10)) }
             #expect(lane.hasEnded)
             _ = group
         }
@@ -124,5 +144,29 @@ struct LaneTests {
             }
         }
         #expect(error?.errno == EBADF)
+    }
+
+    /// COPY would leave libpq handing out its result forever (the lane spinning): COPY FROM STDIN
+    /// fails with the server's error and the connection goes on; COPY TO STDOUT fails and gives
+    /// the connection up, and a pool replaces it.
+    @Test func copyFailsCleanlyInsteadOfSpinningTheLane() async throws {
+        try await TestDatabase.withPool(maxConnections: 1) { pool, _ in
+            try await pool.withConnection { connection in
+                try await connection.executeScript("CREATE TABLE t (n int)")
+                let copyIn = await #expect(throws: PostgresError.self) {
+                    try await connection.executeScript("COPY t FROM STDIN")
+                }
+                #expect(copyIn?.message.contains("not supported") == true)
+                #expect(!connection.isBroken)
+                #expect(try await connection.query("SELECT count(*)::int AS n FROM t").single().decode(Int.self, "n") == 0)
+                let copyOut = await #expect(throws: PostgresError.self) {
+                    try await connection.query("COPY (SELECT 1) TO STDOUT")
+                }
+                #expect(copyOut?.sqlState == SQLState("0A000"))
+                #expect(connection.isBroken)
+            }
+            #expect(try await pool.query("SELECT 2 AS two").single().decode(Int.self, "two") == 2)
+            #expect(pool.metrics.replaced == 1)
+        }
     }
 }

@@ -59,6 +59,15 @@ enum TestDatabase {
         }
     }
 
+    /// Waits (at most 30 s) until `condition` holds.
+    static func waitUntil(_ condition: () -> Bool) async throws {
+        for _ in 0..<3000 {
+            if condition() { return }
+            try await Task.sleep(for: .milliseconds(10))
+        }
+        throw TestSetupError("condition not met within 30 s")
+    }
+
     /// Waits (at most 30 s) until a backend runs a statement.
     static func waitUntilActive(backend pid: Int32) async throws {
         let admin = try await adminConnection()
