@@ -555,8 +555,7 @@ public final class PostgresConnection: @unchecked Sendable {
             case PGRES_COPY_OUT, PGRES_COPY_BOTH:
                 // The server now streams data nobody reads: the connection is given up.
                 PQclear(result)
-                isBroken = true
-                transactionStatus = PQtransactionStatus(handle)
+                giveUp(handle)
                 throw PostgresError(
                     sqlState: SQLState("0A000"), severity: "ERROR",
                     message: "COPY TO STDOUT and replication are not supported by this client")
@@ -587,8 +586,7 @@ public final class PostgresConnection: @unchecked Sendable {
             return try await lane.wait(for: socket, events)
         } catch {
             // epoll refused the socket (out of watches or memory): waiting again would spin.
-            isBroken = true
-            transactionStatus = PQtransactionStatus(handle)
+            giveUp(handle)
             throw PostgresError(
                 sqlState: .connectionFailure, severity: "FATAL", message: "cannot wait for the server's answer: \(error.reason)")
         }
@@ -683,10 +681,15 @@ public final class PostgresConnection: @unchecked Sendable {
 
     /// A command that could not be sent or read whole leaves the connection in an unknown state.
     private func connectionLost(_ handle: OpaquePointer) -> PostgresError {
+        giveUp(handle)
+        return PostgresError(sqlState: .connectionFailure, severity: "FATAL", message: Self.lastError(handle))
+    }
+
+    /// Marks the connection for replacement and records the state libpq left it in.
+    private func giveUp(_ handle: OpaquePointer) {
         isBroken = true
         forgetClosedSocket(handle)
         transactionStatus = PQtransactionStatus(handle)
-        return PostgresError(sqlState: .connectionFailure, severity: "FATAL", message: Self.lastError(handle))
     }
 
     /// libpq closes the socket of a connection it found lost: the deadline watchdog must not shut
