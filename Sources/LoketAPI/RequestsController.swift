@@ -182,10 +182,9 @@ struct RequestsController {
     @Sendable func detail(request: Request, context: AppContext) async throws -> RequestDetailDTO {
         let (record, catalog) = try await authorizedRecord(request, context)
         return try await services.pool.withConnection { connection in
-            let timeline = try await services.requests.timeline(requestID: record.id, includePrivate: false, on: connection)
-            let documents = try await services.requests.documents(requestID: record.id, on: connection)
+            let history = try await services.requests.history(of: record, includePrivate: false, staffNames: false, on: connection)
             return RequestDetailDTO(
-                record, catalog: catalog, timeline: timeline, documents: documents, language: context.language,
+                record, catalog: catalog, timeline: history.timeline, documents: history.documents, language: context.language,
                 base: services.options.publicBaseURL)
         }
     }

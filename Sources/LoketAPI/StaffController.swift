@@ -404,11 +404,8 @@ struct StaffController {
     }
 
     static func detailParts(_ record: RequestRecord, requests: RequestStore, on connection: PostgresConnection) async throws -> DetailParts {
-        let timeline = try await requests.timeline(requestID: record.id, includePrivate: true, on: connection)
-        let documents = try await requests.documents(requestID: record.id, on: connection)
-        let people = timeline.flatMap { [$0.actorStaffID, $0.newHolderID, $0.overriddenHolderID] } + [record.assigneeID]
-        let names = try await StaffWorkStore.staffNames(ids: Array(Set(people.compactMap { $0 })), on: connection)
-        return DetailParts(record: record, timeline: timeline, documents: documents, names: names)
+        let history = try await requests.history(of: record, includePrivate: true, staffNames: true, on: connection)
+        return DetailParts(record: record, timeline: history.timeline, documents: history.documents, names: history.staffNames)
     }
 
     func detailDTO(_ record: RequestRecord, catalog: CatalogSnapshot, language: Language) async throws -> StaffRequestDTO {

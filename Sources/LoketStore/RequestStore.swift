@@ -129,6 +129,13 @@ public struct TimelineEntry: Sendable {
 }
 
 /// A supporting document's metadata.
+/// A request's audit trail, documents and the officers they name (`RequestStore.history`).
+public struct RequestHistory: Sendable {
+    public var timeline: [TimelineEntry]
+    public var documents: [DocumentInfo]
+    public var staffNames: [StaffID: (nip: String, name: String)]
+}
+
 public struct DocumentInfo: Sendable {
     public var id: Int64
     public var filename: String
@@ -167,13 +174,57 @@ public struct RequestStore: Sendable {
 
     /// The audit trail, oldest first; only public entries unless `includePrivate`.
     public func timeline(requestID: Int64, includePrivate: Bool, on connection: PostgresConnection) async throws -> [TimelineEntry] {
-        try await connection.query(
+        try Self.timeline(from: try await connection.query(batch: [Self.timelineQuery(requestID, includePrivate)])[0])
+    }
+
+    public func documents(requestID: Int64, on connection: PostgresConnection) async throws -> [DocumentInfo] {
+        try await connection.query(batch: [Self.documentsQuery(requestID)])[0].map(DocumentInfo.init(row:))
+    }
+
+    /// What a request's detail shows besides the record: its audit trail (only public entries
+    /// unless `includePrivate`), its documents and, with `staffNames`, the NIP and name of every
+    /// officer the trail or the record names. One round trip.
+    public func history(of record: RequestRecord, includePrivate: Bool, staffNames: Bool, on connection: PostgresConnection) async throws -> RequestHistory {
+        var statements = [Self.timelineQuery(record.id, includePrivate), Self.documentsQuery(record.id)]
+        if staffNames {
+            // Everyone in the whole trail (private entries too) and the holder: a superset of the
+            // people an answer shows, read in the same round trip instead of after the trail.
+            statements.append(PostgresStatement(
+                """
+                SELECT id, nip, name FROM staff
+                WHERE id = $2 OR id IN (
+                    SELECT unnest(ARRAY[actor_staff_id, (data->>'new_holder')::bigint, (data->>'overridden_holder')::bigint])
+                    FROM request_events WHERE request_id = $1)
+                """, record.id, record.assigneeID))
+        }
+        let answers = try await connection.query(batch: statements)
+        var names: [StaffID: (nip: String, name: String)] = [:]
+        if staffNames {
+            for row in answers[2] {
+                names[try row.decode(Int64.self, "id")] = (try row.decode(String.self, "nip"), try row.decode(String.self, "name"))
+            }
+        }
+        return RequestHistory(
+            timeline: try Self.timeline(from: answers[0]), documents: try answers[1].map(DocumentInfo.init(row:)), staffNames: names)
+    }
+
+    private static func timelineQuery(_ requestID: Int64, _ includePrivate: Bool) -> PostgresStatement {
+        PostgresStatement(
             """
             SELECT id, at, kind, actor_kind, actor_staff_id, from_status, to_status, is_public, message, from_unit_id, to_unit_id,
                    (data->>'new_holder')::bigint AS new_holder, (data->>'overridden_holder')::bigint AS overridden_holder
             FROM request_events WHERE request_id = $1 AND (is_public OR $2) ORDER BY id
-            """, requestID, includePrivate
-        ).map { row in
+            """, requestID, includePrivate)
+    }
+
+    private static func documentsQuery(_ requestID: Int64) -> PostgresStatement {
+        PostgresStatement(
+            "SELECT id, filename, content_type, size_bytes, sha256, uploaded_by, created_at FROM documents WHERE request_id = $1 ORDER BY id",
+            requestID)
+    }
+
+    private static func timeline(from rows: PostgresRows) throws -> [TimelineEntry] {
+        try rows.map { row in
             TimelineEntry(
                 id: try row.decode(Int64.self, "id"), at: try row.decode(Date.self, "at"),
                 kind: EventKind(rawValue: try row.decode(String.self, "kind")) ?? .note,
@@ -186,13 +237,6 @@ public struct RequestStore: Sendable {
                 newHolderID: try row.decode(Int64?.self, "new_holder"),
                 overriddenHolderID: try row.decode(Int64?.self, "overridden_holder"))
         }
-    }
-
-    public func documents(requestID: Int64, on connection: PostgresConnection) async throws -> [DocumentInfo] {
-        try await connection.query(
-            "SELECT id, filename, content_type, size_bytes, sha256, uploaded_by, created_at FROM documents WHERE request_id = $1 ORDER BY id",
-            requestID
-        ).map(DocumentInfo.init(row:))
     }
 
     public func document(requestID: Int64, documentID: Int64) async throws -> (DocumentInfo, Data)? {

@@ -221,6 +221,20 @@ public final class PostgresConnection: @unchecked Sendable {
         try await query(sql, binds: binds)
     }
 
+    /// Runs `statements` in one round trip (libpq pipeline mode, behind anything queued) and
+    /// returns each one's rows, in order: independent reads that would otherwise cost a round trip
+    /// each. They run in the current transaction, or outside one in a single implicit transaction
+    /// around the batch; the first error fails the statements after it and is thrown.
+    public func query(batch statements: [PostgresStatement]) async throws -> [PostgresRows] {
+        guard !statements.isEmpty else { return [] }
+        let batch = queued + statements.map { ($0.sql, $0.binds) }
+        queued = []
+        let rows = try await withCancellableOperation(honourCancellation: true) { operation in
+            try await self.executePipelineOnLane(batch, operation: operation)
+        }
+        return Array(rows.suffix(statements.count))
+    }
+
     /// Queues a statement whose answer nobody reads (an audit row, a summary upsert, an outbox
     /// message) to go out with the next statement that needs an answer, or with COMMIT: one round
     /// trip instead of one each, in the order queued. Only inside a transaction, where an error
@@ -299,9 +313,10 @@ public final class PostgresConnection: @unchecked Sendable {
         if !queued.isEmpty {
             let batch = queued + [(sql, binds)]
             queued = []
-            return try await withCancellableOperation(honourCancellation: honourCancellation) { operation in
+            let rows = try await withCancellableOperation(honourCancellation: honourCancellation) { operation in
                 try await self.executePipelineOnLane(batch, operation: operation)
             }
+            return rows[rows.count - 1]
         }
         return try await withCancellableOperation(honourCancellation: honourCancellation) { operation in
             try await self.executeOnLane(sql, binds, operation: operation)
@@ -594,9 +609,9 @@ public final class PostgresConnection: @unchecked Sendable {
 
     /// Sends `batch` in one round trip (libpq pipeline mode: every statement, then one Sync) and
     /// reads every answer in order. The first error is thrown after the rest of the pipeline is
-    /// read (the server skips what follows an error until the Sync); the last statement's rows are
-    /// returned.
-    private func executePipelineOnLane(_ batch: [(sql: String, binds: [PostgresBind])], operation: UInt64) async throws -> PostgresRows {
+    /// read (the server skips what follows an error until the Sync); every statement's rows are
+    /// returned, in order.
+    private func executePipelineOnLane(_ batch: [(sql: String, binds: [PostgresBind])], operation: UInt64) async throws -> [PostgresRows] {
         try await beginOperation(operation)
         defer { endOperation() }
         let handle = try await liveHandle()
@@ -637,7 +652,8 @@ public final class PostgresConnection: @unchecked Sendable {
         roundTrips += 1
 
         var firstError: Error?
-        var last: PostgresRows?
+        var answers: [PostgresRows] = []
+        answers.reserveCapacity(batch.count)
         for step in steps {
             guard let result = try await nextResult(handle) else { throw connectionLost(handle) }
             let sql: String
@@ -652,7 +668,7 @@ public final class PostgresConnection: @unchecked Sendable {
                     let rows = try check(result, handle: handle, sql: sql)
                     switch step {
                     case .prepare(let key, let name, _): statements[key] = name
-                    case .execute: last = rows
+                    case .execute: answers.append(rows)
                     }
                 } catch let error as PostgresError {
                     if case .execute(let key?, _) = step,
@@ -671,8 +687,8 @@ public final class PostgresConnection: @unchecked Sendable {
         guard synced, PQexitPipelineMode(handle) == 1 else { throw connectionLost(handle) }
         transactionStatus = PQtransactionStatus(handle)
         if let firstError { throw firstError }
-        guard let last else { throw connectionLost(handle) }
-        return last
+        guard answers.count == batch.count else { throw connectionLost(handle) }
+        return answers
     }
 
     private static func isTransactionControl(_ sql: String) -> Bool {

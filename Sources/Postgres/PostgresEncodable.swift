@@ -257,3 +257,14 @@ enum BigEndian {
         return T(bigEndian: value)
     }
 }
+
+/// One parameterised statement and its values, for `PostgresConnection.query(batch:)`.
+public struct PostgresStatement: Sendable {
+    public var sql: String
+    public var binds: [PostgresBind]
+
+    public init(_ sql: String, _ binds: any PostgresEncodable...) {
+        self.sql = sql
+        self.binds = binds.map(\.postgresBind)
+    }
+}

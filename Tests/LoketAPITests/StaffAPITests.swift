@@ -164,12 +164,21 @@ struct StaffAPITests {
                 try await client.execute(uri: "/api/v1/staff/requests/\(code)/notes", method: .post, headers: budi.auth, body: .json(["text": "Berkas lengkap"])) { response in
                     #expect(response.status == .created)
                 }
-                try await client.execute(uri: "/api/v1/staff/requests/\(code)/resolve", method: .post, headers: budi.auth, body: .json(["public_message": "KK dapat diambil."])) { response in
+                // The supervisor may also finish it over the holder; the answer names everyone in
+                // the trail (read in the same round trip as the trail).
+                try await client.execute(uri: "/api/v1/staff/requests/\(code)/resolve", method: .post, headers: head.auth, body: .json(["public_message": "KK dapat diambil."])) { response in
                     #expect(response.status == .ok)
                     #expect(response.body.json["status"] as? String == "completed")
                     let audit = response.body.json["audit"] as? [[String: Any]] ?? []
                     #expect(audit.map { $0["kind"] as? String } == ["created", "claimed", "assigned", "note", "resolved"])
-                    #expect((audit.last?["staff"] as? [String: String])?["nip"] == budi.nip)
+                    #expect((audit.last?["staff"] as? [String: String])?["nip"] == head.nip)
+                    #expect((audit.last?["overridden_holder"] as? [String: String])?["nip"] == budi.nip)
+                    #expect((audit.last?["overridden_holder"] as? [String: String])?["name"]?.isEmpty == false)
+                    let assigned = audit.first { $0["kind"] as? String == "assigned" }
+                    #expect((assigned?["staff"] as? [String: String])?["nip"] == head.nip)
+                    #expect((assigned?["assigned_to"] as? [String: String])?["nip"] == budi.nip)
+                    let note = audit.first { $0["kind"] as? String == "note" }
+                    #expect((note?["staff"] as? [String: String])?["nip"] == budi.nip)
                 }
             }
             let override = try await app.pool.query(

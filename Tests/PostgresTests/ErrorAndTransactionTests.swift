@@ -185,6 +185,47 @@ struct ErrorAndTransactionTests {
         }
     }
 
+    /// A batch returns each statement's rows in order, in one round trip together with what is
+    /// queued ahead of it. Outside a transaction the batch is one implicit transaction: a failing
+    /// statement undoes the ones before it, its own error is thrown, and the connection is clean.
+    @Test func aBatchAnswersEveryStatementInOneRoundTrip() async throws {
+        try await TestDatabase.withPool(maxConnections: 1) { pool, _ in
+            try await pool.withConnection { try await $0.executeScript(Self.schema) }
+            let (answers, trips) = try await pool.transaction { connection in
+                try await connection.queue("INSERT INTO units VALUES ($1, $2)", 2, "DPMPTSP")
+                let before = connection.roundTrips
+                let answers = try await connection.query(batch: [
+                    PostgresStatement("SELECT code FROM units WHERE id >= $1 ORDER BY id", 1),
+                    PostgresStatement("SELECT count(*) AS n FROM units WHERE code = $1", "nobody"),
+                    PostgresStatement("INSERT INTO units VALUES ($1, $2) RETURNING id", 3, "BKPSDM"),
+                ])
+                return (answers, connection.roundTrips - before)
+            }
+            #expect(trips == 1)
+            #expect(answers.count == 3)
+            #expect(try answers[0].map { try $0.decode(String.self, "code") } == ["DISDUKCAPIL", "DPMPTSP"])
+            #expect(try answers[1].single().decode(Int.self, "n") == 0)
+            #expect(try answers[2].single().decode(Int64.self, "id") == 3)
+            #expect(try await pool.query("SELECT count(*) AS n FROM units").single().decode(Int.self, "n") == 3)
+
+            let failure = try await pool.withConnection { connection async throws -> PostgresError? in
+                let error = await #expect(throws: PostgresError.self) {
+                    try await connection.query(batch: [
+                        PostgresStatement("INSERT INTO units VALUES ($1, $2)", 4, "DINSOS"),
+                        PostgresStatement("INSERT INTO units VALUES ($1, $2)", 5, "DPMPTSP"),
+                        PostgresStatement("SELECT count(*) AS n FROM units"),
+                    ])
+                }
+                #expect(try await connection.query(batch: []).isEmpty)
+                #expect(try await connection.query("SELECT count(*) AS n FROM units").single().decode(Int.self, "n") == 3)
+                return error
+            }
+            #expect(failure?.sqlState == .uniqueViolation)
+            #expect(try await pool.query("SELECT count(*) AS n FROM units WHERE id = 4").single().decode(Int.self, "n") == 0)
+            #expect(pool.metrics.replaced == 0)
+        }
+    }
+
     /// A queued statement that fails fails its transaction where it is sent (here at COMMIT, which
     /// then commits nothing); the error is the statement's own, and the connection is clean after.
     @Test func aFailingQueuedStatementFailsItsTransactionAndNothingCommits() async throws {

@@ -87,10 +87,9 @@ extension PagesController {
                 id: "Token akses tidak cocok dengan permohonan ini.", en: "The access token does not match this request.")))
         }
         let detail = try await services.pool.withConnection { connection in
-            let timeline = try await services.requests.timeline(requestID: record.id, includePrivate: false, on: connection)
-            let documents = try await services.requests.documents(requestID: record.id, on: connection)
+            let history = try await services.requests.history(of: record, includePrivate: false, staffNames: false, on: connection)
             return RequestDetailDTO(
-                record, catalog: catalog, timeline: timeline, documents: documents, language: page.language,
+                record, catalog: catalog, timeline: history.timeline, documents: history.documents, language: page.language,
                 base: services.options.publicBaseURL)
         }
         content.result = trackingResult(detail, format: page.format)
