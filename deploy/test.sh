@@ -30,7 +30,7 @@ fi
 cluster=$(mktemp -d /tmp/loket-test-pg.XXXXXX)
 cleanup() { loket_pg_stop "$cluster"; rm -rf "$cluster"; }
 trap cleanup EXIT
-loket_pg_start "$cluster" test
+loket_pg_start "$cluster" test tls
 export PGDATABASE=postgres
-loket_log "test cluster on socket $cluster"
+loket_log "test cluster on socket $cluster, TLS on 127.0.0.1:$LOKET_TEST_TLS_PORT"
 swift test --skip-build "$@"

@@ -22,6 +22,7 @@ loket_ensure_prerequisites() {
     [ -f /usr/include/postgresql/libpq-fe.h ] || missing+=(libpq-dev)
     command -v pkg-config >/dev/null || missing+=(pkg-config)
     command -v psql >/dev/null || missing+=(postgresql-client)
+    command -v openssl >/dev/null || missing+=(openssl)
     if [ ${#missing[@]} -gt 0 ]; then
         loket_log "installing ${missing[*]}"
         local sudo=""
@@ -45,11 +46,13 @@ loket_pg_bindir() {
     return 1
 }
 
-# loket_pg_start DIR PROFILE: creates (if new) and starts a cluster in DIR.
+# loket_pg_start DIR PROFILE [tls]: creates (if new) and starts a cluster in DIR.
 # PROFILE "test" trades durability for speed (fsync off); "run" keeps PostgreSQL's defaults.
+# With "tls" it also listens on a free loopback port with TLS (a self-signed certificate made in
+# DIR) and exports LOKET_TEST_TLS_PORT: the socket then carries that port's number too.
 # Exports PGHOST/PGPORT/PGUSER so libpq clients (psql, pgbench, loketd, tests) find it.
 loket_pg_start() {
-    local dir=$1 profile=${2:-run} bin
+    local dir=$1 profile=${2:-run} tls=${3:-} bin port=5432 attempt
     bin=$(loket_pg_bindir)
     mkdir -p "$dir"
     if [ "$(id -u)" = 0 ]; then chown postgres: "$dir"; fi
@@ -58,16 +61,40 @@ loket_pg_start() {
         loket_as_owner "$bin/initdb" -D "$dir/data" -A trust -U postgres -E UTF8 --no-locale >"$dir/initdb.log" 2>&1 \
             || { cat "$dir/initdb.log" >&2; return 1; }
     fi
-    local options="-c listen_addresses='' -c unix_socket_directories='$dir' -p 5432"
+    local options="-c unix_socket_directories='$dir'"
     options+=" -c max_connections=300 -c shared_buffers=256MB -c random_page_cost=1.1"
     if [ "$profile" = test ]; then
         options+=" -c fsync=off -c synchronous_commit=off -c full_page_writes=off"
     fi
-    if ! loket_as_owner "$bin/pg_ctl" -D "$dir/data" status >/dev/null 2>&1; then
-        loket_as_owner "$bin/pg_ctl" -D "$dir/data" -o "$options" -l "$dir/postgres.log" -w -t 60 start >/dev/null \
-            || { tail -n 20 "$dir/postgres.log" >&2; return 1; }
+    if [ "$tls" = tls ] && [ ! -f "$dir/server.key" ]; then
+        loket_as_owner openssl req -new -x509 -days 7 -nodes -subj /CN=localhost \
+            -keyout "$dir/server.key" -out "$dir/server.crt" >"$dir/openssl.log" 2>&1 \
+            || { cat "$dir/openssl.log" >&2; return 1; }
+        chmod 600 "$dir/server.key"
     fi
-    export PGHOST="$dir" PGPORT=5432 PGUSER=postgres
+    if loket_as_owner "$bin/pg_ctl" -D "$dir/data" status >/dev/null 2>&1; then
+        port=$(sed -n 4p "$dir/data/postmaster.pid")
+    else
+        for attempt in 1 2 3 4 5 6 7 8; do
+            local listen="-c listen_addresses='' -p $port"
+            if [ "$tls" = tls ]; then
+                # A loopback port nobody answers on; if another process takes it first, try another.
+                port=$((20000 + RANDOM % 40000))
+                (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null && continue
+                listen="-c listen_addresses='127.0.0.1' -p $port -c ssl=on"
+                listen+=" -c ssl_cert_file='$dir/server.crt' -c ssl_key_file='$dir/server.key'"
+            fi
+            loket_as_owner "$bin/pg_ctl" -D "$dir/data" -o "$options $listen" -l "$dir/postgres.log" -w -t 60 start \
+                >/dev/null && break
+            [ "$tls" = tls ] || break
+        done
+        if ! loket_as_owner "$bin/pg_ctl" -D "$dir/data" status >/dev/null 2>&1; then
+            tail -n 20 "$dir/postgres.log" >&2
+            return 1
+        fi
+    fi
+    export PGHOST="$dir" PGPORT=$port PGUSER=postgres
+    if [ "$tls" = tls ]; then export LOKET_TEST_TLS_PORT=$port; fi
 }
 
 # loket_pg_stop DIR: stops the cluster in DIR (fast shutdown), if it runs.
