@@ -52,7 +52,7 @@ loket_pg_bindir() {
 # DIR) and exports LOKET_TEST_TLS_PORT: the socket then carries that port's number too.
 # Exports PGHOST/PGPORT/PGUSER so libpq clients (psql, pgbench, loketd, tests) find it.
 loket_pg_start() {
-    local dir=$1 profile=${2:-run} tls=${3:-} bin port=5432 attempt
+    local dir=$1 profile=${2:-run} tls=${3:-} bin port=5432
     bin=$(loket_pg_bindir)
     mkdir -p "$dir"
     if [ "$(id -u)" = 0 ]; then chown postgres: "$dir"; fi
@@ -75,7 +75,7 @@ loket_pg_start() {
     if loket_as_owner "$bin/pg_ctl" -D "$dir/data" status >/dev/null 2>&1; then
         port=$(sed -n 4p "$dir/data/postmaster.pid")
     else
-        for attempt in 1 2 3 4 5 6 7 8; do
+        for _ in 1 2 3 4 5 6 7 8; do
             local listen="-c listen_addresses='' -p $port"
             if [ "$tls" = tls ]; then
                 # A loopback port nobody answers on; if another process takes it first, try another.
