@@ -31,14 +31,83 @@ public struct TrackingCode: Hashable, Sendable, Codable, CustomStringConvertible
         return TrackingCode(prefix: prefix, values: values + [checkValue(for: values)])
     }
 
+    /// The alphabet as ASCII bytes, and each ASCII byte's value in it (O, I and L read as 0, 1
+    /// and 1; -1 for anything else), for the parser's fast path.
+    private static let alphabetBytes = alphabet.map { $0.asciiValue! }
+    private static let symbolValues: [Int8] = {
+        var table = [Int8](repeating: -1, count: 128)
+        for (value, byte) in alphabetBytes.enumerated() { table[Int(byte)] = Int8(value) }
+        table[Int(UInt8(ascii: "O"))] = 0
+        table[Int(UInt8(ascii: "I"))] = 1
+        table[Int(UInt8(ascii: "L"))] = 1
+        return table
+    }()
+
     private init(prefix: String, values: [Int]) {
         self.prefix = prefix
-        self.symbols = String(values.map { Self.alphabet[$0] })
+        self.symbols = String(decoding: values.map { Self.alphabetBytes[$0] }, as: UTF8.self)
     }
 
     /// Reads a code as a person typed it: any case, hyphens and spaces anywhere or nowhere,
     /// O for 0 and I or L for 1 after the prefix. A wrong check symbol is refused.
     public init(parsing text: String) throws(TrackingCodeError) {
+        // Every code a server reads from a path goes through here: plain ASCII input that makes a
+        // valid code is read on its bytes; anything else (and every refusal, with its reason)
+        // takes the general path below, which defines the rules.
+        if let (prefix, values) = Self.parseASCII(text) {
+            self.init(prefix: prefix, values: values)
+            return
+        }
+        try self.init(parsingGenerally: text)
+    }
+
+    /// The fast path of `init(parsing:)`: the same reading for ASCII text, or nil when the text is
+    /// not ASCII or not a valid code (the general path then says why).
+    static func parseASCII(_ text: String) -> (prefix: String, values: [Int])? {
+        var bytes: [UInt8] = []
+        bytes.reserveCapacity(24)
+        for byte in text.utf8 {
+            guard byte < 0x80 else { return nil }
+            bytes.append(byte >= UInt8(ascii: "a") && byte <= UInt8(ascii: "z") ? byte - 0x20 : byte)
+        }
+        // Unicode white space among ASCII: tab, line feed, vertical tab, form feed, return, space.
+        func isSpace(_ byte: UInt8) -> Bool { byte == 0x20 || (0x09...0x0D).contains(byte) }
+        var start = 0
+        var end = bytes.count
+        while start < end, isSpace(bytes[start]) { start += 1 }
+        while end > start, isSpace(bytes[end - 1]) { end -= 1 }
+        let upper = bytes[start..<end]
+        func isSeparator(_ byte: UInt8) -> Bool { byte == UInt8(ascii: "-") || byte == UInt8(ascii: " ") }
+        func isLetter(_ byte: UInt8) -> Bool { byte >= UInt8(ascii: "A") && byte <= UInt8(ascii: "Z") }
+        func isDigit(_ byte: UInt8) -> Bool { byte >= UInt8(ascii: "0") && byte <= UInt8(ascii: "9") }
+        guard !upper.isEmpty, upper.allSatisfy({ isSeparator($0) || isLetter($0) || isDigit($0) }) else { return nil }
+        let symbolCount = randomSymbolCount + 1
+        let firstPart = upper.prefix { !isSeparator($0) }
+        let prefix: ArraySlice<UInt8>
+        let body: [UInt8]
+        if firstPart.count < upper.count, (2...5).contains(firstPart.count), firstPart.allSatisfy(isLetter) {
+            prefix = firstPart
+            body = upper.dropFirst(firstPart.count).filter { !isSeparator($0) }
+        } else {
+            let compact = upper.filter { !isSeparator($0) }
+            guard compact.count > symbolCount + 1 else { return nil }
+            prefix = compact.dropLast(symbolCount)
+            body = Array(compact.suffix(symbolCount))
+        }
+        guard (2...5).contains(prefix.count), prefix.allSatisfy(isLetter), body.count == symbolCount else { return nil }
+        var values: [Int] = []
+        values.reserveCapacity(symbolCount)
+        for byte in body {
+            let value = symbolValues[Int(byte)]
+            guard value >= 0 else { return nil }
+            values.append(Int(value))
+        }
+        guard checkValue(for: Array(values.dropLast())) == values[values.count - 1] else { return nil }
+        return (String(decoding: prefix, as: UTF8.self), values)
+    }
+
+    /// The rules of `init(parsing:)` on characters, for any text.
+    init(parsingGenerally text: String) throws(TrackingCodeError) {
         let upper = text.uppercased().trimmingWhitespace()
         guard !upper.isEmpty else { throw .empty }
         let separators: Set<Character> = ["-", " "]
@@ -78,13 +147,13 @@ public struct TrackingCode: Hashable, Sendable, Codable, CustomStringConvertible
 
     /// `SRG-7K3D-9QXA-M2PZ`.
     public var description: String {
-        var groups: [Substring] = []
-        var rest = Substring(symbols)
-        while !rest.isEmpty {
-            groups.append(rest.prefix(Self.groupSize))
-            rest = rest.dropFirst(Self.groupSize)
+        var text: [UInt8] = Array(prefix.utf8)
+        text.reserveCapacity(prefix.utf8.count + 15)
+        for (index, byte) in symbols.utf8.enumerated() {
+            if index % Self.groupSize == 0 { text.append(UInt8(ascii: "-")) }
+            text.append(byte)
         }
-        return ([Substring(prefix)] + groups).joined(separator: "-")
+        return String(decoding: text, as: UTF8.self)
     }
 
     private static func validate(prefix: String) throws(TrackingCodeError) {

@@ -16,6 +16,44 @@ struct SeededGenerator: RandomNumberGenerator {
 }
 
 @Suite struct TrackingCodeTests {
+    /// The byte-level fast path reads exactly what the general rules read: for mutated codes
+    /// (case, separators, white space, look-alike symbols, wrong symbols, stray characters,
+    /// lengths), it accepts what the general path accepts, with the same result, and declines
+    /// what it refuses.
+    @Test func theFastPathAgreesWithTheGeneralRules() throws {
+        var generator = SeededGenerator(state: 2026)
+        let pieces: [String] = ["-", " ", "  ", "\t", "\n", "\r\n", "O", "o", "I", "i", "L", "l", "U", "0", "1", "#", "SRG", "é", "\u{200B}"]
+        var accepted = 0
+        for round in 0..<20_000 {
+            let prefix = ["SRG", "KS", "JKTPU", "CLG"][round % 4]
+            var text = Array(try TrackingCode.generate(prefix: prefix, using: &generator).description)
+            for _ in 0..<Int.random(in: 0...3, using: &generator) {
+                let position = Int.random(in: 0...text.count, using: &generator)
+                switch Int.random(in: 0..<4, using: &generator) {
+                case 0: text.insert(contentsOf: pieces.randomElement(using: &generator)!, at: position)
+                case 1 where position < text.count: text.remove(at: position)
+                case 2 where position < text.count: text[position] = Character(text[position].lowercased())
+                default: if position < text.count { text[position] = "0123456789ABCDEFGHJKMNPQRSTVWXYZ".randomElement(using: &generator)! }
+                }
+            }
+            let candidate = String(text)
+            let general = try? TrackingCode(parsingGenerally: candidate)
+            let fast = TrackingCode.parseASCII(candidate)
+            if candidate.utf8.allSatisfy({ $0 < 0x80 }) {
+                #expect(fast?.prefix == general?.prefix, "\(candidate.debugDescription)")
+            } else {
+                #expect(fast == nil, "\(candidate.debugDescription)")
+            }
+            if let general, let fast {
+                #expect(try TrackingCode(parsing: candidate) == general)
+                #expect(fast.prefix == general.prefix)
+                accepted += 1
+            }
+            #expect((try? TrackingCode(parsing: candidate)) == general)
+        }
+        #expect(accepted > 5_000)
+    }
+
     @Test func generatedCodesHaveTheAgreedShapeAndParseBack() throws {
         let shape = /^[A-Z]{2,5}-[0-9A-Z-]{6,20}$/
         var generator = SeededGenerator(state: 17)
