@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
 # Runs every test of Loket against a private, throwaway PostgreSQL cluster.
-# Installs what is missing (apt-get: postgresql, libpq-dev), lints the deployment files, builds,
+# Installs what is missing (apt-get: postgresql, libpq-dev, openssl), lints the deployment files, builds,
 # runs the whole-system checks (failover, browser, and the reliability checks in their short mode:
 # server killed during intake, PostgreSQL restarted under load, the hostile-input corpus,
-# schemathesis), then starts a cluster in a temporary folder and runs `swift test` (tests run in
-# parallel; each test uses its own database), and stops and removes the cluster whatever happens.
+# schemathesis), then starts a cluster in a temporary folder (Unix socket, plus a loopback TLS
+# listener for the TLS suite) and runs `swift test` (tests run in parallel; each test uses its own
+# database), and stops and removes the cluster whatever happens.
 # Extra arguments go to `swift test` and skip the whole-system checks
 # (e.g. deploy/test.sh --filter Migrator).
 set -euo pipefail

@@ -128,7 +128,6 @@ public struct TimelineEntry: Sendable {
     public var overriddenHolderID: StaffID?
 }
 
-/// A supporting document's metadata.
 /// A request's audit trail, documents and the officers they name (`RequestStore.history`).
 public struct RequestHistory: Sendable {
     public var timeline: [TimelineEntry]
@@ -136,6 +135,7 @@ public struct RequestHistory: Sendable {
     public var staffNames: [StaffID: (nip: String, name: String)]
 }
 
+/// A supporting document's metadata.
 public struct DocumentInfo: Sendable {
     public var id: Int64
     public var filename: String

@@ -111,6 +111,8 @@ struct StaffAPITests {
             let siti = try await Self.makeOfficer(app, unit: "DISDUKCAPIL-IDP", role: .staff)
             let budi = try await Self.makeOfficer(app, unit: "DISDUKCAPIL-IDP", role: .staff)
             let head = try await Self.makeOfficer(app, unit: "DISDUKCAPIL-IDP", role: .supervisor)
+            // Appears in the trail only through a private note.
+            let rina = try await Self.makeOfficer(app, unit: "DISDUKCAPIL-IDP", role: .staff)
             try await app.test { client in
                 let code = try await Self.file(client)
                 try await client.execute(uri: "/api/v1/staff/claim", method: .post, headers: siti.auth) { response in
@@ -164,21 +166,34 @@ struct StaffAPITests {
                 try await client.execute(uri: "/api/v1/staff/requests/\(code)/notes", method: .post, headers: budi.auth, body: .json(["text": "Berkas lengkap"])) { response in
                     #expect(response.status == .created)
                 }
+                try await client.execute(uri: "/api/v1/staff/requests/\(code)/notes", method: .post, headers: rina.auth, body: .json(["text": "Sudah dicek arsip"])) { response in
+                    #expect(response.status == .created)
+                }
                 // The supervisor may also finish it over the holder; the answer names everyone in
                 // the trail (read in the same round trip as the trail).
                 try await client.execute(uri: "/api/v1/staff/requests/\(code)/resolve", method: .post, headers: head.auth, body: .json(["public_message": "KK dapat diambil."])) { response in
                     #expect(response.status == .ok)
                     #expect(response.body.json["status"] as? String == "completed")
                     let audit = response.body.json["audit"] as? [[String: Any]] ?? []
-                    #expect(audit.map { $0["kind"] as? String } == ["created", "claimed", "assigned", "note", "resolved"])
+                    #expect(audit.map { $0["kind"] as? String } == ["created", "claimed", "assigned", "note", "note", "resolved"])
                     #expect((audit.last?["staff"] as? [String: String])?["nip"] == head.nip)
+                    let notes = audit.filter { $0["kind"] as? String == "note" }
+                    #expect((notes.last?["staff"] as? [String: String])?["nip"] == rina.nip)
+                    #expect((notes.last?["staff"] as? [String: String])?["name"]?.isEmpty == false)
                     #expect((audit.last?["overridden_holder"] as? [String: String])?["nip"] == budi.nip)
                     #expect((audit.last?["overridden_holder"] as? [String: String])?["name"]?.isEmpty == false)
                     let assigned = audit.first { $0["kind"] as? String == "assigned" }
                     #expect((assigned?["staff"] as? [String: String])?["nip"] == head.nip)
                     #expect((assigned?["assigned_to"] as? [String: String])?["nip"] == budi.nip)
-                    let note = audit.first { $0["kind"] as? String == "note" }
-                    #expect((note?["staff"] as? [String: String])?["nip"] == budi.nip)
+                    #expect((notes.first?["staff"] as? [String: String])?["nip"] == budi.nip)
+                }
+                // The public view names no officer, and shows no private note.
+                try await client.execute(uri: "/api/v1/public/requests/\(code)", method: .get) { response in
+                    #expect(response.status == .ok)
+                    let text = response.body.text
+                    for officer in [siti, budi, head, rina] { #expect(!text.contains(officer.nip)) }
+                    #expect(!text.contains("Petugas"))
+                    #expect(!text.contains("Sudah dicek arsip"))
                 }
             }
             let override = try await app.pool.query(

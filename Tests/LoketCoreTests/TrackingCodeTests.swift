@@ -52,6 +52,23 @@ struct SeededGenerator: RandomNumberGenerator {
             #expect((try? TrackingCode(parsing: candidate)) == general)
         }
         #expect(accepted > 5_000)
+        // Forms the mutations rarely or never make: compact, lower case, every ASCII space at the
+        // ends (and the control characters that are not spaces), look-alikes.
+        let code = try TrackingCode.generate(prefix: "SRG", using: &generator)
+        let compact = code.description.replacingOccurrences(of: "-", with: "")
+        var forms = [compact, compact.lowercased(), " \(compact) ", code.description.replacingOccurrences(of: "-", with: " ")]
+        for space in ["\t", "\n", "\u{0B}", "\u{0C}", "\r", "\r\n", "\u{1C}", "\u{1F}", "\u{85}", "\u{A0}"] {
+            forms += [space + code.description, code.description + space]
+        }
+        for form in forms where form.utf8.allSatisfy({ $0 < 0x80 }) {
+            #expect(TrackingCode.parseASCII(form)?.prefix == (try? TrackingCode(parsingGenerally: form))?.prefix, "\(form.debugDescription)")
+        }
+        for form in forms {
+            #expect((try? TrackingCode(parsing: form)) == (try? TrackingCode(parsingGenerally: form)), "\(form.debugDescription)")
+        }
+        #expect(try TrackingCode(parsing: compact) == code)
+        #expect(TrackingCode.parseASCII("\u{1C}" + code.description) == nil)
+        #expect(try TrackingCode(parsing: "\u{A0}" + code.description) == code)
     }
 
     @Test func generatedCodesHaveTheAgreedShapeAndParseBack() throws {

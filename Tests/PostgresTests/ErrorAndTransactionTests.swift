@@ -216,7 +216,10 @@ struct ErrorAndTransactionTests {
                         PostgresStatement("SELECT count(*) AS n FROM units"),
                     ])
                 }
+                // An empty batch sends nothing.
+                let before = connection.roundTrips
                 #expect(try await connection.query(batch: []).isEmpty)
+                #expect(connection.roundTrips == before)
                 #expect(try await connection.query("SELECT count(*) AS n FROM units").single().decode(Int.self, "n") == 3)
                 return error
             }

@@ -1,7 +1,8 @@
 # shellcheck shell=bash
 # Private PostgreSQL clusters for development, tests and CI. Sourced by deploy/run.sh and
-# deploy/test.sh. A cluster lives in one folder (data, socket, log), listens only on a Unix socket
-# in that folder, and runs as the `postgres` user when we are root (PostgreSQL refuses root).
+# deploy/test.sh. A cluster lives in one folder (data, socket, log), listens on a Unix socket in
+# that folder (the test cluster also on a loopback port with TLS), and runs as the `postgres` user
+# when we are root (PostgreSQL refuses root).
 
 loket_log() { printf '\033[1m[loket]\033[0m %s\n' "$*" >&2; }
 
@@ -72,29 +73,44 @@ loket_pg_start() {
             || { cat "$dir/openssl.log" >&2; return 1; }
         chmod 600 "$dir/server.key"
     fi
-    if loket_as_owner "$bin/pg_ctl" -D "$dir/data" status >/dev/null 2>&1; then
-        port=$(sed -n 4p "$dir/data/postmaster.pid")
-    else
+    if ! loket_as_owner "$bin/pg_ctl" -D "$dir/data" status >/dev/null 2>&1; then
+        local started=0
         for _ in 1 2 3 4 5 6 7 8; do
             local listen="-c listen_addresses='' -p $port"
             if [ "$tls" = tls ]; then
-                # A loopback port nobody answers on; if another process takes it first, try another.
-                port=$((20000 + RANDOM % 40000))
+                # A loopback port below Linux's ephemeral range that nobody answers on; if another
+                # process binds it first, try another.
+                port=$((20000 + RANDOM % 12000))
                 (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null && continue
                 listen="-c listen_addresses='127.0.0.1' -p $port -c ssl=on"
                 listen+=" -c ssl_cert_file='$dir/server.crt' -c ssl_key_file='$dir/server.key'"
             fi
-            loket_as_owner "$bin/pg_ctl" -D "$dir/data" -o "$options $listen" -l "$dir/postgres.log" -w -t 60 start \
-                >/dev/null && break
-            [ "$tls" = tls ] || break
+            local logged=0
+            [ -f "$dir/postgres.log" ] && logged=$(wc -l <"$dir/postgres.log")
+            if loket_as_owner "$bin/pg_ctl" -D "$dir/data" -o "$options $listen" -l "$dir/postgres.log" -w -t 60 start \
+                >"$dir/pg_ctl.out" 2>&1; then
+                started=1
+                break
+            fi
+            # Only a port taken meanwhile is worth another try.
+            if [ "$tls" != tls ] || ! tail -n +"$((logged + 1))" "$dir/postgres.log" 2>/dev/null | grep -q 'could not bind'; then
+                break
+            fi
         done
-        if ! loket_as_owner "$bin/pg_ctl" -D "$dir/data" status >/dev/null 2>&1; then
-            tail -n 20 "$dir/postgres.log" >&2
+        if [ "$started" = 0 ] && ! loket_as_owner "$bin/pg_ctl" -D "$dir/data" status >/dev/null 2>&1; then
+            cat "$dir/pg_ctl.out" >&2
+            [ -f "$dir/postgres.log" ] && tail -n 20 "$dir/postgres.log" >&2
+            loket_log "cannot start PostgreSQL in $dir"
             return 1
         fi
     fi
+    # The port (and address) the running server took, whatever this call asked for.
+    port=$(sed -n 4p "$dir/data/postmaster.pid")
     export PGHOST="$dir" PGPORT=$port PGUSER=postgres
-    if [ "$tls" = tls ]; then export LOKET_TEST_TLS_PORT=$port; fi
+    # TLS only if this server listens on loopback (a reused folder may hold one started without).
+    if [ "$tls" = tls ] && [ "$(sed -n 6p "$dir/data/postmaster.pid")" = 127.0.0.1 ]; then
+        export LOKET_TEST_TLS_PORT=$port
+    fi
 }
 
 # loket_pg_stop DIR: stops the cluster in DIR (fast shutdown), if it runs.
