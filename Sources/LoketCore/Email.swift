@@ -25,7 +25,11 @@ public struct EmailAddress: Hashable, Sendable, Codable, CustomStringConvertible
         if let bad = local.first(where: { !($0.isASCII && ($0.isLetter || $0.isNumber || $0 == "." || Self.localSymbols.contains($0))) }) {
             throw .invalidLocalCharacter(bad)
         }
-        guard !local.hasPrefix("."), !local.hasSuffix("."), !local.contains("..") else { throw .misplacedDot }
+        // On the bytes (the local part is ASCII by now): `contains("..")` would go through NSString.
+        let dot = UInt8(ascii: ".")
+        guard local.utf8.first != dot, local.utf8.last != dot,
+              !zip(local.utf8, local.utf8.dropFirst()).contains(where: { $0 == dot && $1 == dot })
+        else { throw .misplacedDot }
 
         guard !domain.isEmpty else { throw .emptyDomain }
         let labels = domain.split(separator: ".", omittingEmptySubsequences: false)

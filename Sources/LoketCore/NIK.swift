@@ -35,15 +35,18 @@ public struct NIK: Hashable, Sendable, CustomStringConvertible {
     /// Validates `text` (spaces between digit groups are allowed). `today` settles the century
     /// of the two-digit birth year: the most recent one that does not put the birth in the future.
     public init(_ text: String, today: LocalDate) throws(NIKError) {
-        let compact = text.filter { !$0.isWhitespace }
+        // Sixteen plain digits, the usual input, need no filtering.
+        let isDigit = { (byte: UInt8) in byte >= UInt8(ascii: "0") && byte <= UInt8(ascii: "9") }
+        let compact = text.utf8.count == 16 && text.utf8.allSatisfy(isDigit) ? text : text.filter { !$0.isWhitespace }
         guard !compact.isEmpty else { throw .empty }
         if let (position, character) = compact.enumerated().first(where: { !($1.isASCII && $1.isNumber) }) {
             throw .nonDigit(position: position + 1, character: character)
         }
         guard compact.count == 16 else { throw .wrongLength(compact.count) }
-        let digits = Array(compact)
-        func number(_ range: Range<Int>) -> Int { Int(String(digits[range]))! }
-        func part(_ range: Range<Int>) -> String { String(digits[range]) }
+        // ASCII digits only by now: read on the bytes.
+        let digits = Array(compact.utf8)
+        func number(_ range: Range<Int>) -> Int { digits[range].reduce(0) { $0 * 10 + Int($1 - UInt8(ascii: "0")) } }
+        func part(_ range: Range<Int>) -> String { String(decoding: digits[range], as: UTF8.self) }
 
         guard Self.provinceCodes.contains(part(0..<2)) else { throw .invalidProvinceCode(part(0..<2)) }
         guard number(2..<4) != 0 else { throw .invalidRegencyCode(part(2..<4)) }

@@ -22,9 +22,13 @@ public struct PhoneNumber: Hashable, Sendable, Codable, CustomStringConvertible 
     /// 80x are toll-free and premium services; 84x and 86x are not allocated.
     static let mobileOperatorDigits: Set<Character> = ["1", "2", "3", "5", "7", "8", "9"]
 
+    private static let ignored: Set<Character> = [" ", "-", ".", "(", ")", "\u{00A0}"]
+    private static let ignoredBytes = Array(" -.()".utf8)
+
     public init(_ text: String) throws(PhoneNumberError) {
-        let ignored: Set<Character> = [" ", "-", ".", "(", ")", "\u{00A0}"]
-        let compact = text.filter { !ignored.contains($0) }
+        // Separators people type are dropped; text without any (ASCII, none of them) stays as is.
+        let plain = text.utf8.allSatisfy { $0 < 0x80 && !Self.ignoredBytes.contains($0) }
+        let compact = plain ? text : text.filter { !Self.ignored.contains($0) }
         guard !compact.isEmpty else { throw .empty }
         if let bad = compact.enumerated().first(where: { index, character in
             !(character.isASCII && character.isNumber) && !(index == 0 && character == "+")

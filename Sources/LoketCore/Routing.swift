@@ -40,7 +40,7 @@ public struct AreaCode: Hashable, Sendable, Codable, Comparable, CustomStringCon
         guard !text.isEmpty else { throw .empty }
         if let bad = text.first(where: { !($0.isASCII && ($0.isNumber || $0 == ".")) }) { throw .invalidCharacter(bad) }
         var segments: [String]
-        if text.contains(".") {
+        if text.utf8.contains(UInt8(ascii: ".")) {  // not `contains(".")`, which goes through NSString
             segments = text.split(separator: ".", omittingEmptySubsequences: false).map(String.init)
             guard segments.count <= 4 else { throw .tooManySegments(segments.count) }
             for (index, segment) in segments.enumerated() where segment.count != Self.segmentLengths[index] {
