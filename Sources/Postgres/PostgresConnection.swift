@@ -227,6 +227,9 @@ public final class PostgresConnection: @unchecked Sendable {
     /// around the batch; the first error fails the statements after it and is thrown.
     public func query(batch statements: [PostgresStatement]) async throws -> [PostgresRows] {
         guard !statements.isEmpty else { return [] }
+        if statements.count == 1 {
+            return [try await run(statements[0].sql, statements[0].binds, honourCancellation: true)]
+        }
         let batch = queued + statements.map { ($0.sql, $0.binds) }
         queued = []
         let rows = try await withCancellableOperation(honourCancellation: true) { operation in
