@@ -102,6 +102,33 @@ struct TLSTests {
         }
     }
 
+    /// A connection whose server process went away is found out over TLS too: an idle one is
+    /// reconnected (PQreset, TLS handshake again) before its next statement, and a statement that
+    /// was running fails as a lost connection and its connection is replaced.
+    @Test func lostServerProcessesAreFoundAndReplacedOverTLS() async throws {
+        try await TestDatabase.with { plain in
+            let pool = ConnectionPool(configuration: Self.overTLS(plain), maxConnections: 1, acquireTimeout: .seconds(60))
+            let first = try await pool.query("SELECT pg_backend_pid() AS pid").single().decode(Int32.self, "pid")
+            try await TestDatabase.terminate(backend: first)
+            let second = try await pool.query(
+                "SELECT pid, ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()").single()
+            #expect(try second.decode(Int32.self, "pid") != first)
+            #expect(try second.decode(Bool.self, "ssl"))
+            #expect(try await pool.query("SELECT $1::int AS n", 7).single().decode(Int.self, "n") == 7)
+
+            let running = try second.decode(Int32.self, "pid")
+            let sleeping = Task { try await pool.query("SELECT pg_sleep(60)") }
+            try await TestDatabase.waitUntilActive(backend: running)
+            try await TestDatabase.terminate(backend: running)
+            let error = await #expect(throws: PostgresError.self) { try await sleeping.value }
+            #expect(error?.sqlState.isConnectionLoss == true)
+            let third = try await pool.query("SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()").single()
+            #expect(try third.decode(Bool.self, "ssl"))
+            #expect(pool.metrics.replaced == 1)
+            await pool.close()
+        }
+    }
+
     /// A statement cancelled over TLS stops on the server (the cancel request travels on a
     /// connection of its own) and the connection serves the next statement.
     @Test func aCancelledStatementStopsOverTLS() async throws {
