@@ -198,14 +198,9 @@ public struct RequestStore: Sendable {
                 """, record.id, record.assigneeID))
         }
         let answers = try await connection.query(batch: statements)
-        var names: [StaffID: (nip: String, name: String)] = [:]
-        if staffNames {
-            for row in answers[2] {
-                names[try row.decode(Int64.self, "id")] = (try row.decode(String.self, "nip"), try row.decode(String.self, "name"))
-            }
-        }
         return RequestHistory(
-            timeline: try Self.timeline(from: answers[0]), documents: try answers[1].map(DocumentInfo.init(row:)), staffNames: names)
+            timeline: try Self.timeline(from: answers[0]), documents: try answers[1].map(DocumentInfo.init(row:)),
+            staffNames: staffNames ? try StaffWorkStore.staffNames(from: answers[2]) : [:])
     }
 
     private static func timelineQuery(_ requestID: Int64, _ includePrivate: Bool) -> PostgresStatement {

@@ -286,13 +286,13 @@ public struct StaffWorkStore: Sendable {
     /// Names and NIPs of staff, for showing who did what.
     public func staffNames(ids: [StaffID]) async throws -> [StaffID: (nip: String, name: String)] {
         guard !ids.isEmpty else { return [:] }
-        return try await pool.withConnection { try await Self.staffNames(ids: ids, on: $0) }
+        return try Self.staffNames(from: try await pool.query("SELECT id, nip, name FROM staff WHERE id = ANY($1)", ids))
     }
 
-    public static func staffNames(ids: [StaffID], on connection: PostgresConnection) async throws -> [StaffID: (nip: String, name: String)] {
-        guard !ids.isEmpty else { return [:] }
+    /// Rows of `id, nip, name` from `staff`, by id.
+    static func staffNames(from rows: PostgresRows) throws -> [StaffID: (nip: String, name: String)] {
         var names: [StaffID: (nip: String, name: String)] = [:]
-        for row in try await connection.query("SELECT id, nip, name FROM staff WHERE id = ANY($1)", ids) {
+        for row in rows {
             names[try row.decode(Int64.self, "id")] = (try row.decode(String.self, "nip"), try row.decode(String.self, "name"))
         }
         return names

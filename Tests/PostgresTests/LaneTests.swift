@@ -8,7 +8,7 @@ import Testing
 @Suite("Lanes", .timeLimit(.minutes(2)))
 struct LaneTests {
     /// Two connections on one lane.
-    private static func twoOnOneLane(_ configuration: PostgresConfiguration) async throws
+    static func twoOnOneLane(_ configuration: PostgresConfiguration) async throws
         -> (PostgresConnection, PostgresConnection, [PostgresConnection])
     {
         let group = LaneGroup(maxConnections: 2)
@@ -59,20 +59,23 @@ struct LaneTests {
     @Test func parametersAndResultsLargerThanTheSocketBuffersTravelWhole() async throws {
         try await TestDatabase.with { configuration in
             let (first, second, all) = try await Self.twoOnOneLane(configuration)
-            func roundTrip(_ connection: PostgresConnection, seed: UInt8) async throws {
-                let payload = Data((0..<12_000_000).map { UInt8(truncatingIfNeeded: $0 &* 31 &+ Int(seed)) })
-                let row = try await connection.query(
-                    "SELECT length($1::bytea) AS n, $1::bytea AS echoed, repeat('x', 9000000) AS filler", payload
-                ).single()
-                #expect(try row.decode(Int.self, "n") == payload.count)
-                #expect(try row.decode(Data.self, "echoed") == payload)
-                #expect(try row.decode(String.self, "filler").utf8.count == 9_000_000)
-            }
-            async let a: Void = roundTrip(first, seed: 1)
-            async let b: Void = roundTrip(second, seed: 2)
+            async let a: Void = Self.echo(12_000_000, bytesOn: first, seed: 1, filler: 9_000_000)
+            async let b: Void = Self.echo(12_000_000, bytesOn: second, seed: 2, filler: 9_000_000)
             _ = try await (a, b)
             for connection in all { await connection.close() }
         }
+    }
+
+    /// Sends `count` bytes (made from `seed`) and expects them back whole, with `filler`
+    /// characters of a result column besides.
+    static func echo(_ count: Int, bytesOn connection: PostgresConnection, seed: UInt8, filler: Int) async throws {
+        let payload = Data((0..<count).map { UInt8(truncatingIfNeeded: $0 &* 31 &+ Int(seed)) })
+        let row = try await connection.query(
+            "SELECT length($1::bytea) AS n, $1::bytea AS echoed, repeat('x', $2) AS filler", payload, Int32(filler)
+        ).single()
+        #expect(try row.decode(Int.self, "n") == payload.count)
+        #expect(try row.decode(Data.self, "echoed") == payload)
+        #expect(try row.decode(String.self, "filler").utf8.count == filler)
     }
 
     /// A pipeline whose first statements the server answers while the client still sends the

@@ -28,22 +28,10 @@ struct TLSTests {
 
     @Test func largeAnswersAndManyRowsTravelWholeOverTLSOnOneLane() async throws {
         try await TestDatabase.with { plain in
-            let configuration = Self.overTLS(plain)
-            let group = LaneGroup(maxConnections: 2)
-            let first = try await PostgresConnection.connect(configuration, on: group.lanes[0])
-            let second = try await PostgresConnection.connect(configuration, on: group.lanes[0])
-            for connection in [first, second] {
+            let (first, second, all) = try await LaneTests.twoOnOneLane(Self.overTLS(plain))
+            for connection in all {
                 let ssl = try await connection.query("SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()").single()
                 #expect(try ssl.decode(Bool.self, "ssl"))
-            }
-            func bigRoundTrip(_ connection: PostgresConnection, seed: UInt8) async throws {
-                let payload = Data((0..<8_000_000).map { UInt8(truncatingIfNeeded: $0 &* 13 &+ Int(seed)) })
-                let row = try await connection.query(
-                    "SELECT length($1::bytea) AS n, $1::bytea AS echoed, repeat('x', 5000000) AS filler", payload
-                ).single()
-                #expect(try row.decode(Int.self, "n") == payload.count)
-                #expect(try row.decode(Data.self, "echoed") == payload)
-                #expect(try row.decode(String.self, "filler").utf8.count == 5_000_000)
             }
             // Many small messages: TLS records hold several rows each, and one read may decrypt
             // more than libpq takes at once.
@@ -55,16 +43,14 @@ struct TLSTests {
                     #expect(try rows[rows.count - 1].decode(Int.self, "g") == 50_000 + round)
                 }
             }
-            async let a: Void = bigRoundTrip(first, seed: 1)
+            async let a: Void = LaneTests.echo(8_000_000, bytesOn: first, seed: 1, filler: 5_000_000)
             async let b: Void = manyRows(second)
             _ = try await (a, b)
             async let c: Void = manyRows(first)
-            async let d: Void = bigRoundTrip(second, seed: 2)
+            async let d: Void = LaneTests.echo(8_000_000, bytesOn: second, seed: 2, filler: 5_000_000)
             _ = try await (c, d)
             #expect(!first.isBroken && !second.isBroken)
-            await first.close()
-            await second.close()
-            withExtendedLifetime(group) {}
+            for connection in all { await connection.close() }
         }
     }
 
