@@ -76,7 +76,7 @@ extension APIError {
 struct ExpectationMiddleware: RouterMiddleware {
     typealias Context = AppContext
 
-    func handle(_ request: Request, context: AppContext, next: (Request, AppContext) async throws -> Response) async throws -> Response {
+    func handle(_ request: Request, context: AppContext, next: @concurrent (Request, AppContext) async throws -> Response) async throws -> Response {
         guard case .refuse(let status) = ExpectContinue.decide(request.headers) else {
             return try await next(request, context)
         }

@@ -35,7 +35,7 @@ struct MethodNotAllowedMiddleware: RouterMiddleware {
         self.routes = routes
     }
 
-    func handle(_ request: Request, context: AppContext, next: (Request, AppContext) async throws -> Response) async throws -> Response {
+    func handle(_ request: Request, context: AppContext, next: @concurrent (Request, AppContext) async throws -> Response) async throws -> Response {
         let allowed = allowedMethods(path: request.uri.path)
         guard !allowed.isEmpty, !allowed.contains(request.method) else { return try await next(request, context) }
         throw APIError.methodNotAllowed(allowed.sorted { $0.rawValue < $1.rawValue })

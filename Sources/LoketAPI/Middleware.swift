@@ -19,7 +19,7 @@ extension HTTPField.Name {
 struct RequestMiddleware: RouterMiddleware {
     typealias Context = AppContext
 
-    func handle(_ request: Request, context: AppContext, next: (Request, AppContext) async throws -> Response) async throws -> Response {
+    func handle(_ request: Request, context: AppContext, next: @concurrent (Request, AppContext) async throws -> Response) async throws -> Response {
         var context = context
         context.requestID = Self.requestID(from: request)
         context.language = Self.language(from: request)
@@ -171,7 +171,7 @@ struct RateLimitMiddleware: RouterMiddleware {
     /// Trust X-Forwarded-For only behind a known proxy (configuration), else use the peer address.
     let trustForwardedFor: Bool
 
-    func handle(_ request: Request, context: AppContext, next: (Request, AppContext) async throws -> Response) async throws -> Response {
+    func handle(_ request: Request, context: AppContext, next: @concurrent (Request, AppContext) async throws -> Response) async throws -> Response {
         // Citizens and partner apps create things; staff are authenticated and accountable.
         guard request.method == .post, !request.uri.path.hasPrefix("/api/v1/staff/") else {
             return try await next(request, context)

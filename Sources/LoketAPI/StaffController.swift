@@ -12,7 +12,7 @@ struct StaffAuthMiddleware: RouterMiddleware {
     let tokens: StaffTokenStore
     let clock: @Sendable () -> Date
 
-    func handle(_ request: Request, context: AppContext, next: (Request, AppContext) async throws -> Response) async throws -> Response {
+    func handle(_ request: Request, context: AppContext, next: @concurrent (Request, AppContext) async throws -> Response) async throws -> Response {
         guard let header = request.headers[.authorization] else {
             throw APIError.unauthenticated("token_required",
                 id: "Sertakan token pribadi Anda: Authorization: Bearer <token> (buat dengan `loketd admin token issue`).",

@@ -24,7 +24,7 @@ struct PageMiddleware: RouterMiddleware {
         (try? request.queryValue("lang")).flatMap { $0 }.flatMap { Language(rawValue: $0.lowercased()) }
     }
 
-    func handle(_ request: Request, context: AppContext, next: (Request, AppContext) async throws -> Response) async throws -> Response {
+    func handle(_ request: Request, context: AppContext, next: @concurrent (Request, AppContext) async throws -> Response) async throws -> Response {
         guard Self.isPage(request.uri.path) else { return try await next(request, context) }
         var context = context
         if let language = Self.requestedLanguage(request) { context.language = language }
