@@ -3,6 +3,8 @@ import Hummingbird
 import Logging
 import LoketStore
 import Metrics
+import NIOCore
+import NIOPosix
 import Postgres
 import Prometheus
 
@@ -49,7 +51,8 @@ public struct ServerOptions: Sendable {
 /// The HTTP server with its dependencies, ready for `runService()` (graceful shutdown on SIGTERM
 /// and SIGINT: in-flight requests finish, then the pool closes).
 public func buildApplication(
-    options: ServerOptions, pool: ConnectionPool, migrator: Migrator?, logger: Logger
+    options: ServerOptions, pool: ConnectionPool, migrator: Migrator?,
+    eventLoopGroup: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton, logger: Logger
 ) -> some ApplicationProtocol {
     let registry = PrometheusCollectorRegistry()
     MetricsSystem.bootstrap(PrometheusMetricsFactory(registry: registry))
@@ -60,5 +63,6 @@ public func buildApplication(
         server: .loketHTTP1(idleTimeout: options.idleTimeout),
         configuration: .init(address: .hostname(options.host, port: options.port), serverName: "loket"),
         services: [NotifierService(notifier: services.outboxNotifier), PoolService(pool: pool)],
+        eventLoopGroupProvider: .shared(eventLoopGroup),
         logger: logger)
 }
