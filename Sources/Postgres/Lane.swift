@@ -115,7 +115,7 @@ final class Lane: TaskExecutor, @unchecked Sendable {
     /// `events` (LOKET_READABLE, LOKET_WRITABLE) or has failed or hung up; returns epoll's flags,
     /// or throws at once when epoll refuses the socket (out of watches or memory).
     func wait(for socket: Int32, _ events: UInt32) async throws(LaneWaitError) -> UInt32 {
-        assert(isCurrent, "a lane waits only for its own tasks")
+        precondition(isCurrent, "a lane waits only for its own tasks")
         let ready: UInt32? = await withUnsafeContinuation { continuation in
             guard loket_epoll_arm(epoll, socket, events) == 0 else {
                 refused = errno

@@ -136,9 +136,16 @@ public final class PostgresConnection: @unchecked Sendable {
     }
 
     /// Runs `work` on this connection's lane; no hop when the task already runs there.
+    ///
+    /// `@concurrent`, so that it always leaves its caller's actor: Loket's modules run async
+    /// functions on their caller's executor (SE-0461), and on an actor's the lane preference would
+    /// not take (the main actor ignores it; a default actor runs on it, but also runs other tasks'
+    /// jobs there). Every libpq call goes through here, so a pool used from an actor stays correct:
+    /// a `withConnection` body runs on the actor, and each of its statements moves to the lane.
+    @concurrent
     func onLane<T>(_ work: () async throws -> T) async throws -> T {
         try await withTaskExecutorPreference(lane) {
-            assert(lane.isCurrent, "libpq must be called on the connection's lane")
+            precondition(lane.isCurrent, "libpq must be called on the connection's lane")
             return try await work()
         }
     }

@@ -172,4 +172,57 @@ struct LaneTests {
             #expect(pool.metrics.replaced == 1)
         }
     }
+
+    /// Loket's modules run async functions on their caller's executor (SE-0461), so a pool used
+    /// from an actor runs its `withConnection` bodies there; every libpq call still moves onto the
+    /// connection's lane (a call anywhere else stops the process: Lane.wait and onLane check).
+    /// The main actor ignores task-executor preferences; a default actor runs one task's jobs on
+    /// another's lane.
+    /// Twenty-four tasks queue for four connections, and the first connections can take seconds
+    /// to open while the whole suite runs: waiting is part of the test, hence the long timeout.
+    @Test func statementsFromAnActorRunOnTheConnectionsLane() async throws {
+        try await TestDatabase.withPool(maxConnections: 4, acquireTimeout: .seconds(90)) { pool, _ in
+            let user = PoolUser(pool: pool)
+            let results = try await withThrowingTaskGroup(of: Bool.self) { group in
+                for index in 0..<24 { group.addTask { try await user.work(index) } }
+                return try await group.reduce(into: [Bool]()) { $0.append($1) }
+            }
+            #expect(results.count == 24)
+            #expect(results.allSatisfy { $0 })
+            #expect(await user.calls == 24)
+            #expect(try await Self.workOnTheMainActor(pool))
+        }
+    }
+
+    @MainActor
+    static func workOnTheMainActor(_ pool: ConnectionPool) async throws -> Bool {
+        let value = try await pool.query("SELECT 7 AS n").single().decode(Int.self, "n")
+        let borrowed = try await pool.withConnection { connection in
+            let first = try await connection.query("SELECT $1::int AS n", 8).single().decode(Int.self, "n")
+            let second = try await connection.query(batch: [PostgresStatement("SELECT 9 AS n"), PostgresStatement("SELECT 10 AS n")])
+            return first == 8 && second.count == 2
+        }
+        let committed = try await pool.transaction { connection in
+            try await connection.query("SELECT 1")
+            return true
+        }
+        return value == 7 && borrowed && committed
+    }
+}
+
+/// An actor that borrows connections from inside its own isolation.
+private actor PoolUser {
+    let pool: ConnectionPool
+    private(set) var calls = 0
+
+    init(pool: ConnectionPool) { self.pool = pool }
+
+    func work(_ index: Int) async throws -> Bool {
+        calls += 1
+        return try await pool.withConnection { connection in
+            let value = try await connection.query("SELECT $1::int AS n, pg_sleep(0.002)", index).single()
+                .decode(Int.self, "n")
+            return value == index
+        }
+    }
 }
