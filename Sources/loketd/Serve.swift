@@ -11,10 +11,10 @@ struct Serve: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Run the HTTP API (citizen API, Open311, operations endpoints).",
         discussion: """
-            Every option can also be set in the environment (LOKET_BIND, LOKET_PORT, LOKET_POOL_SIZE,
-            LOKET_HTTP_THREADS, LOKET_ACQUIRE_TIMEOUT, LOKET_STATEMENT_DEADLINE, LOKET_IDLE_TIMEOUT,
-            LOKET_LOG_LEVEL, LOKET_LOG_FORMAT, LOKET_TRACKING_PREFIX, LOKET_JURISDICTION_ID,
-            LOKET_PUBLIC_URL, LOKET_TRUST_FORWARDED_FOR). Stops gracefully on SIGTERM or SIGINT:
+            Every option can also be set in the environment (LOKET_BIND, LOKET_PORT, LOKET_POOL_SIZE, \
+            LOKET_HTTP_THREADS, LOKET_ACQUIRE_TIMEOUT, LOKET_STATEMENT_DEADLINE, LOKET_IDLE_TIMEOUT, \
+            LOKET_LOG_LEVEL, LOKET_LOG_FORMAT, LOKET_TRACKING_PREFIX, LOKET_JURISDICTION_ID, \
+            LOKET_PUBLIC_URL, LOKET_TRUST_FORWARDED_FOR). Stops gracefully on SIGTERM or SIGINT: \
             requests in flight finish, then the database pool closes.
 
             Examples:
