@@ -4,8 +4,9 @@ import PackageDescription
 /// Async functions of Loket's own modules run on their caller's executor (SE-0461) instead of
 /// hopping to the generic executor on every call and return. The server's callers are handler
 /// tasks and database lanes, so the hops were pure cost (each one checks the task's executor
-/// preference under a lock): ~3 % of loketd's CPU per claim in an A/B run. The entry points that
-/// move work onto a database lane are `@concurrent`, so they leave an actor caller's executor.
+/// preference under a lock): ~3 % of loketd's CPU per claim in an A/B run. The one function that
+/// moves libpq work onto its lane (`PostgresConnection.onLane`) is `@concurrent`, so it leaves an
+/// actor caller's executor.
 let loketSettings: [SwiftSetting] = [.enableUpcomingFeature("NonisolatedNonsendingByDefault")]
 
 let package = Package(

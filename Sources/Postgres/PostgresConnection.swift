@@ -140,8 +140,9 @@ public final class PostgresConnection: @unchecked Sendable {
     /// `@concurrent`, so that it always leaves its caller's actor: Loket's modules run async
     /// functions on their caller's executor (SE-0461), and on an actor's the lane preference would
     /// not take (the main actor ignores it; a default actor runs on it, but also runs other tasks'
-    /// jobs there). Every libpq call goes through here, so a pool used from an actor stays correct:
-    /// a `withConnection` body runs on the actor, and each of its statements moves to the lane.
+    /// jobs there). Every use of an open connection's libpq handle goes through here, so a pool
+    /// used from an actor stays correct: a `withConnection` body runs on the actor, and each of
+    /// its statements moves to the lane.
     @concurrent
     func onLane<T>(_ work: () async throws -> T) async throws -> T {
         try await withTaskExecutorPreference(lane) {
