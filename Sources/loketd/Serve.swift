@@ -42,7 +42,7 @@ struct Serve: AsyncParsableCommand {
     var httpThreads: Int = Int(ProcessInfo.processInfo.environment["LOKET_HTTP_THREADS"] ?? "") ?? Self.defaultHTTPThreads
 
     /// Half the processors, at least one. On two cores shared with PostgreSQL one event loop
-    /// cost 7 % less of loketd's CPU per filing than two, and filed ~5 % more (docs/performance.md).
+    /// cost 7 % less of loketd's CPU per filing than two, and filed 2–6 % more (docs/performance.md).
     static var defaultHTTPThreads: Int { max(1, System.coreCount / 2) }
 
     @Option(help: "Seconds to wait for a free database connection before answering 503 (LOKET_ACQUIRE_TIMEOUT).")

@@ -178,6 +178,7 @@ struct LaneTests {
     /// connection's lane (a call anywhere else stops the process: Lane.wait and onLane check).
     /// The main actor ignores task-executor preferences; a default actor runs one task's jobs on
     /// another's lane.
+    ///
     /// Twenty-four tasks queue for four connections, and the first connections can take seconds
     /// to open while the whole suite runs: waiting is part of the test, hence the long timeout.
     @Test func statementsFromAnActorRunOnTheConnectionsLane() async throws {
