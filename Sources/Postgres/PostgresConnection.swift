@@ -238,12 +238,7 @@ public final class PostgresConnection: @unchecked Sendable {
         if statements.count == 1 {
             return [try await run(statements[0].sql, statements[0].binds, honourCancellation: true)]
         }
-        let batch = queued + statements.map { ($0.sql, $0.binds) }
-        queued = []
-        let rows = try await withCancellableOperation(honourCancellation: true) { operation in
-            try await self.executePipelineOnLane(batch, operation: operation)
-        }
-        return Array(rows.suffix(statements.count))
+        return try await pipelineAfterQueued(statements.map { ($0.sql, $0.binds) }, honourCancellation: true)
     }
 
     /// Queues a statement whose answer nobody reads (an audit row, a summary upsert, an outbox
@@ -268,11 +263,20 @@ public final class PostgresConnection: @unchecked Sendable {
     /// Sends what is queued, if anything (before a statement that must not travel in a pipeline).
     func flushQueued(honourCancellation: Bool) async throws {
         guard !queued.isEmpty else { return }
-        let batch = queued
+        _ = try await pipelineAfterQueued([], honourCancellation: honourCancellation)
+    }
+
+    /// Sends what is queued, then `statements`, in one pipeline, and returns the rows of
+    /// `statements` (nobody reads the queued statements' answers).
+    private func pipelineAfterQueued(
+        _ statements: [(sql: String, binds: [PostgresBind])], honourCancellation: Bool
+    ) async throws -> [PostgresRows] {
+        let batch = queued + statements
         queued = []
-        _ = try await withCancellableOperation(honourCancellation: honourCancellation) { operation in
+        let rows = try await withCancellableOperation(honourCancellation: honourCancellation) { operation in
             try await self.executePipelineOnLane(batch, operation: operation)
         }
+        return Array(rows.suffix(statements.count))
     }
 
     /// Puts `sql` (fixed transaction control, no parameters) first in the queue: BEGIN travels
@@ -322,12 +326,7 @@ public final class PostgresConnection: @unchecked Sendable {
 
     func run(_ sql: String, _ binds: [PostgresBind], honourCancellation: Bool) async throws -> PostgresRows {
         if !queued.isEmpty {
-            let batch = queued + [(sql, binds)]
-            queued = []
-            let rows = try await withCancellableOperation(honourCancellation: honourCancellation) { operation in
-                try await self.executePipelineOnLane(batch, operation: operation)
-            }
-            return rows[rows.count - 1]
+            return try await pipelineAfterQueued([(sql, binds)], honourCancellation: honourCancellation)[0]
         }
         return try await withCancellableOperation(honourCancellation: honourCancellation) { operation in
             try await self.executeOnLane(sql, binds, operation: operation)
