@@ -636,8 +636,9 @@ public final class PostgresConnection: @unchecked Sendable {
         for (sql, binds) in batch {
             let key = StatementKey(sql: sql, types: binds.map(\.type.rawValue))
             var name = statements[key] ?? preparing[key]
-            // Fixed transaction control (BEGIN, COMMIT) is sent unnamed; everything else is prepared once.
-            if name == nil, !binds.isEmpty || !Self.isTransactionControl(sql), statements.count + preparing.count < Self.statementCacheLimit {
+            // Prepared once per connection, transaction control (BEGIN, COMMIT) too: parsing them
+            // for every transaction showed in the server's profile.
+            if name == nil, statements.count + preparing.count < Self.statementCacheLimit {
                 statementCounter += 1
                 let newName = "loket_\(statementCounter)"
                 let sent = key.types.withUnsafeBufferPointer { types in
@@ -699,10 +700,6 @@ public final class PostgresConnection: @unchecked Sendable {
         if let firstError { throw firstError }
         guard answers.count == batch.count else { throw connectionLost(handle) }
         return answers
-    }
-
-    private static func isTransactionControl(_ sql: String) -> Bool {
-        sql.hasPrefix("BEGIN") || sql == "COMMIT" || sql == "ROLLBACK"
     }
 
     /// A command that could not be sent or read whole leaves the connection in an unknown state.

@@ -28,12 +28,9 @@ extension PostgresConnection {
             throw error
         }
         do {
-            // With statements still queued, COMMIT travels with them; else on its own.
-            if hasQueuedStatements {
-                _ = try await run("COMMIT", [], honourCancellation: false)
-            } else {
-                try await runScript("COMMIT", honourCancellation: false)
-            }
+            // With statements still queued, COMMIT travels with them; else on its own. Prepared
+            // once per connection like BEGIN, so the server does not parse it for every transaction.
+            _ = try await run("COMMIT", [], honourCancellation: false)
         } catch {
             await rollbackAfterFailure()
             throw error
