@@ -76,10 +76,14 @@ struct Claimed: Decodable {
 }
 
 /// One keep-alive HTTP/1.1 connection on a blocking socket. Answers are read by Content-Length
-/// (loketd sends it on every JSON answer); anything else is a failure, never a guess.
+/// (loketd sends it on every JSON answer); anything else is a failure, never a guess. Requests and
+/// answers are handled as bytes (no String per header line): this tool shares the two cores with
+/// the server it measures.
 final class Connection {
     private let fd: Int32
+    /// Received bytes; those before `start` are consumed.
     private var buffer: [UInt8] = []
+    private var start = 0
     private var chunk = [UInt8](repeating: 0, count: 65536)
 
     init(host: String, port: UInt16) throws {
@@ -97,15 +101,26 @@ final class Connection {
         setsockopt(fd, Int32(IPPROTO_TCP), TCP_NODELAY, &one, socklen_t(MemoryLayout<Int32>.size))
         var timeout = timeval(tv_sec: 60, tv_usec: 0)
         setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
+        buffer.reserveCapacity(65536)
     }
 
     deinit { close(fd) }
 
-    func post(_ path: String, token: String, body: [UInt8]) throws -> (status: Int, body: [UInt8]) {
-        var request = "POST \(path) HTTP/1.1\r\nHost: loket\r\nAuthorization: Bearer \(token)\r\nAccept: application/json\r\n"
-        if !body.isEmpty { request += "Content-Type: application/json\r\n" }
-        request += "Content-Length: \(body.count)\r\n\r\n"
-        try send(Array(request.utf8) + body)
+    /// The head of a POST to `path` with `token`, up to (not including) the Content-Length value.
+    static func head(_ path: String, token: String, json: Bool) -> [UInt8] {
+        var head = "POST \(path) HTTP/1.1\r\nHost: loket\r\nAuthorization: Bearer \(token)\r\nAccept: application/json\r\n"
+        if json { head += "Content-Type: application/json\r\n" }
+        return Array((head + "Content-Length: ").utf8)
+    }
+
+    /// Sends `head` (from `Connection.head`), the body's length, and the body; reads the answer.
+    func post(head: [UInt8], body: [UInt8]) throws -> (status: Int, body: ArraySlice<UInt8>) {
+        var request = head
+        request.reserveCapacity(head.count + body.count + 8)
+        request.append(contentsOf: String(body.count).utf8)
+        request.append(contentsOf: [13, 10, 13, 10])
+        request.append(contentsOf: body)
+        try send(request)
         return try readResponse()
     }
 
@@ -118,37 +133,89 @@ final class Connection {
         }
     }
 
-    private func readResponse() throws -> (status: Int, body: [UInt8]) {
-        var end = headEnd()
+    private func readResponse() throws -> (status: Int, body: ArraySlice<UInt8>) {
+        if start == buffer.count {
+            buffer.removeAll(keepingCapacity: true)
+            start = 0
+        }
+        var searched = start
+        var end = headEnd(from: &searched)
         while end == nil {
             try fill()
-            end = headEnd()
+            end = headEnd(from: &searched)
         }
-        let head = String(decoding: buffer[..<end!], as: UTF8.self)
-        buffer.removeFirst(end!)
-        let lines = head.split(separator: "\r\n")
-        let statusParts = lines.first?.split(separator: " ") ?? []
-        guard statusParts.count >= 2, let status = Int(statusParts[1]) else { throw Failure(description: "not a status line: \(head)") }
-        guard let lengthLine = lines.first(where: { $0.lowercased().hasPrefix("content-length:") }),
-              let length = Int(lengthLine.dropFirst("content-length:".count).trimmingCharacters(in: .whitespaces))
-        else {
-            if status == 204 || status == 304 { return (status, []) }
-            throw Failure(description: "answer without Content-Length: \(head)")
+        let headStart = start, bodyStart = end!
+        // "HTTP/1.1 200 OK": three digits after the first space.
+        guard bodyStart - headStart > 12, buffer[headStart + 8] == 32,
+              let status = Self.number(buffer[(headStart + 9)..<(headStart + 12)])
+        else { throw Failure(description: "not a status line: \(text(headStart..<bodyStart))") }
+        guard let length = contentLength(headStart..<bodyStart) else {
+            if status == 204 || status == 304 {
+                start = bodyStart
+                return (status, [])
+            }
+            throw Failure(description: "answer without Content-Length: \(text(headStart..<bodyStart))")
         }
-        while buffer.count < length { try fill() }
-        let body = Array(buffer[..<length])
-        buffer.removeFirst(length)
-        return (status, body)
+        while buffer.count < bodyStart + length { try fill() }
+        start = bodyStart + length
+        return (status, buffer[bodyStart..<start])
     }
 
-    private func headEnd() -> Int? {
-        guard buffer.count >= 4 else { return nil }
-        for index in 0...(buffer.count - 4)
-        where buffer[index] == 13 && buffer[index + 1] == 10 && buffer[index + 2] == 13 && buffer[index + 3] == 10 {
-            return index + 4
+    /// The index after the blank line ending the head, searching on from `searched`.
+    private func headEnd(from searched: inout Int) -> Int? {
+        var index = max(searched, start)
+        while index + 4 <= buffer.count {
+            if buffer[index] == 13 && buffer[index + 1] == 10 && buffer[index + 2] == 13 && buffer[index + 3] == 10 {
+                return index + 4
+            }
+            index += 1
+        }
+        searched = index
+        return nil
+    }
+
+    private static let contentLengthName = Array("content-length:".utf8)
+
+    /// The value of the Content-Length header in the head at `range` (names compared ignoring case).
+    private func contentLength(_ range: Range<Int>) -> Int? {
+        let name = Self.contentLengthName
+        var line = range.lowerBound
+        while line < range.upperBound {
+            var next = line
+            while next < range.upperBound && buffer[next] != 10 { next += 1 }
+            if next - line > name.count {
+                var matches = true
+                for offset in 0..<name.count where Self.lowercased(buffer[line + offset]) != name[offset] {
+                    matches = false
+                    break
+                }
+                if matches {
+                    var value = line + name.count
+                    while value < next && buffer[value] == 32 { value += 1 }
+                    var stop = value
+                    while stop < next && buffer[stop] >= 48 && buffer[stop] <= 57 { stop += 1 }
+                    return Self.number(buffer[value..<stop])
+                }
+            }
+            line = next + 1
         }
         return nil
     }
+
+    private static func lowercased(_ byte: UInt8) -> UInt8 { byte >= 65 && byte <= 90 ? byte + 32 : byte }
+
+    /// Decimal digits (1 to 9 of them) as a number.
+    private static func number(_ digits: ArraySlice<UInt8>) -> Int? {
+        guard !digits.isEmpty, digits.count <= 9 else { return nil }
+        var value = 0
+        for digit in digits {
+            guard digit >= 48 && digit <= 57 else { return nil }
+            value = value * 10 + Int(digit - 48)
+        }
+        return value
+    }
+
+    private func text(_ range: Range<Int>) -> String { String(decoding: buffer[range], as: UTF8.self) }
 
     private func fill() throws {
         let count = chunk.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, 0) }
@@ -172,24 +239,31 @@ let clock = ContinuousClock()
 }
 
 /// One claim+resolve cycle; records into `tally` when `record`.
-@Sendable func cycle(_ connection: Connection, token: String, tally: inout Tally, record: Bool) throws {
+@Sendable func cycle(_ connection: Connection, token: String, claimHead: [UInt8], tally: inout Tally, record: Bool) throws {
     let started = clock.now
-    let claim = try connection.post("/api/v1/staff/claim", token: token, body: [])
-    let claimed = clock.now
-    if claim.status == 204 {
-        tally.empty += 1
-        usleep(20_000)
-        return
+    // The answer's bytes are a slice of the connection's buffer: done with before the next request
+    // (which reuses the buffer), hence the scope.
+    let detail: Claimed
+    let claimed: ContinuousClock.Instant
+    do {
+        let claim = try connection.post(head: claimHead, body: [])
+        claimed = clock.now
+        if claim.status == 204 {
+            tally.empty += 1
+            usleep(20_000)
+            return
+        }
+        guard claim.status == 200 else {
+            tally.errors += 1
+            if tally.firstError == nil { tally.firstError = "claim: \(claim.status) \(String(decoding: claim.body.prefix(300), as: UTF8.self))" }
+            return
+        }
+        detail = try JSONDecoder().decode(Claimed.self, from: Data(claim.body))
     }
-    guard claim.status == 200 else {
-        tally.errors += 1
-        if tally.firstError == nil { tally.firstError = "claim: \(claim.status) \(String(decoding: claim.body.prefix(300), as: UTF8.self))" }
-        return
-    }
-    let detail = try JSONDecoder().decode(Claimed.self, from: Data(claim.body))
     guard detail.status == "in_progress" else { throw Failure(description: "claim answered status \(detail.status)") }
     tally.codes.append(detail.trackingCode)
-    let resolve = try connection.post("/api/v1/staff/requests/\(detail.trackingCode)/resolve", token: token, body: resolveBody)
+    let resolveHead = Connection.head("/api/v1/staff/requests/\(detail.trackingCode)/resolve", token: token, json: true)
+    let resolve = try connection.post(head: resolveHead, body: resolveBody)
     let resolved = clock.now
     guard resolve.status == 200 else {
         tally.errors += 1
@@ -243,10 +317,11 @@ for token in tokens {
         defer { done.leave() }
         do {
             let connection = try Connection(host: options.host, port: options.port)
+            let claimHead = Connection.head("/api/v1/staff/claim", token: token, json: false)
             var warm = Tally()
-            repeat { try cycle(connection, token: token, tally: &warm, record: false) } while clock.now < warmupEnd
+            repeat { try cycle(connection, token: token, claimHead: claimHead, tally: &warm, record: false) } while clock.now < warmupEnd
             var timed = Tally()
-            while clock.now < deadline { try cycle(connection, token: token, tally: &timed, record: true) }
+            while clock.now < deadline { try cycle(connection, token: token, claimHead: claimHead, tally: &timed, record: true) }
             results.finish(warm: warm, timed: timed)
         } catch {
             results.fail("\(error)")
