@@ -180,7 +180,7 @@ struct StaffController {
         let requests = services.requests
         guard let parts = try await refusals({
             try await work.claimNext(units: units, by: account.member, catalog: catalog, now: services.clock()) { record, connection in
-                try await Self.detailParts(record, requests: requests, on: connection)
+                try await Self.detailParts(record, requests: requests, committing: true, on: connection)
             }
         }) else {
             return Response(status: .noContent)
@@ -289,7 +289,7 @@ struct StaffController {
         let requests = services.requests
         let parts = try await refusals {
             try await requests.apply(command, by: .staff(account.member), trackingCode: code, catalog: catalog, now: services.clock()) {
-                record, connection in try await Self.detailParts(record, requests: requests, on: connection)
+                record, connection in try await Self.detailParts(record, requests: requests, committing: true, on: connection)
             }
         }
         services.outboxNotifier.poke()
@@ -395,7 +395,8 @@ struct StaffController {
     }
 
     /// What a staff answer shows: the record, its whole audit trail, its documents and the names of
-    /// the people in them, read on one connection (inside the change's transaction when there is one).
+    /// the people in them, read on one connection (inside the change's transaction when there is
+    /// one; `committing` when these reads end it, as the last thing a claim or command does).
     struct DetailParts: Sendable {
         var record: RequestRecord
         var timeline: [TimelineEntry]
@@ -403,8 +404,10 @@ struct StaffController {
         var names: [StaffID: (nip: String, name: String)]
     }
 
-    static func detailParts(_ record: RequestRecord, requests: RequestStore, on connection: PostgresConnection) async throws -> DetailParts {
-        let history = try await requests.history(of: record, includePrivate: true, staffNames: true, on: connection)
+    static func detailParts(
+        _ record: RequestRecord, requests: RequestStore, committing: Bool = false, on connection: PostgresConnection
+    ) async throws -> DetailParts {
+        let history = try await requests.history(of: record, includePrivate: true, staffNames: true, committing: committing, on: connection)
         return DetailParts(record: record, timeline: history.timeline, documents: history.documents, names: history.staffNames)
     }
 

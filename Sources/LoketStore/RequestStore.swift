@@ -183,8 +183,11 @@ public struct RequestStore: Sendable {
 
     /// What a request's detail shows besides the record: its audit trail (only public entries
     /// unless `includePrivate`), its documents and, with `staffNames`, the NIP and name of every
-    /// officer the trail or the record names. One round trip.
-    public func history(of record: RequestRecord, includePrivate: Bool, staffNames: Bool, on connection: PostgresConnection) async throws -> RequestHistory {
+    /// officer the trail or the record names. One round trip; with `committing`, the last of a
+    /// transaction, which COMMIT travels with (`PostgresConnection.queryAndCommit`).
+    public func history(
+        of record: RequestRecord, includePrivate: Bool, staffNames: Bool, committing: Bool = false, on connection: PostgresConnection
+    ) async throws -> RequestHistory {
         var statements = [Self.timelineQuery(record.id, includePrivate), Self.documentsQuery(record.id)]
         if staffNames {
             // Everyone in the whole trail (private entries too) and the holder: a superset of the
@@ -197,7 +200,8 @@ public struct RequestStore: Sendable {
                     FROM request_events WHERE request_id = $1)
                 """, record.id, record.assigneeID))
         }
-        let answers = try await connection.query(batch: statements)
+        let answers = committing
+            ? try await connection.queryAndCommit(batch: statements) : try await connection.query(batch: statements)
         return RequestHistory(
             timeline: try Self.timeline(from: answers[0]), documents: try answers[1].map(DocumentInfo.init(row:)),
             staffNames: staffNames ? try StaffWorkStore.staffNames(from: answers[2]) : [:])
@@ -283,7 +287,8 @@ public struct RequestStore: Sendable {
     }
 
     /// Applies a lifecycle command as above, then runs `read` on the updated record in the same
-    /// transaction (what the answer shows is exactly what commits, with no second connection).
+    /// transaction (what the answer shows is exactly what commits, with no second connection), as
+    /// its last work (`read` may end it with `PostgresConnection.queryAndCommit`).
     public func apply<T: Sendable>(
         _ command: RequestCommand, by actor: Principal, trackingCode: String, catalog: CatalogSnapshot, now: Date = Date(),
         leaseDuration: TimeInterval = TransitionContext.defaultLeaseDuration,

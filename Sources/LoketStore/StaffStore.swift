@@ -178,7 +178,8 @@ public struct StaffWorkStore: Sendable {
         try await claimNext(units: units, by: member, catalog: catalog, now: now, leaseDuration: leaseDuration, then: { record, _ in record })
     }
 
-    /// Claims as above, then runs `read` on the claimed record in the same transaction.
+    /// Claims as above, then runs `read` on the claimed record in the same transaction, as its last
+    /// work (`read` may end it with `PostgresConnection.queryAndCommit`).
     public func claimNext<T: Sendable>(
         units: [UnitID], by member: StaffMember, catalog: CatalogSnapshot, now: Date = Date(),
         leaseDuration: TimeInterval = TransitionContext.defaultLeaseDuration,

@@ -73,6 +73,8 @@ public final class PostgresConnection: @unchecked Sendable {
     /// Statements waiting to travel with the next one that needs an answer (`queue`, and the
     /// BEGIN of a `transaction`), sent together in one round trip through libpq's pipeline mode.
     private var queued: [(sql: String, binds: [PostgresBind])] = []
+    /// Set when a `transaction` body ended its transaction itself (`queryAndCommit`).
+    var committedByBody = false
     /// True when statements wait in `queued`; the pool never takes such a connection back as clean.
     var hasQueuedStatements: Bool { !queued.isEmpty }
     /// Usable as it stands for a new unit of work: not broken, not inside a transaction (begun or
@@ -239,6 +241,20 @@ public final class PostgresConnection: @unchecked Sendable {
             return [try await run(statements[0].sql, statements[0].binds, honourCancellation: true)]
         }
         return try await pipelineAfterQueued(statements.map { ($0.sql, $0.binds) }, honourCancellation: true)
+    }
+
+    /// The last statements of a `transaction` body: sends what is queued, `statements` and COMMIT
+    /// in one round trip, and returns the rows of `statements`: the reads of an answer (what was
+    /// just written) need no round trip of their own before COMMIT. The transaction has ended when
+    /// this returns, so `transaction` sends no COMMIT of its own; nothing may run in the body after
+    /// it. If a statement or COMMIT fails, the first error is thrown and nothing was written.
+    /// Outside a transaction the statements run as `query(batch:)` would.
+    public func queryAndCommit(batch statements: [PostgresStatement]) async throws -> [PostgresRows] {
+        guard transactionStatus != PQTRANS_IDLE || !queued.isEmpty else { return try await query(batch: statements) }
+        // Not cancellable once sent, as COMMIT in `transaction` is not: the outcome must be known.
+        let rows = try await pipelineAfterQueued(statements.map { ($0.sql, $0.binds) } + [("COMMIT", [])], honourCancellation: false)
+        committedByBody = true
+        return Array(rows.dropLast())
     }
 
     /// Queues a statement whose answer nobody reads (an audit row, a summary upsert, an outbox

@@ -19,6 +19,7 @@ extension PostgresConnection {
         // Fixed text chosen from enums: no value ever reaches this SQL. BEGIN is queued: it goes
         // out with the body's first statement (or with COMMIT), in one round trip.
         if Task.isCancelled { throw CancellationError() }
+        committedByBody = false
         queueFirst("BEGIN ISOLATION LEVEL \(isolation.rawValue) \(readOnly ? "READ ONLY" : "READ WRITE")")
         let value: T
         do {
@@ -26,6 +27,11 @@ extension PostgresConnection {
         } catch {
             await rollbackAfterFailure()
             throw error
+        }
+        // The body's last reads carried COMMIT (queryAndCommit): the transaction is over.
+        if committedByBody {
+            committedByBody = false
+            return value
         }
         do {
             // With statements still queued, COMMIT travels with them; else on its own. Prepared

@@ -263,6 +263,73 @@ struct ErrorAndTransactionTests {
         }
     }
 
+    /// The reads that end a transaction body carry COMMIT: queued writes, the reads and COMMIT
+    /// are one round trip, the reads see the writes, and `transaction` sends no COMMIT after them.
+    /// A COMMIT that fails (a deferred constraint) throws and writes nothing; a failing read
+    /// rolls back; the connection is clean after each.
+    @Test func readsThatEndATransactionCarryItsCommit() async throws {
+        try await TestDatabase.withPool(maxConnections: 1) { pool, _ in
+            try await pool.withConnection { connection in
+                try await connection.executeScript(Self.schema + """
+                    CREATE TABLE pairs (n int NOT NULL CONSTRAINT pairs_n_key UNIQUE DEFERRABLE INITIALLY DEFERRED);
+                    """)
+            }
+            // Prepare the statements once, so the count below is about round trips alone.
+            try await pool.transaction { connection in
+                try await connection.queue("INSERT INTO units VALUES ($1, $2)", 90, "WARM")
+                _ = try await connection.queryAndCommit(batch: [
+                    PostgresStatement("SELECT count(*) AS n FROM units WHERE id > $1", 1),
+                    PostgresStatement("SELECT code FROM units WHERE id = $1", 90),
+                ])
+            }
+            try await pool.query("DELETE FROM units WHERE id = $1", 90)
+            let (answers, trips) = try await pool.withConnection { connection in
+                let before = connection.roundTrips
+                let answers = try await connection.transaction { connection in
+                    try await connection.queue("INSERT INTO units VALUES ($1, $2)", 2, "DPMPTSP")
+                    return try await connection.queryAndCommit(batch: [
+                        PostgresStatement("SELECT count(*) AS n FROM units WHERE id > $1", 1),
+                        PostgresStatement("SELECT code FROM units WHERE id = $1", 2),
+                    ])
+                }
+                return (answers, connection.roundTrips - before)
+            }
+            #expect(trips == 1)
+            #expect(try answers[0].single().decode(Int.self, "n") == 1)
+            #expect(try answers[1].single().decode(String.self, "code") == "DPMPTSP")
+            #expect(try await pool.query("SELECT count(*) AS n FROM units WHERE id = 2").single().decode(Int.self, "n") == 1)
+
+            // COMMIT fails on the deferred unique constraint: its error, and nothing written.
+            let atCommit = await #expect(throws: PostgresError.self) {
+                try await pool.transaction { connection in
+                    try await connection.queue("INSERT INTO pairs VALUES ($1)", 1)
+                    try await connection.queue("INSERT INTO pairs VALUES ($1)", 1)
+                    try await connection.queue("INSERT INTO units VALUES ($1, $2)", 3, "BKPSDM")
+                    _ = try await connection.queryAndCommit(batch: [PostgresStatement("SELECT count(*) AS n FROM pairs")])
+                    Issue.record("a COMMIT that fails must throw")
+                }
+            }
+            #expect(atCommit?.sqlState == .uniqueViolation)
+            #expect(atCommit?.constraint == "pairs_n_key")
+            // A read that fails: COMMIT is not reached, the transaction rolls back.
+            let atRead = await #expect(throws: PostgresError.self) {
+                try await pool.transaction { connection in
+                    try await connection.queue("INSERT INTO units VALUES ($1, $2)", 4, "DINSOS")
+                    _ = try await connection.queryAndCommit(batch: [PostgresStatement("SELECT 1 / $1 AS n", 0)])
+                }
+            }
+            #expect(atRead?.sqlState == .divisionByZero)
+            #expect(try await pool.query("SELECT count(*) AS n FROM pairs").single().decode(Int.self, "n") == 0)
+            #expect(try await pool.query("SELECT count(*) AS n FROM units WHERE id IN (3, 4)").single().decode(Int.self, "n") == 0)
+            // Outside a transaction it is a batch: no COMMIT, no warning, the rows all the same.
+            let alone = try await pool.withConnection { connection in
+                try await connection.queryAndCommit(batch: [PostgresStatement("SELECT count(*) AS n FROM units")])
+            }
+            #expect(try alone[0].single().decode(Int.self, "n") == 2)
+            #expect(pool.metrics.replaced == 0)
+        }
+    }
+
 }
 
 /// A tiny thread-safe counter for tests.
