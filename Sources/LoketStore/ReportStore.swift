@@ -165,7 +165,8 @@ public struct ReportStore: Sendable {
 
     /// The SET list that adds one closing to a summary row of `table`. Built once: the statements
     /// run on every closing, and building them per call (Foundation's string replacing) cost more
-    /// CPU than anything else in a resolve.
+    /// CPU than anything else in a resolve. The histograms are added element by element inline:
+    /// loket_add_counts, an SQL function, is parsed and planned again on every call.
     private static func sums(_ table: String) -> String {
         """
         closed = \(table).closed + 1, completed = \(table).completed + EXCLUDED.completed, rejected = \(table).rejected + EXCLUDED.rejected,
@@ -174,30 +175,42 @@ public struct ReportStore: Sendable {
         resolution_met = \(table).resolution_met + EXCLUDED.resolution_met, breaches = \(table).breaches + EXCLUDED.breaches,
         escalations = \(table).escalations + EXCLUDED.escalations, transfers = \(table).transfers + EXCLUDED.transfers,
         paused_minutes = \(table).paused_minutes + EXCLUDED.paused_minutes,
-        resolve_histogram = loket_add_counts(\(table).resolve_histogram, EXCLUDED.resolve_histogram)
+        resolve_histogram = ARRAY(
+            SELECT coalesce(\(table).resolve_histogram[i], 0) + coalesce(EXCLUDED.resolve_histogram[i], 0)
+            FROM generate_series(1, greatest(cardinality(\(table).resolve_histogram), cardinality(EXCLUDED.resolve_histogram))) AS i
+            ORDER BY i)
         """
     }
 
-    // Fixed table names only: no value reaches this SQL text.
-    private static let dailyUpsert = """
-        INSERT INTO report_daily (day, officer_id, unit_id, service_type_id, closed, completed, rejected, cancelled, response_measured,
-            response_met, resolution_measured, resolution_met, breaches, escalations, transfers, paused_minutes, resolve_histogram)
-        VALUES ($15, $16, $1, $2, 1, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)
-        ON CONFLICT (day, unit_id, service_type_id, officer_id) DO UPDATE SET \(sums("report_daily"))
-        """
-
-    /// The monthly row only once the month is rolled up (a closing dated into a finished month);
-    /// otherwise every officer's closing would meet on that one row. See rollUpMonth.
-    private static let monthlyUpsert = """
+    /// One statement records a closing: it counts the request's breaches and transfers, inserts its
+    /// outcome, adds it to the daily summary and, once its month is rolled up (a closing dated into
+    /// a finished month), to the monthly one; otherwise every officer's closing would meet on that
+    /// one row (see rollUpMonth). Fixed table names only: no value reaches this SQL text.
+    private static let recordClosing = """
+        WITH c AS (
+            SELECT (SELECT count(*) FROM sla_stage_log WHERE request_id = $1 AND breach) AS breaches,
+                   (SELECT count(*) FROM request_events WHERE request_id = $1 AND kind = 'transferred') AS transfers),
+        o AS (
+            INSERT INTO request_outcomes (request_id, service_type_id, unit_id, officer_id, status, created_at, closed_at, closed_day,
+                response_met, resolution_met, resolution_working_minutes, paused_minutes, escalation_level, breaches, transfers)
+            SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, c.breaches, c.transfers FROM c
+            ON CONFLICT (request_id) DO NOTHING),
+        d AS (
+            INSERT INTO report_daily (day, officer_id, unit_id, service_type_id, closed, completed, rejected, cancelled, response_measured,
+                response_met, resolution_measured, resolution_met, breaches, escalations, transfers, paused_minutes, resolve_histogram)
+            SELECT $8, coalesce($4, 0), $3, $2, 1, $14, $15, $16, $17, $18, $19, $20, c.breaches, $13, c.transfers, $12, $21 FROM c
+            ON CONFLICT (day, unit_id, service_type_id, officer_id) DO UPDATE SET \(sums("report_daily")))
         INSERT INTO report_monthly (month, unit_id, service_type_id, closed, completed, rejected, cancelled, response_measured,
             response_met, resolution_measured, resolution_met, breaches, escalations, transfers, paused_minutes, resolve_histogram)
-        SELECT $15, $1, $2, 1, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14
-        WHERE EXISTS (SELECT 1 FROM report_monthly_rollups WHERE month = $15)
+        SELECT $22, $3, $2, 1, $14, $15, $16, $17, $18, $19, $20, c.breaches, $13, c.transfers, $12, $21 FROM c
+        WHERE EXISTS (SELECT 1 FROM report_monthly_rollups WHERE month = $22)
         ON CONFLICT (month, unit_id, service_type_id) DO UPDATE SET \(sums("report_monthly"))
         """
 
     /// Records the facts of a request that just reached a final state and adds them to the daily
-    /// summary (and to the monthly one when its month is already rolled up).
+    /// summary (and to the monthly one when its month is already rolled up). The statement is
+    /// queued: it goes out with the transaction's next statement or its COMMIT (its answer is not
+    /// read), so a closing costs no round trip of its own.
     static func recordOutcome(
         of record: RequestRecord, previous: RequestRecord, service: ServiceType, calendar: BusinessCalendar,
         on connection: PostgresConnection
@@ -206,45 +219,26 @@ public struct ReportStore: Sendable {
         var paused = record.pausedMinutes
         if let pausedAt = previous.pausedAt { paused += calendar.workingMinutes(from: pausedAt, to: closedAt) }
         let minutes = max(0, calendar.workingMinutes(from: record.createdAt, to: closedAt) - paused)
-        let counts = try await connection.query(
-            """
-            SELECT (SELECT count(*) FROM sla_stage_log WHERE request_id = $1 AND breach) AS breaches,
-                   (SELECT count(*) FROM request_events WHERE request_id = $1 AND kind = 'transferred') AS transfers
-            """, record.id
-        ).single()
-        let breaches = try counts.decode(Int.self, "breaches")
-        let transfers = try counts.decode(Int.self, "transfers")
         let day = calendar.localDate(of: closedAt)
         let measured = record.status != .cancelled
         let responseMet: Bool? = record.firstClaimedAt.map { $0 <= record.responseDueAt }
         let resolutionMet = closedAt <= record.resolutionDueAt
         let officer = record.status == .cancelled ? nil : record.assigneeID
-        // The three writes below are queued: they go out together with the transaction's next
-        // statement or its COMMIT (their answers are not read).
-        try await connection.queue(
-            """
-            INSERT INTO request_outcomes (request_id, service_type_id, unit_id, officer_id, status, created_at, closed_at, closed_day,
-                response_met, resolution_met, resolution_working_minutes, paused_minutes, escalation_level, breaches, transfers)
-            VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15) ON CONFLICT (request_id) DO NOTHING
-            """,
-            record.id, record.serviceTypeID, record.unitID, officer, record.status.rawValue, record.createdAt, closedAt,
-            PostgresLocalDate(year: day.year, month: day.month, day: day.day), responseMet, resolutionMet, minutes, paused,
-            Int16(record.escalationLevel), Int16(breaches), Int16(transfers))
-        var histogram: [Int] = []
+        var histogram: [Int32] = []
         if measured {
             // Bucket b holds (15b, 15(b+1)] minutes, so an exact quarter hour reads as itself.
             let bucket = min(max(0, (minutes + bucketMinutes - 1) / bucketMinutes - 1), maxBuckets - 1)
             histogram = Array(repeating: 0, count: bucket + 1)
             histogram[bucket] = 1
         }
-        let values: [any PostgresEncodable] = [
-            record.unitID, record.serviceTypeID,
+        try await connection.queue(
+            Self.recordClosing,
+            record.id, record.serviceTypeID, record.unitID, officer, record.status.rawValue, record.createdAt, closedAt,
+            PostgresLocalDate(year: day.year, month: day.month, day: day.day), responseMet, resolutionMet, minutes, paused,
+            Int16(record.escalationLevel),
             record.status == .completed ? 1 : 0, record.status == .rejected ? 1 : 0, record.status == .cancelled ? 1 : 0,
             responseMet == nil ? 0 : 1, responseMet == true ? 1 : 0, measured ? 1 : 0, measured && resolutionMet ? 1 : 0,
-            breaches, record.escalationLevel, transfers, paused, histogram.map { Int32($0) },
-        ]
-        try await connection.queue(Self.dailyUpsert, binds: values + [PostgresLocalDate(year: day.year, month: day.month, day: day.day), officer ?? 0])
-        try await connection.queue(Self.monthlyUpsert, binds: values + [PostgresLocalDate(year: day.year, month: day.month, day: 1)])
+            histogram, PostgresLocalDate(year: day.year, month: day.month, day: 1))
     }
 
     /// Adds a citizen's IKM answers to the summaries of the day, unit, service and officer the

@@ -174,6 +174,52 @@ struct ReportTests {
                     }
                 }
             }
+
+            // Closings dated into the rolled-up December reach its monthly rows as well: E is
+            // transferred to DPMPTSP and resolved there (a new monthly row, one transfer); F is
+            // resolved in IDP (added to IDP's monthly row, histograms element by element).
+            let permits = try await StaffAPITests.makeOfficer(app, unit: "DPMPTSP", role: .staff)
+            let dpmptsp = try await app.pool.query("SELECT id FROM units WHERE code = 'DPMPTSP'").single().decode(Int64.self, "id")
+            let (e, f) = try await app.test { client in
+                var codes: [String] = []
+                for nik in ["3673014501900005", "3673015208850006"] {
+                    try await client.execute(uri: "/api/v1/requests", method: .post, headers: jsonHeaders, body: .json(sampleFiling(nik: nik))) { response in
+                        codes.append(response.body.json["tracking_code"] as? String ?? "")
+                    }
+                }
+                return (codes[0], codes[1])
+            }
+            at("2026-12-09T08:00:00+07:00")
+            _ = try await store.apply(.claim, by: staff, trackingCode: e, catalog: catalog, now: clock.now)
+            _ = try await store.apply(.claim, by: staff, trackingCode: f, catalog: catalog, now: clock.now)
+            _ = try await store.apply(.transfer(to: dpmptsp, reason: "Perizinan"), by: staff, trackingCode: e, catalog: catalog, now: clock.now)
+            at("2026-12-09T09:00:00+07:00")
+            _ = try await store.apply(.claim, by: .staff(permits.member), trackingCode: e, catalog: catalog, now: clock.now)
+            _ = try await store.apply(.resolve(publicMessage: "Selesai", outcome: nil), by: .staff(permits.member), trackingCode: e, catalog: catalog, now: clock.now)
+            _ = try await store.apply(.resolve(publicMessage: "Selesai", outcome: nil), by: staff, trackingCode: f, catalog: catalog, now: clock.now)
+            let transfers = try await app.pool.query(
+                "SELECT o.transfers, o.breaches FROM request_outcomes o JOIN service_requests r ON r.id = o.request_id WHERE r.tracking_code = $1", e
+            ).single()
+            #expect(try transfers.decode(Int.self, "transfers") == 1)
+            #expect(try transfers.decode(Int.self, "breaches") == 0)
+            let monthly = try await app.pool.query(
+                """
+                SELECT u.code, m.closed, m.transfers, m.breaches, m.resolve_histogram::text AS histogram,
+                       (SELECT loket_sum_counts(d.resolve_histogram)::text FROM report_daily d
+                        WHERE d.unit_id = m.unit_id AND d.day >= m.month AND d.day < m.month + 31) AS daily_histogram,
+                       (SELECT sum(d.transfers) FROM report_daily d WHERE d.unit_id = m.unit_id AND d.day >= m.month AND d.day < m.month + 31) AS daily_transfers
+                FROM report_monthly m JOIN units u ON u.id = m.unit_id ORDER BY u.code
+                """)
+            let byUnit = Dictionary(uniqueKeysWithValues: try monthly.map { (try $0.decode(String.self, "code"), $0) })
+            let idp = try #require(byUnit["DISDUKCAPIL-IDP"])
+            let permitsRow = try #require(byUnit["DPMPTSP"])
+            #expect(try idp.decode(Int.self, "closed") == 5)
+            #expect(try idp.decode(Int.self, "breaches") == 1)
+            #expect(try idp.decode(String.self, "histogram") == idp.decode(String.self, "daily_histogram"))
+            #expect(try permitsRow.decode(Int.self, "closed") == 1)
+            #expect(try permitsRow.decode(Int.self, "transfers") == 1)
+            #expect(try permitsRow.decode(Int.self, "daily_transfers") == 1)
+            #expect(try permitsRow.decode(String.self, "histogram") == permitsRow.decode(String.self, "daily_histogram"))
         }
     }
 
