@@ -10,15 +10,16 @@ struct OutboxOptions: ParsableArguments {
     var webhookURL: String? = ProcessInfo.processInfo.environment["LOKET_WEBHOOK_URL"].flatMap { $0.isEmpty ? nil : $0 }
 
     @Option(help: "Seconds before a webhook delivery counts as failed (LOKET_WEBHOOK_TIMEOUT).")
-    var webhookTimeout = Int(ProcessInfo.processInfo.environment["LOKET_WEBHOOK_TIMEOUT"] ?? "") ?? 10
+    var webhookTimeout = EnvironmentDefaults.integer("LOKET_WEBHOOK_TIMEOUT", default: 10)
 
     @Option(help: "Delivery attempts before a notification is dead-lettered (LOKET_WEBHOOK_MAX_ATTEMPTS).")
-    var maxAttempts = Int(ProcessInfo.processInfo.environment["LOKET_WEBHOOK_MAX_ATTEMPTS"] ?? "") ?? 8
+    var maxAttempts = EnvironmentDefaults.integer("LOKET_WEBHOOK_MAX_ATTEMPTS", default: 8)
 
     /// The HMAC secret only comes from the environment, never from a flag (flags show in `ps`).
     var webhookSecret: String? { ProcessInfo.processInfo.environment["LOKET_WEBHOOK_SECRET"] }
 
     func validate() throws {
+        try EnvironmentDefaults.check(integers: ["LOKET_WEBHOOK_TIMEOUT", "LOKET_WEBHOOK_MAX_ATTEMPTS"])
         guard (1...100).contains(maxAttempts) else { throw ValidationError("--max-attempts must be 1…100") }
         guard (1...300).contains(webhookTimeout) else { throw ValidationError("--webhook-timeout must be 1…300 seconds") }
         if webhookURL?.isEmpty == false, webhookSecret?.isEmpty != false {

@@ -29,34 +29,34 @@ struct Serve: AsyncParsableCommand {
     var bind: String = ProcessInfo.processInfo.environment["LOKET_BIND"] ?? "127.0.0.1"
 
     @Option(help: "TCP port to listen on.")
-    var port: Int = Int(ProcessInfo.processInfo.environment["LOKET_PORT"] ?? "") ?? 8080
+    var port: Int = EnvironmentDefaults.integer("LOKET_PORT", default: 8080)
 
     @Option(help: "Database connections (they share one libpq thread per processor).")
-    var poolSize: Int = Int(ProcessInfo.processInfo.environment["LOKET_POOL_SIZE"] ?? "") ?? 16
+    var poolSize: Int = EnvironmentDefaults.integer("LOKET_POOL_SIZE", default: 16)
 
     @Option(help: """
         Threads that read and write the HTTP connections (LOKET_HTTP_THREADS). Handlers and the \
         database calls run on threads of their own, so the default is half the processors, at \
         least one.
         """)
-    var httpThreads: Int = Int(ProcessInfo.processInfo.environment["LOKET_HTTP_THREADS"] ?? "") ?? Self.defaultHTTPThreads
+    var httpThreads: Int = EnvironmentDefaults.integer("LOKET_HTTP_THREADS", default: Self.defaultHTTPThreads)
 
     /// Half the processors, at least one. On two cores shared with PostgreSQL one event loop
     /// cost 7 % less of loketd's CPU per filing than two, and filed 2–6 % more (docs/performance.md).
     static var defaultHTTPThreads: Int { max(1, System.coreCount / 2) }
 
     @Option(help: "Seconds to wait for a free database connection before answering 503 (LOKET_ACQUIRE_TIMEOUT).")
-    var acquireTimeout: Int = Int(ProcessInfo.processInfo.environment["LOKET_ACQUIRE_TIMEOUT"] ?? "") ?? 5
+    var acquireTimeout: Int = EnvironmentDefaults.integer("LOKET_ACQUIRE_TIMEOUT", default: 5)
 
     @Option(help: """
         Seconds a database statement may take before it is cancelled and the request answered 503; \
         a server that answers neither it nor the cancel has its connection shut soon after. 0 for \
         no limit (LOKET_STATEMENT_DEADLINE).
         """)
-    var statementDeadline: Int = Int(ProcessInfo.processInfo.environment["LOKET_STATEMENT_DEADLINE"] ?? "") ?? 30
+    var statementDeadline: Int = EnvironmentDefaults.integer("LOKET_STATEMENT_DEADLINE", default: 30)
 
     @Option(help: "Seconds of silence after which a client connection is closed (LOKET_IDLE_TIMEOUT).")
-    var idleTimeout: Int = Int(ProcessInfo.processInfo.environment["LOKET_IDLE_TIMEOUT"] ?? "") ?? 30
+    var idleTimeout: Int = EnvironmentDefaults.integer("LOKET_IDLE_TIMEOUT", default: 30)
 
     @OptionGroup var logging: LoggingOptions
 
@@ -69,10 +69,16 @@ struct Serve: AsyncParsableCommand {
     @Option(help: "Public base URL used in links (no trailing slash).")
     var publicURL: String = ProcessInfo.processInfo.environment["LOKET_PUBLIC_URL"] ?? ""
 
-    @Flag(help: "Take client addresses from X-Forwarded-For (only behind a trusted proxy).")
-    var trustForwardedFor = ProcessInfo.processInfo.environment["LOKET_TRUST_FORWARDED_FOR"] == "1"
+    @Flag(
+        inversion: .prefixedNo,
+        help: "Take client addresses from X-Forwarded-For (only behind a trusted proxy; LOKET_TRUST_FORWARDED_FOR=1).")
+    var trustForwardedFor = EnvironmentDefaults.flag("LOKET_TRUST_FORWARDED_FOR")
 
     func validate() throws {
+        try EnvironmentDefaults.check(
+            integers: ["LOKET_PORT", "LOKET_POOL_SIZE", "LOKET_HTTP_THREADS", "LOKET_ACQUIRE_TIMEOUT", "LOKET_STATEMENT_DEADLINE",
+                       "LOKET_IDLE_TIMEOUT"],
+            flags: ["LOKET_TRUST_FORWARDED_FOR"])
         guard (1...65535).contains(port) else { throw ValidationError("--port must be 1…65535") }
         guard (1...500).contains(poolSize) else { throw ValidationError("--pool-size must be 1…500") }
         guard (1...256).contains(httpThreads) else { throw ValidationError("--http-threads must be 1…256") }

@@ -29,19 +29,21 @@ struct Worker: AsyncParsableCommand {
     @OptionGroup var outbox: OutboxOptions
 
     @Option(help: "Requests per SLA scan batch (LOKET_WORKER_BATCH_SIZE).")
-    var batchSize = Int(ProcessInfo.processInfo.environment["LOKET_WORKER_BATCH_SIZE"] ?? "") ?? 500
+    var batchSize = EnvironmentDefaults.integer("LOKET_WORKER_BATCH_SIZE", default: 500)
 
     @Option(help: "Seconds between scans when nothing wakes the worker earlier (LOKET_WORKER_TICK_SECONDS).")
-    var tickSeconds = Int(ProcessInfo.processInfo.environment["LOKET_WORKER_TICK_SECONDS"] ?? "") ?? 5
+    var tickSeconds = EnvironmentDefaults.integer("LOKET_WORKER_TICK_SECONDS", default: 5)
 
     @Option(help: "Port for /metrics and /healthz of the worker (0 disables).")
-    var metricsPort = Int(ProcessInfo.processInfo.environment["LOKET_WORKER_METRICS_PORT"] ?? "") ?? 9091
+    var metricsPort = EnvironmentDefaults.integer("LOKET_WORKER_METRICS_PORT", default: 9091)
 
     @Option(help: "Address for the metrics port (LOKET_WORKER_METRICS_BIND; 0.0.0.0 in containers).")
     var metricsBind = ProcessInfo.processInfo.environment["LOKET_WORKER_METRICS_BIND"] ?? "127.0.0.1"
 
     func validate() throws {
+        try EnvironmentDefaults.check(integers: ["LOKET_WORKER_BATCH_SIZE", "LOKET_WORKER_TICK_SECONDS", "LOKET_WORKER_METRICS_PORT"])
         guard (1...10_000).contains(batchSize) else { throw ValidationError("--batch-size must be 1…10000") }
+        guard (0...65535).contains(metricsPort) else { throw ValidationError("--metrics-port must be 0…65535") }
         guard (1...3600).contains(tickSeconds) else { throw ValidationError("--tick-seconds must be 1…3600") }
     }
 

@@ -1,0 +1,48 @@
+import Foundation
+import Testing
+
+/// A LOKET_* setting that does not parse stops `loketd` before it starts, naming the variable,
+/// instead of running it with the default (a typo in a unit file or a ConfigMap).
+@Suite("Environment settings")
+struct EnvironmentDefaultsTests {
+    /// Runs `loketd` with `arguments` and `environment` added; returns its status and standard error.
+    static func run(_ arguments: [String], _ environment: [String: String]) throws -> (status: Int32, stderr: String) {
+        let process = Process()
+        process.executableURL = WorkerCrashTests.loketd
+        process.arguments = arguments
+        process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
+        let errors = Pipe()
+        process.standardError = errors
+        process.standardOutput = FileHandle.nullDevice
+        try process.run()
+        let text = String(decoding: errors.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        process.waitUntilExit()
+        return (process.terminationStatus, text)
+    }
+
+    @Test(arguments: [
+        (["serve"], "LOKET_HTTP_THREADS", "abc", "LOKET_HTTP_THREADS must be a whole number, not \"abc\""),
+        (["serve"], "LOKET_PORT", "80 80", "LOKET_PORT must be a whole number, not \"80 80\""),
+        (["serve"], "LOKET_TRUST_FORWARDED_FOR", "yes", "LOKET_TRUST_FORWARDED_FOR must be 1 or 0, not \"yes\""),
+        (["worker"], "LOKET_WORKER_TICK_SECONDS", "5s", "LOKET_WORKER_TICK_SECONDS must be a whole number, not \"5s\""),
+        (["worker"], "LOKET_WEBHOOK_MAX_ATTEMPTS", "eight", "LOKET_WEBHOOK_MAX_ATTEMPTS must be a whole number, not \"eight\""),
+    ])
+    func aSettingThatDoesNotParseIsRefused(arguments: [String], name: String, value: String, message: String) throws {
+        // No database is reachable here: the refusal must come before any connection is tried.
+        let (status, stderr) = try Self.run(arguments, [name: value, "LOKET_DATABASE_URL": "host=/nonexistent dbname=none"])
+        #expect(status == 64, "\(stderr)")
+        #expect(stderr.contains(message), "\(stderr)")
+    }
+
+    /// Empty means unset, and a valid value is taken: `serve` gets past validation to the
+    /// database (here unreachable, so it fails there, not on its settings).
+    @Test func emptyOrValidSettingsPassValidation() throws {
+        let (status, stderr) = try Self.run(
+            ["serve", "--port", "0"],
+            ["LOKET_HTTP_THREADS": "", "LOKET_POOL_SIZE": " 4 ", "LOKET_TRUST_FORWARDED_FOR": "true",
+             "LOKET_DATABASE_URL": "host=/nonexistent dbname=none"])
+        #expect(status != 0)
+        #expect(stderr.contains("--port must be 1…65535"), "\(stderr)")
+        #expect(!stderr.contains("must be a whole number") && !stderr.contains("must be 1 or 0"), "\(stderr)")
+    }
+}
