@@ -296,9 +296,19 @@ public struct RequestStore: Sendable {
         then read: (RequestRecord, PostgresConnection) async throws -> T
     ) async throws -> T {
         try await pool.transaction { connection in
-            guard let record = try await find(trackingCode: trackingCode, on: connection, forUpdate: true) else {
-                throw RequestStoreError.notFound
-            }
+            // The row, locked, and the SLA stages already applied to it, in one round trip: the
+            // count runs after the lock is held, with a snapshot of its own, as it would alone.
+            let answers = try await connection.query(batch: [
+                PostgresStatement("SELECT \(RequestRecord.columns) FROM service_requests WHERE tracking_code = $1 FOR UPDATE", trackingCode),
+                PostgresStatement(
+                    """
+                    SELECT clock, count(*) AS n FROM sla_stage_log
+                    WHERE request_id = (SELECT id FROM service_requests WHERE tracking_code = $1) GROUP BY clock
+                    """, trackingCode),
+            ])
+            guard let row = answers[0].first else { throw RequestStoreError.notFound }
+            let record = try RequestRecord(row: row)
+            let applied = try Self.appliedStages(from: answers[1])
             try authorize(record)
             let context = TransitionContext(
                 now: now, unitAncestors: [record.unitID] + catalog.ancestors(of: record.unitID), leaseDuration: leaseDuration)
@@ -307,21 +317,23 @@ public struct RequestStore: Sendable {
             case .success(let value): transition = value
             case .failure(let refusal): throw RequestStoreError.refused(refusal)
             }
-            return try await read(try await persist(transition, of: record, catalog: catalog, now: now, on: connection), connection)
+            return try await read(
+                try await persist(transition, of: record, catalog: catalog, now: now, appliedStages: applied, on: connection), connection)
         }
     }
 
     /// Writes a decided transition: the new state, moved SLA deadlines, the audit event and the
     /// notifications it causes.
+    /// `appliedStages`, when the caller read them with the locked row, spares a round trip.
     func persist(
         _ transition: Transition, of record: RequestRecord, catalog: CatalogSnapshot, now: Date,
-        on connection: PostgresConnection
+        appliedStages: [String: Int]? = nil, on connection: PostgresConnection
     ) async throws -> RequestRecord {
         guard let service = catalog.servicesByID[record.serviceTypeID] else {
             throw CatalogError.invalidConfiguration("request \(record.trackingCode) has an inactive or unknown service type")
         }
         let calendar = catalog.calendar(for: service).calendar
-        var clocks = try await clocks(of: record, service: service, on: connection)
+        var clocks = try await clocks(of: record, service: service, appliedStages: appliedStages, on: connection)
         try clocks.apply(transition.clockEffects, at: now)
         let snapshot = clocks.snapshot(policy: service.policy, calendar: calendar)
         let state = transition.state
@@ -362,8 +374,11 @@ public struct RequestStore: Sendable {
         return updated
     }
 
-    /// The clocks of a request rebuilt from its row, its pause history and its applied stages.
-    func clocks(of record: RequestRecord, service: ServiceType, on connection: PostgresConnection) async throws -> SLAClocks {
+    /// The clocks of a request rebuilt from its row, its pause history and its applied stages
+    /// (`appliedStages` when the caller has them, as `appliedStages(from:)` reads them).
+    func clocks(
+        of record: RequestRecord, service: ServiceType, appliedStages: [String: Int]? = nil, on connection: PostgresConnection
+    ) async throws -> SLAClocks {
         var pauses: [SLAPause] = []
         if record.pausedMinutes > 0 || record.pausedAt != nil {
             for row in try await connection.query(
@@ -382,11 +397,12 @@ public struct RequestStore: Sendable {
             // Closed while waiting for the citizen (rejected or cancelled): the pause ended there.
             pauses[last].end = closedAt
         }
-        var applied: [String: Int] = [:]
-        for row in try await connection.query(
-            "SELECT clock, count(*) AS n FROM sla_stage_log WHERE request_id = $1 GROUP BY clock", record.id)
-        {
-            applied[try row.decode(String.self, "clock")] = try row.decode(Int.self, "n")
+        let applied: [String: Int]
+        if let appliedStages {
+            applied = appliedStages
+        } else {
+            applied = try Self.appliedStages(from: try await connection.query(
+                "SELECT clock, count(*) AS n FROM sla_stage_log WHERE request_id = $1 GROUP BY clock", record.id))
         }
         let responsePauses = pauses.filter { pause in record.firstClaimedAt.map { pause.start < $0 } ?? true }
         let response = try SLAClock(
@@ -396,6 +412,13 @@ public struct RequestStore: Sendable {
             kind: .resolution, targetMinutes: service.resolutionTargetMinutes, startedAt: record.createdAt, pauses: pauses,
             stoppedAt: record.closedAt, stagesApplied: applied["resolution"] ?? 0)
         return SLAClocks(response: response, resolution: resolution)
+    }
+
+    /// Stages applied per clock, from rows of `clock` and `n`.
+    static func appliedStages(from rows: PostgresRows) throws -> [String: Int] {
+        var applied: [String: Int] = [:]
+        for row in rows { applied[try row.decode(String.self, "clock")] = try row.decode(Int.self, "n") }
+        return applied
     }
 
     static func insertEvent(

@@ -154,6 +154,15 @@ struct SLAScannerTests {
             #expect(try await Self.stages(pool, code) == [
                 "response:1:50", "response:2:75", "response:3:100:breach", "resolution:1:50",
             ])
+
+            // A change after that stage (the officer releases it at 13:00) counts the stages
+            // already applied (read in the round trip that locks the row): the next is the
+            // resolution clock's 75 %, not its 50 % again.
+            clock.set(jakarta("2026-12-28T13:00:00+07:00"))
+            _ = try await RequestStore(pool: pool).apply(.release(reason: nil), by: .staff(officer), trackingCode: code, catalog: snapshot, now: clock.now())
+            let next = try await Self.nextSLA(pool, code)
+            #expect(next.clock == "resolution")
+            #expect(next.stage == 2)
         }
     }
 
