@@ -247,11 +247,13 @@ public final class PostgresConnection: @unchecked Sendable {
     /// in one round trip, and returns the rows of `statements`: the reads of an answer (what was
     /// just written) need no round trip of their own before COMMIT. The transaction has ended when
     /// this returns, so `transaction` sends no COMMIT of its own; nothing may run in the body after
-    /// it. If a statement or COMMIT fails, the first error is thrown and nothing was written.
-    /// Outside a transaction the statements run as `query(batch:)` would.
+    /// it. If a statement or COMMIT fails, the first error is thrown and nothing was written; an
+    /// error the body throws after this returns (decoding the rows, say) undoes nothing. Once sent
+    /// it is not cancelled with its task (the statement deadline still applies), as COMMIT in
+    /// `transaction` is not. Outside a transaction the statements run as `query(batch:)` would.
     public func queryAndCommit(batch statements: [PostgresStatement]) async throws -> [PostgresRows] {
         guard transactionStatus != PQTRANS_IDLE || !queued.isEmpty else { return try await query(batch: statements) }
-        // Not cancellable once sent, as COMMIT in `transaction` is not: the outcome must be known.
+        // The outcome of COMMIT must be known: no cancel once sent.
         let rows = try await pipelineAfterQueued(statements.map { ($0.sql, $0.binds) } + [("COMMIT", [])], honourCancellation: false)
         committedByBody = true
         return Array(rows.dropLast())

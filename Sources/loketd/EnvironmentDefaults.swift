@@ -26,7 +26,7 @@ enum EnvironmentDefaults {
         }
         for name in flags {
             if let text = value(name), !["0", "1", "true", "false"].contains(text.lowercased()) {
-                throw ValidationError("\(name) must be 1 or 0, not \"\(text)\"")
+                throw ValidationError("\(name) must be 1, 0, true or false, not \"\(text)\"")
             }
         }
     }

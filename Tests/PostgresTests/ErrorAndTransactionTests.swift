@@ -321,6 +321,20 @@ struct ErrorAndTransactionTests {
             #expect(atRead?.sqlState == .divisionByZero)
             #expect(try await pool.query("SELECT count(*) AS n FROM pairs").single().decode(Int.self, "n") == 0)
             #expect(try await pool.query("SELECT count(*) AS n FROM units WHERE id IN (3, 4)").single().decode(Int.self, "n") == 0)
+            // An error the body throws after it undoes nothing: the transaction has committed. The
+            // next transaction on the connection commits as usual.
+            await #expect(throws: Abort.self) {
+                try await pool.transaction { connection in
+                    try await connection.queue("INSERT INTO units VALUES ($1, $2)", 5, "DINKES")
+                    _ = try await connection.queryAndCommit(batch: [PostgresStatement("SELECT count(*) AS n FROM units")])
+                    throw Abort()
+                }
+            }
+            #expect(try await pool.query("SELECT count(*) AS n FROM units WHERE id = 5").single().decode(Int.self, "n") == 1)
+            try await pool.transaction { connection in
+                try await connection.queue("DELETE FROM units WHERE id = $1", 5)
+            }
+            #expect(try await pool.query("SELECT count(*) AS n FROM units WHERE id = 5").single().decode(Int.self, "n") == 0)
             // Outside a transaction it is a batch: no COMMIT, no warning, the rows all the same.
             let alone = try await pool.withConnection { connection in
                 try await connection.queryAndCommit(batch: [PostgresStatement("SELECT count(*) AS n FROM units")])
