@@ -163,9 +163,13 @@ public struct RequestStore: Sendable {
     }
 
     public func find(trackingCode: String, on connection: PostgresConnection, forUpdate: Bool = false) async throws -> RequestRecord? {
-        let sql = "SELECT \(RequestRecord.columns) FROM service_requests WHERE tracking_code = $1"
-            + (forUpdate ? " FOR UPDATE" : "")
-        return try await connection.query(sql, trackingCode).first.map(RequestRecord.init(row:))
+        try await connection.query(batch: [Self.findQuery(trackingCode, forUpdate: forUpdate)])[0].first.map(RequestRecord.init(row:))
+    }
+
+    private static func findQuery(_ trackingCode: String, forUpdate: Bool) -> PostgresStatement {
+        PostgresStatement(
+            "SELECT \(RequestRecord.columns) FROM service_requests WHERE tracking_code = $1" + (forUpdate ? " FOR UPDATE" : ""),
+            trackingCode)
     }
 
     public func find(trackingCode: String) async throws -> RequestRecord? {
@@ -299,7 +303,7 @@ public struct RequestStore: Sendable {
             // The row, locked, and the SLA stages already applied to it, in one round trip: the
             // count runs after the lock is held, with a snapshot of its own, as it would alone.
             let answers = try await connection.query(batch: [
-                PostgresStatement("SELECT \(RequestRecord.columns) FROM service_requests WHERE tracking_code = $1 FOR UPDATE", trackingCode),
+                Self.findQuery(trackingCode, forUpdate: true),
                 PostgresStatement(
                     """
                     SELECT clock, count(*) AS n FROM sla_stage_log
