@@ -1,34 +1,49 @@
 import ArgumentParser
 import Foundation
+import Synchronization
 
 /// The LOKET_* variables that give options their defaults. ArgumentParser cannot fail while it
-/// computes a default, so a value that does not parse falls back there, and the command's
-/// `validate()` refuses it with `check`: a mistyped number in a unit file or a ConfigMap must stop
-/// the process with a clear message, not quietly run it with another value.
+/// computes a default, so a value that does not parse falls back there and is remembered, and the
+/// command's `validate()` refuses it with `check()`: a mistyped number in a unit file or a
+/// ConfigMap must stop the process with a clear message, not quietly run it with another value.
+/// Only the variables the command's own options read are remembered, so no list of names is kept
+/// beside the options.
 enum EnvironmentDefaults {
-    /// The whole number in `name`; `fallback` when it is unset or empty (or does not parse: see `check`).
+    /// Variables read so far whose value did not parse: the message that refuses each.
+    private static let refused = Mutex<[String: String]>([:])
+
+    /// The whole number in `name`; `fallback` when it is unset or empty, or does not parse (then
+    /// `check()` refuses it).
     static func integer(_ name: String, default fallback: Int) -> Int {
-        value(name).flatMap { Int($0) } ?? fallback
+        guard let text = value(name) else { return fallback }
+        guard let number = Int(text) else {
+            refuse(name, "must be a whole number, not \"\(text)\"")
+            return fallback
+        }
+        return number
     }
 
-    /// On when `name` is 1 or true (any case); off when unset, empty, 0 or false.
+    /// On when `name` is 1 or true (any case); off when unset, empty, 0 or false; anything else is
+    /// off and refused by `check()`.
     static func flag(_ name: String) -> Bool {
-        value(name).map { ["1", "true"].contains($0.lowercased()) } ?? false
+        guard let text = value(name) else { return false }
+        switch text.lowercased() {
+        case "1", "true": return true
+        case "0", "false": return false
+        default:
+            refuse(name, "must be 1, 0, true or false, not \"\(text)\"")
+            return false
+        }
     }
 
-    /// Refuses a set variable among `integers` that is not a whole number, or among `flags` that
-    /// is not 1, 0, true or false.
-    static func check(integers: [String] = [], flags: [String] = []) throws {
-        for name in integers {
-            if let text = value(name), Int(text) == nil {
-                throw ValidationError("\(name) must be a whole number, not \"\(text)\"")
-            }
-        }
-        for name in flags {
-            if let text = value(name), !["0", "1", "true", "false"].contains(text.lowercased()) {
-                throw ValidationError("\(name) must be 1, 0, true or false, not \"\(text)\"")
-            }
-        }
+    /// Refuses the first (by name) variable read for a default whose value did not parse.
+    static func check() throws {
+        guard let (name, problem) = refused.withLock({ $0.min { $0.key < $1.key } }) else { return }
+        throw ValidationError("\(name) \(problem)")
+    }
+
+    private static func refuse(_ name: String, _ problem: String) {
+        refused.withLock { $0[name] = problem }
     }
 
     private static func value(_ name: String) -> String? {

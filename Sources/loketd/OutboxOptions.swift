@@ -19,7 +19,7 @@ struct OutboxOptions: ParsableArguments {
     var webhookSecret: String? { ProcessInfo.processInfo.environment["LOKET_WEBHOOK_SECRET"] }
 
     func validate() throws {
-        try EnvironmentDefaults.check(integers: ["LOKET_WEBHOOK_TIMEOUT", "LOKET_WEBHOOK_MAX_ATTEMPTS"])
+        try EnvironmentDefaults.check()
         guard (1...100).contains(maxAttempts) else { throw ValidationError("--max-attempts must be 1…100") }
         guard (1...300).contains(webhookTimeout) else { throw ValidationError("--webhook-timeout must be 1…300 seconds") }
         if webhookURL?.isEmpty == false, webhookSecret?.isEmpty != false {

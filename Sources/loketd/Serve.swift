@@ -75,10 +75,7 @@ struct Serve: AsyncParsableCommand {
     var trustForwardedFor = EnvironmentDefaults.flag("LOKET_TRUST_FORWARDED_FOR")
 
     func validate() throws {
-        try EnvironmentDefaults.check(
-            integers: ["LOKET_PORT", "LOKET_POOL_SIZE", "LOKET_HTTP_THREADS", "LOKET_ACQUIRE_TIMEOUT", "LOKET_STATEMENT_DEADLINE",
-                       "LOKET_IDLE_TIMEOUT"],
-            flags: ["LOKET_TRUST_FORWARDED_FOR"])
+        try EnvironmentDefaults.check()
         guard (1...65535).contains(port) else { throw ValidationError("--port must be 1…65535") }
         guard (1...500).contains(poolSize) else { throw ValidationError("--pool-size must be 1…500") }
         guard (1...256).contains(httpThreads) else { throw ValidationError("--http-threads must be 1…256") }

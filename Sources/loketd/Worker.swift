@@ -41,7 +41,7 @@ struct Worker: AsyncParsableCommand {
     var metricsBind = ProcessInfo.processInfo.environment["LOKET_WORKER_METRICS_BIND"] ?? "127.0.0.1"
 
     func validate() throws {
-        try EnvironmentDefaults.check(integers: ["LOKET_WORKER_BATCH_SIZE", "LOKET_WORKER_TICK_SECONDS", "LOKET_WORKER_METRICS_PORT"])
+        try EnvironmentDefaults.check()
         guard (1...10_000).contains(batchSize) else { throw ValidationError("--batch-size must be 1…10000") }
         guard (0...65535).contains(metricsPort) else { throw ValidationError("--metrics-port must be 0…65535") }
         guard (1...3600).contains(tickSeconds) else { throw ValidationError("--tick-seconds must be 1…3600") }

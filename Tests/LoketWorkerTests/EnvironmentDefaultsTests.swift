@@ -44,5 +44,11 @@ struct EnvironmentDefaultsTests {
         #expect(status != 0)
         #expect(stderr.contains("--port must be 1…65535"), "\(stderr)")
         #expect(!stderr.contains("must be a whole number") && !stderr.contains("must be 1, 0, true or false"), "\(stderr)")
+        // A command refuses only the variables its own options read: serve's port is not the worker's.
+        let worker = try Self.run(
+            ["worker", "--tick-seconds", "0"], ["LOKET_PORT": "abc", "LOKET_DATABASE_URL": "host=/nonexistent dbname=none"])
+        #expect(worker.status == 64)
+        #expect(worker.stderr.contains("--tick-seconds must be 1…3600"), "\(worker.stderr)")
+        #expect(!worker.stderr.contains("LOKET_PORT"), "\(worker.stderr)")
     }
 }
