@@ -73,8 +73,9 @@ public final class PostgresConnection: @unchecked Sendable {
     /// Statements waiting to travel with the next one that needs an answer (`queue`, and the
     /// BEGIN of a `transaction`), sent together in one round trip through libpq's pipeline mode.
     private var queued: [(sql: String, binds: [PostgresBind])] = []
-    /// Set when a `transaction` body ended its transaction itself (`queryAndCommit`).
-    var committedByBody = false
+    /// Where the running `transaction` body stands with `queryAndCommit`, which ends the
+    /// transaction before the body returns; nil outside a `transaction` body.
+    var bodyEnd: TransactionBodyEnd?
     /// True when statements wait in `queued`; the pool never takes such a connection back as clean.
     var hasQueuedStatements: Bool { !queued.isEmpty }
     /// Usable as it stands for a new unit of work: not broken, not inside a transaction (begun or
@@ -236,6 +237,7 @@ public final class PostgresConnection: @unchecked Sendable {
     /// each. They run in the current transaction, or outside one in a single implicit transaction
     /// around the batch; the first error fails the statements after it and is thrown.
     public func query(batch statements: [PostgresStatement]) async throws -> [PostgresRows] {
+        try requireOpenTransactionBody()
         guard !statements.isEmpty else { return [] }
         if statements.count == 1 {
             return [try await run(statements[0].sql, statements[0].binds, honourCancellation: true)]
@@ -252,11 +254,40 @@ public final class PostgresConnection: @unchecked Sendable {
     /// it is not cancelled with its task (the statement deadline still applies), as COMMIT in
     /// `transaction` is not. Outside a transaction the statements run as `query(batch:)` would.
     public func queryAndCommit(batch statements: [PostgresStatement]) async throws -> [PostgresRows] {
+        try requireOpenTransactionBody()
         guard transactionStatus != PQTRANS_IDLE || !queued.isEmpty else { return try await query(batch: statements) }
-        // The outcome of COMMIT must be known: no cancel once sent.
-        let rows = try await pipelineAfterQueued(statements.map { ($0.sql, $0.binds) } + [("COMMIT", [])], honourCancellation: false)
-        committedByBody = true
+        let rows: [PostgresRows]
+        do {
+            // The outcome of COMMIT must be known: no cancel once sent.
+            rows = try await pipelineAfterQueued(statements.map { ($0.sql, $0.binds) } + [("COMMIT", [])], honourCancellation: false)
+            try Self.requireCommitted(rows[rows.count - 1])
+        } catch {
+            if bodyEnd != nil { bodyEnd = .failed }
+            throw error
+        }
+        if bodyEnd != nil { bodyEnd = .committed }
         return Array(rows.dropLast())
+    }
+
+    /// Refuses a statement in a `transaction` body after `queryAndCommit` ended the transaction:
+    /// it would run outside any transaction, and after a failed COMMIT it would be written though
+    /// the body's earlier statements were not.
+    func requireOpenTransactionBody() throws {
+        guard let bodyEnd, bodyEnd != .open else { return }
+        throw PostgresError(
+            sqlState: .noActiveSQLTransaction, severity: "ERROR",
+            message: bodyEnd == .committed
+                ? "a statement after queryAndCommit in a transaction body: the transaction has already committed"
+                : "a statement after a failed queryAndCommit in a transaction body: the transaction is over and nothing was written")
+    }
+
+    /// COMMIT of a transaction in which a statement failed (its error caught and not rethrown)
+    /// succeeds with the tag ROLLBACK: nothing was written, and that must not pass for success.
+    static func requireCommitted(_ commit: PostgresRows) throws {
+        guard commit.commandTag != "COMMIT" else { return }
+        throw PostgresError(
+            sqlState: .inFailedSQLTransaction, severity: "ERROR",
+            message: "the transaction was rolled back at COMMIT (server answered \(commit.commandTag)): a statement in it failed and its error was not rethrown")
     }
 
     /// Queues a statement whose answer nobody reads (an audit row, a summary upsert, an outbox
@@ -271,6 +302,7 @@ public final class PostgresConnection: @unchecked Sendable {
     }
 
     public func queue(_ sql: String, binds: [any PostgresEncodable]) async throws {
+        try requireOpenTransactionBody()
         if queued.isEmpty && transactionStatus == PQTRANS_IDLE {
             try await query(sql, binds: binds)
         } else {
@@ -343,6 +375,7 @@ public final class PostgresConnection: @unchecked Sendable {
     }
 
     func run(_ sql: String, _ binds: [PostgresBind], honourCancellation: Bool) async throws -> PostgresRows {
+        try requireOpenTransactionBody()
         if !queued.isEmpty {
             return try await pipelineAfterQueued([(sql, binds)], honourCancellation: honourCancellation)[0]
         }
@@ -352,6 +385,7 @@ public final class PostgresConnection: @unchecked Sendable {
     }
 
     func runScript(_ sql: String, honourCancellation: Bool) async throws {
+        try requireOpenTransactionBody()
         try await flushQueued(honourCancellation: honourCancellation)
         _ = try await withCancellableOperation(honourCancellation: honourCancellation) { operation in
             try await self.executeScriptOnLane(sql, operation: operation)

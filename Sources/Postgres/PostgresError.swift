@@ -33,6 +33,8 @@ public struct SQLState: RawRepresentable, Hashable, Sendable, CustomStringConver
     public static let exclusionViolation = SQLState("23P01")
     // Class 25 and 40: transaction state and rollback.
     public static let inFailedSQLTransaction = SQLState("25P02")
+    public static let noActiveSQLTransaction = SQLState("25P01")
+    public static let activeSQLTransaction = SQLState("25001")
     public static let readOnlySQLTransaction = SQLState("25006")
     public static let serializationFailure = SQLState("40001")
     public static let deadlockDetected = SQLState("40P01")

@@ -1,5 +1,15 @@
 import CLibPQ
 
+/// How far a `transaction` body has gone with `queryAndCommit`.
+enum TransactionBodyEnd {
+    /// The transaction is open: statements may run.
+    case open
+    /// queryAndCommit committed it: nothing more may run in the body.
+    case committed
+    /// queryAndCommit threw: the transaction is over (or aborted), nothing was written.
+    case failed
+}
+
 /// Transaction isolation levels (PostgreSQL has no real READ UNCOMMITTED).
 public enum IsolationLevel: String, Sendable {
     case readCommitted = "READ COMMITTED"
@@ -10,7 +20,8 @@ public enum IsolationLevel: String, Sendable {
 extension PostgresConnection {
     /// Runs `body` inside BEGIN … COMMIT. If `body` throws (or is cancelled) the transaction is
     /// rolled back and the error rethrown; if COMMIT fails, its error is thrown and nothing was
-    /// written.
+    /// written. A body that catches a statement's error and returns anyway has had its
+    /// transaction aborted by the server: that throws too (25P02), as nothing was written.
     public func transaction<T>(
         isolation: IsolationLevel = .readCommitted,
         readOnly: Bool = false,
@@ -19,24 +30,40 @@ extension PostgresConnection {
         // Fixed text chosen from enums: no value ever reaches this SQL. BEGIN is queued: it goes
         // out with the body's first statement (or with COMMIT), in one round trip.
         if Task.isCancelled { throw CancellationError() }
-        committedByBody = false
+        guard bodyEnd == nil else {
+            throw PostgresError(
+                sqlState: .activeSQLTransaction, severity: "ERROR",
+                message: "transaction() inside a transaction body: PostgreSQL does not nest transactions")
+        }
+        bodyEnd = .open
         queueFirst("BEGIN ISOLATION LEVEL \(isolation.rawValue) \(readOnly ? "READ ONLY" : "READ WRITE")")
         let value: T
         do {
             value = try await body(self)
         } catch {
+            bodyEnd = nil
             await rollbackAfterFailure()
             throw error
         }
-        // The body's last reads carried COMMIT (queryAndCommit): the transaction is over.
-        if committedByBody {
-            committedByBody = false
+        let end = bodyEnd
+        bodyEnd = nil
+        switch end {
+        case .committed?:
+            // The body's last reads carried COMMIT (queryAndCommit): the transaction is over.
             return value
+        case .failed?:
+            // queryAndCommit threw and the body went on to return: nothing was committed.
+            await rollbackAfterFailure()
+            throw PostgresError(
+                sqlState: .inFailedSQLTransaction, severity: "ERROR",
+                message: "queryAndCommit failed and the transaction body returned anyway: nothing was written")
+        case .open?, nil:
+            break
         }
         do {
             // With statements still queued, COMMIT travels with them; else on its own. Prepared
             // once per connection like BEGIN, so the server does not parse it for every transaction.
-            _ = try await run("COMMIT", [], honourCancellation: false)
+            try Self.requireCommitted(try await run("COMMIT", [], honourCancellation: false))
         } catch {
             await rollbackAfterFailure()
             throw error

@@ -344,6 +344,83 @@ struct ErrorAndTransactionTests {
         }
     }
 
+    /// A body that catches an error and returns anyway must not pass for a committed transaction:
+    /// the server answers COMMIT of an aborted transaction with ROLLBACK, and a statement after
+    /// queryAndCommit would run outside any transaction.
+    @Test func aBodyThatSwallowsAnErrorDoesNotCommit() async throws {
+        try await TestDatabase.withPool(maxConnections: 2) { pool, _ in
+            try await pool.withConnection { connection in
+                try await connection.executeScript(Self.schema + """
+                    CREATE TABLE pairs (n int NOT NULL CONSTRAINT pairs_n_key UNIQUE DEFERRABLE INITIALLY DEFERRED);
+                    """)
+            }
+            func count(_ table: String, _ id: Int) async throws -> Int {
+                let sql = table == "units" ? "SELECT count(*) AS n FROM units WHERE id = $1" : "SELECT count(*) AS n FROM pairs WHERE n = $1"
+                return try await pool.query(sql, id).single().decode(Int.self, "n")
+            }
+            try await pool.withConnection { connection in
+                // A statement fails, the body catches it and returns: COMMIT is answered ROLLBACK.
+                let swallowed = await #expect(throws: PostgresError.self) {
+                    try await connection.transaction { connection in
+                        try await connection.query("INSERT INTO units VALUES ($1, $2)", 10, "DINSOS")
+                        _ = try? await connection.query("INSERT INTO units VALUES ($1, $2)", 11, "DINSOS")
+                    }
+                }
+                #expect(swallowed?.sqlState == .inFailedSQLTransaction)
+                #expect(try await count("units", 10) == 0)
+
+                // After queryAndCommit nothing more runs in the body; what did commit stays.
+                let after = await #expect(throws: PostgresError.self) {
+                    try await connection.transaction { connection in
+                        try await connection.queue("INSERT INTO units VALUES ($1, $2)", 12, "DINKES")
+                        _ = try await connection.queryAndCommit(batch: [PostgresStatement("SELECT 1 AS n")])
+                        try await connection.query("INSERT INTO units VALUES ($1, $2)", 13, "BAPPEDA")
+                    }
+                }
+                #expect(after?.sqlState == .noActiveSQLTransaction)
+                #expect(try await count("units", 12) == 1)
+                #expect(try await count("units", 13) == 0)
+
+                // COMMIT fails inside queryAndCommit; the body catches that, tries to go on and
+                // returns: nothing at all is written, and the transaction says so.
+                var refusedAfterFailure: PostgresError?
+                let failedCommit = await #expect(throws: PostgresError.self) {
+                    try await connection.transaction { connection in
+                        try await connection.queue("INSERT INTO pairs VALUES ($1)", 7)
+                        try await connection.queue("INSERT INTO pairs VALUES ($1)", 7)
+                        _ = try? await connection.queryAndCommit(batch: [PostgresStatement("SELECT 1 AS n")])
+                        do {
+                            try await connection.queue("INSERT INTO units VALUES ($1, $2)", 14, "DISHUB")
+                        } catch let error as PostgresError {
+                            refusedAfterFailure = error
+                        }
+                    }
+                }
+                #expect(failedCommit?.sqlState == .inFailedSQLTransaction)
+                #expect(refusedAfterFailure?.sqlState == .noActiveSQLTransaction)
+                #expect(try await count("pairs", 7) == 0)
+                #expect(try await count("units", 14) == 0)
+
+                // Transactions do not nest.
+                let nested = await #expect(throws: PostgresError.self) {
+                    try await connection.transaction { connection in
+                        try await connection.query("INSERT INTO units VALUES ($1, $2)", 15, "DPRD")
+                        try await connection.transaction { try await $0.query("SELECT 1") }
+                    }
+                }
+                #expect(nested?.sqlState == .activeSQLTransaction)
+                #expect(try await count("units", 15) == 0)
+
+                // The connection is sound afterwards.
+                try await connection.transaction { connection in
+                    try await connection.queue("INSERT INTO units VALUES ($1, $2)", 16, "DPUPR")
+                }
+                #expect(try await count("units", 16) == 1)
+            }
+            #expect(pool.metrics.replaced == 0)
+        }
+    }
+
 }
 
 /// A tiny thread-safe counter for tests.
