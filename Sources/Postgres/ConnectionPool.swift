@@ -1,5 +1,6 @@
 import CLibPQ
 import Logging
+import NIOCore
 import Synchronization
 
 /// Why the pool could not hand out a connection.
@@ -80,10 +81,13 @@ public final class ConnectionPool: Sendable {
         }
     }
 
+    /// `lanes`: the threads that make the libpq calls of the pool's connections (at most one per
+    /// connection, at most 64); by default one per processor this process may use.
     public init(
         configuration: PostgresConfiguration,
         maxConnections: Int = 10,
         acquireTimeout: Duration = .seconds(5),
+        lanes: Int = ConnectionPool.usableProcessors,
         logger: Logger = Logger(label: "loket.postgres.pool")
     ) {
         precondition(maxConnections >= 1, "a pool needs at least one connection")
@@ -92,8 +96,13 @@ public final class ConnectionPool: Sendable {
         self.acquireTimeout = acquireTimeout
         self.logger = logger
         self.state = Mutex(State())
-        self.lanes = LaneGroup(maxConnections: maxConnections)
+        self.lanes = LaneGroup(lanes: lanes, maxConnections: maxConnections)
     }
+
+    /// The processors this process may use, as SwiftNIO counts them: its cgroup's CPU quota and
+    /// cpuset (a container limited to 2 CPUs on a 32-processor node gets 2), else every processor
+    /// online. Foundation's `activeProcessorCount` ignores the cgroup.
+    public static var usableProcessors: Int { System.coreCount }
 
     public var metrics: ConnectionPoolMetrics {
         state.withLock { s in

@@ -40,7 +40,11 @@ final class Lane: TaskExecutor, @unchecked Sendable {
     private var refused: Int32 = 0
     private let threadID = ThreadIdentity()
 
+    /// The thread's name (at most 15 bytes reach the system).
+    private let name: String
+
     init(name: String) {
+        self.name = name
         epoll = epoll_create1(Int32(EPOLL_CLOEXEC))
         wakeup = eventfd(0, Int32(EFD_CLOEXEC | EFD_NONBLOCK))
         precondition(epoll >= 0 && wakeup >= 0, "cannot create a lane's epoll set: \(String(cString: strerror(errno)))")
@@ -131,6 +135,9 @@ final class Lane: TaskExecutor, @unchecked Sendable {
 
     private func run() {
         threadID.adoptCurrent()
+        // Foundation keeps `Thread.name` to itself on Linux: name the system thread too, so that
+        // top -H, perf and /proc show which threads make the database calls.
+        _ = loket_name_this_thread(name)
         var batch: [UnownedJob] = []
         var sockets = [Int32](repeating: 0, count: 64)
         var flags = [UInt32](repeating: 0, count: 64)
@@ -176,16 +183,15 @@ struct LaneWaitError: Error {
     var reason: String { String(cString: strerror(errno)) }
 }
 
-/// The lanes of one pool: one per processor (LOKET_PQ_LANES overrides), at most one per
-/// connection, handed out in turn. When the group goes (with its pool), each lane's thread ends
-/// once the last connection on it is released.
+/// The lanes of one pool (`ConnectionPool`'s `lanes`, one per usable processor by default), at
+/// most one per connection and at most 64, handed out in turn. When the group goes (with its
+/// pool), each lane's thread ends once the last connection on it is released.
 final class LaneGroup: Sendable {
     let lanes: [Lane]
     private let turn = Atomic<Int>(0)
 
-    init(maxConnections: Int) {
-        let configured = ProcessInfo.processInfo.environment["LOKET_PQ_LANES"].flatMap { Int($0) }
-        let count = max(1, min(configured ?? ProcessInfo.processInfo.activeProcessorCount, maxConnections, 64))
+    init(lanes wanted: Int, maxConnections: Int) {
+        let count = max(1, min(wanted, maxConnections, 64))
         lanes = (0..<count).map { Lane(name: "loket-pq-\($0)") }
     }
 

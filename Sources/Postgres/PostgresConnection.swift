@@ -100,7 +100,7 @@ public final class PostgresConnection: @unchecked Sendable {
 
     /// Opens a connection with a lane of its own (a pool's connections share the pool's lanes).
     public static func connect(_ configuration: PostgresConfiguration) async throws -> PostgresConnection {
-        let group = LaneGroup(maxConnections: 1)
+        let group = LaneGroup(lanes: 1, maxConnections: 1)
         // The connection checks in before the group goes, so the lane lasts as long as it does.
         defer { withExtendedLifetime(group) {} }
         return try await connect(configuration, on: group.next())

@@ -50,3 +50,18 @@ struct DatabaseOptions: ParsableArguments {
         }
     }
 }
+
+/// --pq-lanes, for the commands that keep a pool open (serve, worker).
+struct LaneOptions: ParsableArguments {
+    @Option(help: """
+        Threads that make the database calls of the pool's connections (LOKET_PQ_LANES): by \
+        default one per processor this process may use (its cgroup's CPU quota and cpuset \
+        counted, as in a container), \
+        at most one per connection.
+        """)
+    var pqLanes: Int = EnvironmentDefaults.integer("LOKET_PQ_LANES", default: ConnectionPool.usableProcessors)
+
+    func validate() throws {
+        guard (1...64).contains(pqLanes) else { throw ValidationError("--pq-lanes must be 1…64") }
+    }
+}

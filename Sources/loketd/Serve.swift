@@ -12,7 +12,7 @@ struct Serve: AsyncParsableCommand {
         abstract: "Run the HTTP API (citizen API, Open311, operations endpoints).",
         discussion: """
             Every option can also be set in the environment (LOKET_BIND, LOKET_PORT, LOKET_POOL_SIZE, \
-            LOKET_HTTP_THREADS, LOKET_ACQUIRE_TIMEOUT, LOKET_STATEMENT_DEADLINE, LOKET_IDLE_TIMEOUT, \
+            LOKET_HTTP_THREADS, LOKET_PQ_LANES, LOKET_ACQUIRE_TIMEOUT, LOKET_STATEMENT_DEADLINE, LOKET_IDLE_TIMEOUT, \
             LOKET_LOG_LEVEL, LOKET_LOG_FORMAT, LOKET_TRACKING_PREFIX, LOKET_JURISDICTION_ID, \
             LOKET_PUBLIC_URL, LOKET_TRUST_FORWARDED_FOR). Stops gracefully on SIGTERM or SIGINT: \
             requests in flight finish, then the database pool closes.
@@ -31,8 +31,10 @@ struct Serve: AsyncParsableCommand {
     @Option(help: "TCP port to listen on.")
     var port: Int = EnvironmentDefaults.integer("LOKET_PORT", default: 8080)
 
-    @Option(help: "Database connections (they share one libpq thread per processor).")
+    @Option(help: "Database connections (LOKET_POOL_SIZE; they share the --pq-lanes threads).")
     var poolSize: Int = EnvironmentDefaults.integer("LOKET_POOL_SIZE", default: 16)
+
+    @OptionGroup var lanes: LaneOptions
 
     @Option(help: """
         Threads that read and write the HTTP connections (LOKET_HTTP_THREADS). Handlers and the \
@@ -97,7 +99,7 @@ struct Serve: AsyncParsableCommand {
         configuration.statementDeadline = statementDeadline > 0 ? .seconds(statementDeadline) : nil
         let pool = ConnectionPool(
             configuration: configuration, maxConnections: poolSize, acquireTimeout: .seconds(acquireTimeout),
-            logger: Logger(label: "loketd.pool"))
+            lanes: lanes.pqLanes, logger: Logger(label: "loketd.pool"))
         var options = ServerOptions()
         options.host = bind
         options.port = port
@@ -109,6 +111,7 @@ struct Serve: AsyncParsableCommand {
         if let secret = ProcessInfo.processInfo.environment["LOKET_SESSION_SECRET"], !secret.isEmpty { options.api.sessionSecret = secret }
         logger.info("starting", metadata: [
             "bind": "\(bind):\(port)", "database": "\(database.configuration.redacted)", "http_threads": "\(httpThreads)",
+            "pq_lanes": "\(min(lanes.pqLanes, poolSize))",
         ])
         let eventLoops = MultiThreadedEventLoopGroup(numberOfThreads: httpThreads)
         let app = buildApplication(options: options, pool: pool, migrator: migrator, eventLoopGroup: eventLoops, logger: logger)

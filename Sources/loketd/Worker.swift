@@ -27,6 +27,7 @@ struct Worker: AsyncParsableCommand {
     @OptionGroup var database: DatabaseOptions
     @OptionGroup var logging: LoggingOptions
     @OptionGroup var outbox: OutboxOptions
+    @OptionGroup var lanes: LaneOptions
 
     @Option(help: "Requests per SLA scan batch (LOKET_WORKER_BATCH_SIZE).")
     var batchSize = EnvironmentDefaults.integer("LOKET_WORKER_BATCH_SIZE", default: 500)
@@ -54,7 +55,7 @@ struct Worker: AsyncParsableCommand {
         let logger = Logger(label: "loketd.worker")
         let configuration = database.configuration
         let pool = ConnectionPool(configuration: configuration, maxConnections: 4, acquireTimeout: .seconds(30),
-                                  logger: Logger(label: "loketd.worker.pool"))
+                                  lanes: lanes.pqLanes, logger: Logger(label: "loketd.worker.pool"))
         let catalog = CatalogCache(pool: pool)
         let slaWakeup = Wakeup()
         let outboxWakeup = Wakeup()

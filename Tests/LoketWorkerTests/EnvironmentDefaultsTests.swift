@@ -26,6 +26,8 @@ struct EnvironmentDefaultsTests {
         (["serve"], "LOKET_TRUST_FORWARDED_FOR", "yes", "LOKET_TRUST_FORWARDED_FOR must be 1, 0, true or false, not \"yes\""),
         (["worker"], "LOKET_WORKER_TICK_SECONDS", "5s", "LOKET_WORKER_TICK_SECONDS must be a whole number, not \"5s\""),
         (["worker"], "LOKET_WEBHOOK_MAX_ATTEMPTS", "eight", "LOKET_WEBHOOK_MAX_ATTEMPTS must be a whole number, not \"eight\""),
+        (["serve"], "LOKET_PQ_LANES", "two", "LOKET_PQ_LANES must be a whole number, not \"two\""),
+        (["worker"], "LOKET_PQ_LANES", "0", "--pq-lanes must be 1…64"),
     ])
     func aSettingThatDoesNotParseIsRefused(arguments: [String], name: String, value: String, message: String) throws {
         // No database is reachable here: the refusal must come before any connection is tried.

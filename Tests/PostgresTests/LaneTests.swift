@@ -11,12 +11,27 @@ struct LaneTests {
     static func twoOnOneLane(_ configuration: PostgresConfiguration) async throws
         -> (PostgresConnection, PostgresConnection, [PostgresConnection])
     {
-        let group = LaneGroup(maxConnections: 2)
+        let group = LaneGroup(lanes: 2, maxConnections: 2)
         defer { withExtendedLifetime(group) {} }
         let first = try await PostgresConnection.connect(configuration, on: group.lanes[0])
         let second = try await PostgresConnection.connect(configuration, on: group.lanes[0])
         #expect(first.lane === second.lane)
         return (first, second, [first, second])
+    }
+
+    /// Each lane's thread carries its name where the system shows it (top -H, perf).
+    @Test func laneThreadsAreNamedForTheSystem() async throws {
+        let group = LaneGroup(lanes: 2, maxConnections: 2)
+        defer { withExtendedLifetime(group) {} }
+        func names() -> [String] {
+            let tasks = (try? FileManager.default.contentsOfDirectory(atPath: "/proc/self/task")) ?? []
+            return tasks.compactMap { try? String(contentsOfFile: "/proc/self/task/\($0)/comm", encoding: .utf8) }
+                .map { $0.trimmingCharacters(in: .whitespacesAndNewlines) }
+        }
+        for _ in 0..<500 where !names().contains("loket-pq-1") {
+            try await Task.sleep(for: .milliseconds(10))
+        }
+        #expect(names().contains("loket-pq-1"), "\(names())")
     }
 
     /// The slow statement waits for a lock the test holds, so it cannot end before the quick
@@ -118,7 +133,7 @@ struct LaneTests {
     /// A lane's thread ends once its group is gone and its last connection released, not before.
     @Test func aLaneEndsWithItsLastConnection() async throws {
         try await TestDatabase.with { configuration in
-            var group: LaneGroup? = LaneGroup(maxConnections: 1)
+            var group: LaneGroup? = LaneGroup(lanes: 1, maxConnections: 1)
             let lane = group!.lanes[0]
             var connection: PostgresConnection? = try await PostgresConnection.connect(configuration, on: lane)
             group = nil
@@ -134,7 +149,7 @@ struct LaneTests {
 
     /// A socket epoll will not watch fails the wait at once (waiting again would spin the lane).
     @Test func aSocketThatCannotBeWatchedFailsTheWaitAtOnce() async throws {
-        let group = LaneGroup(maxConnections: 1)
+        let group = LaneGroup(lanes: 1, maxConnections: 1)
         let lane = group.lanes[0]
         let error = await withTaskExecutorPreference(lane) { () async -> LaneWaitError? in
             do {
