@@ -151,9 +151,17 @@ let package = Package(
             path: "bench/swift/report-bench",
             swiftSettings: loketSettings
         ),
+        // Scratch databases and template databases for the integration tests.
+        .target(
+            name: "LoketTestSupport",
+            dependencies: ["Postgres"],
+            path: "Tests/LoketTestSupport",
+            swiftSettings: loketSettings
+        ),
         .testTarget(
             name: "LoketWorkerTests",
             dependencies: [
+                "LoketTestSupport",
                 "LoketWorker",
                 "LoketStore",
                 "LoketCore",
@@ -165,12 +173,12 @@ let package = Package(
         ),
         .testTarget(
             name: "PostgresTests",
-            dependencies: ["Postgres"],
+            dependencies: ["Postgres", "LoketTestSupport"],
             swiftSettings: loketSettings
         ),
         .testTarget(
             name: "LoketAdminTests",
-            dependencies: ["LoketStore", "LoketCore", "Postgres", .product(name: "Crypto", package: "swift-crypto")],
+            dependencies: ["LoketStore", "LoketCore", "Postgres", "LoketTestSupport"],
             swiftSettings: loketSettings
         ),
         .testTarget(
@@ -184,6 +192,7 @@ let package = Package(
         .testTarget(
             name: "LoketAPITests",
             dependencies: [
+                "LoketTestSupport",
                 "LoketAPI",
                 "LoketStore",
                 "LoketCore",
@@ -196,6 +205,7 @@ let package = Package(
         .testTarget(
             name: "LoketCLITests",
             dependencies: [
+                "LoketTestSupport",
                 "LoketAPI",
                 "LoketStore",
                 "Postgres",

@@ -1,49 +1,22 @@
-import Crypto
 import Foundation
 import HTTPTypes
 import Hummingbird
 import HummingbirdTesting
 import LoketAPI
 import LoketStore
+import LoketTestSupport
 import Postgres
 import Prometheus
 import Testing
 
-/// A database of its own for each test, copied from a template that holds the migrated schema and
-/// the sample catalog (built once per schema version), and a router over it.
+/// A database of its own for each test, copied from the template that holds the migrated schema
+/// and the sample catalog (DatabaseTemplate.seeded), and a router over it.
 enum APITestEnvironment {
-    static var repositoryRoot: URL {
-        URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
-    }
-
-    static let template = TemplateDatabase()
-
-    static func adminConnection() async throws -> PostgresConnection {
-        guard ProcessInfo.processInfo.environment["PGHOST"] != nil else {
-            throw SetupError("PGHOST is not set: run the tests with deploy/test.sh, which starts a private PostgreSQL cluster")
-        }
-        return try await PostgresConnection.connect(PostgresConfiguration(conninfo: "dbname=postgres", applicationName: "loket-tests"))
-    }
+    static var repositoryRoot: URL { ScratchDatabase.repositoryRoot }
 
     /// A fresh copy of the seeded database for `body`, dropped afterwards.
     static func withDatabase<T>(_ body: (PostgresConfiguration) async throws -> T) async throws -> T {
-        let templateName = try await template.name()
-        let name = "loket_api_" + UUID().uuidString.lowercased().replacingOccurrences(of: "-", with: "")
-        let admin = try await adminConnection()
-        let quotedTemplate = try await admin.escapeIdentifier(templateName)
-        let quoted = try await admin.escapeIdentifier(name)
-        try await admin.executeScript("CREATE DATABASE \(quoted) TEMPLATE \(quotedTemplate)")
-        let configuration = PostgresConfiguration(conninfo: "dbname=\(name)", applicationName: "loket-tests")
-        do {
-            let value = try await body(configuration)
-            try await admin.executeScript("DROP DATABASE \(quoted) WITH (FORCE)")
-            await admin.close()
-            return value
-        } catch {
-            try? await admin.executeScript("DROP DATABASE \(quoted) WITH (FORCE)")
-            await admin.close()
-            throw error
-        }
+        try await ScratchDatabase.with("loket_api", template: .seeded, body)
     }
 
     /// The router over a fresh database, with a pool, for `app.test(.router)`.
@@ -80,53 +53,7 @@ struct TestApp {
     }
 }
 
-/// Creates the template database once per schema and seed version.
-actor TemplateDatabase {
-    private var created: String?
-
-    func name() async throws -> String {
-        if let created { return created }
-        let root = APITestEnvironment.repositoryRoot
-        var hasher = SHA256()
-        for folder in ["SQL/migrations", "SQL/seed"] {
-            let directory = root.appendingPathComponent(folder)
-            for file in try FileManager.default.contentsOfDirectory(atPath: directory.path).sorted() where file.hasSuffix(".sql") {
-                hasher.update(data: try Data(contentsOf: directory.appendingPathComponent(file)))
-            }
-        }
-        let digest = hasher.finalize().map { String(format: "%02x", $0) }.joined().prefix(16)
-        let name = "loket_template_\(digest)"
-        let admin = try await APITestEnvironment.adminConnection()
-        let exists = try await admin.query("SELECT 1 FROM pg_database WHERE datname = $1", name)
-        if exists.isEmpty {
-            let building = name + "_building_\(UInt32.random(in: 0...UInt32.max))"
-            let quoted = try await admin.escapeIdentifier(building)
-            try await admin.executeScript("CREATE DATABASE \(quoted)")
-            let connection = try await PostgresConnection.connect(PostgresConfiguration(conninfo: "dbname=\(building)"))
-            try await Migrator(directory: root.appendingPathComponent("SQL/migrations")).apply(on: connection)
-            let seed = root.appendingPathComponent("SQL/seed")
-            for file in try FileManager.default.contentsOfDirectory(atPath: seed.path).sorted() where file.hasSuffix(".sql") {
-                let sql = try String(contentsOf: seed.appendingPathComponent(file), encoding: .utf8)
-                try await connection.transaction { try await $0.executeScript(sql) }
-            }
-            await connection.close()
-            // Renaming makes the finished template appear atomically to other test processes.
-            do {
-                try await admin.executeScript("ALTER DATABASE \(quoted) RENAME TO \(try await admin.escapeIdentifier(name))")
-            } catch let error as PostgresError where error.sqlState == SQLState("42P04") || error.sqlState == SQLState("23505") {
-                try await admin.executeScript("DROP DATABASE \(quoted)")
-            }
-        }
-        await admin.close()
-        created = name
-        return name
-    }
-}
-
-struct SetupError: Error, CustomStringConvertible {
-    let description: String
-    init(_ description: String) { self.description = description }
-}
+typealias SetupError = TestSetupError
 
 /// JSON helpers for tests.
 extension ByteBuffer {

@@ -6,6 +6,7 @@ import Hummingbird
 import Logging
 import LoketAPI
 import LoketStore
+import LoketTestSupport
 import Postgres
 import Prometheus
 import ServiceLifecycle
@@ -14,41 +15,11 @@ import Testing
 /// A real Loket server for each test: its own copy of the seeded database, served over HTTP on a
 /// free loopback port by the same router `loketd serve` uses.
 enum CLITestEnvironment {
-    static var repositoryRoot: URL {
-        URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
-    }
-
-    static let template = CLITemplateDatabase()
-
-    static func adminConnection() async throws -> PostgresConnection {
-        guard ProcessInfo.processInfo.environment["PGHOST"] != nil else {
-            throw SetupError("PGHOST is not set: run the tests with deploy/test.sh, which starts a private PostgreSQL cluster")
-        }
-        return try await PostgresConnection.connect(PostgresConfiguration(conninfo: "dbname=postgres", applicationName: "loket-cli-tests"))
-    }
-
     /// Runs `body` against a server on a fresh copy of the seeded database; stops the server and
     /// drops the database afterwards.
     static func withServer<T: Sendable>(_ body: @Sendable (TestServer) async throws -> T) async throws -> T {
-        let templateName = try await template.name()
-        let name = "loket_cli_" + UUID().uuidString.lowercased().replacingOccurrences(of: "-", with: "")
-        let admin = try await adminConnection()
-        let quoted = try await admin.escapeIdentifier(name)
-        try await admin.executeScript("CREATE DATABASE \(quoted) TEMPLATE \(try await admin.escapeIdentifier(templateName))")
-        let pool = ConnectionPool(
-            configuration: PostgresConfiguration(conninfo: "dbname=\(name)", applicationName: "loket-cli-tests"),
-            maxConnections: 4, acquireTimeout: .seconds(5))
-        do {
-            let value = try await serve(pool: pool, body)
-            await pool.close()
-            try await admin.executeScript("DROP DATABASE \(quoted) WITH (FORCE)")
-            await admin.close()
-            return value
-        } catch {
-            await pool.close()
-            try? await admin.executeScript("DROP DATABASE \(quoted) WITH (FORCE)")
-            await admin.close()
-            throw error
+        try await ScratchDatabase.withPool("loket_cli", template: .seeded, applicationName: "loket-cli-tests") { pool, _ in
+            try await serve(pool: pool, body)
         }
     }
 
@@ -301,62 +272,7 @@ func closedLoopbackPort() throws -> Int {
     return Int(UInt16(bigEndian: address.sin_port))
 }
 
-/// Creates the template database (migrated schema and sample catalog) once per schema and seed
-/// version; each test copies it, which takes milliseconds instead of a migration run.
-actor CLITemplateDatabase {
-    /// One build shared by every test of the process: tests start together, and each must not
-    /// build a template of its own while the first is still being built.
-    private var building: Task<String, any Error>?
-
-    func name() async throws -> String {
-        if let building { return try await building.value }
-        let task = Task { try await Self.create() }
-        building = task
-        return try await task.value
-    }
-
-    private static func create() async throws -> String {
-        let root = CLITestEnvironment.repositoryRoot
-        // FNV-1a over the SQL files: a cheap fingerprint, enough to tell schema versions apart.
-        var hash: UInt64 = 0xcbf2_9ce4_8422_2325
-        for folder in ["SQL/migrations", "SQL/seed"] {
-            let directory = root.appendingPathComponent(folder)
-            for file in try FileManager.default.contentsOfDirectory(atPath: directory.path).sorted() where file.hasSuffix(".sql") {
-                for byte in Array(file.utf8) + [UInt8](try Data(contentsOf: directory.appendingPathComponent(file))) {
-                    hash = (hash ^ UInt64(byte)) &* 0x100_0000_01b3
-                }
-            }
-        }
-        let name = "loket_cli_template_" + String(hash, radix: 16)
-        let admin = try await CLITestEnvironment.adminConnection()
-        if try await admin.query("SELECT 1 FROM pg_database WHERE datname = $1", name).isEmpty {
-            let building = name + "_building_\(UInt32.random(in: 0...UInt32.max))"
-            let quoted = try await admin.escapeIdentifier(building)
-            try await admin.executeScript("CREATE DATABASE \(quoted)")
-            let connection = try await PostgresConnection.connect(PostgresConfiguration(conninfo: "dbname=\(building)"))
-            try await Migrator(directory: root.appendingPathComponent("SQL/migrations")).apply(on: connection)
-            let seed = root.appendingPathComponent("SQL/seed")
-            for file in try FileManager.default.contentsOfDirectory(atPath: seed.path).sorted() where file.hasSuffix(".sql") {
-                let sql = try String(contentsOf: seed.appendingPathComponent(file), encoding: .utf8)
-                try await connection.transaction { try await $0.executeScript(sql) }
-            }
-            await connection.close()
-            // Renaming makes the finished template appear atomically to other test processes.
-            do {
-                try await admin.executeScript("ALTER DATABASE \(quoted) RENAME TO \(try await admin.escapeIdentifier(name))")
-            } catch let error as PostgresError where error.sqlState == SQLState("42P04") || error.sqlState == SQLState("23505") {
-                try await admin.executeScript("DROP DATABASE \(quoted)")
-            }
-        }
-        await admin.close()
-        return name
-    }
-}
-
-struct SetupError: Error, CustomStringConvertible {
-    let description: String
-    init(_ description: String) { self.description = description }
-}
+typealias SetupError = TestSetupError
 
 extension String {
     /// ANSI escape sequences start with ESC; none may reach a pipe.

@@ -1,44 +1,20 @@
 import Foundation
+import LoketTestSupport
 import Postgres
 import Testing
 
 /// Gives each test a database of its own on the cluster that deploy/test.sh started (found through
 /// libpq's PG* variables), so tests run in parallel and leave nothing behind.
 enum TestDatabase {
-    static var repositoryRoot: URL {
-        URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
-    }
-
-    /// The maintenance database of the test cluster.
-    static var admin: PostgresConfiguration {
-        PostgresConfiguration(conninfo: "dbname=postgres", applicationName: "loket-tests")
-    }
+    static var repositoryRoot: URL { ScratchDatabase.repositoryRoot }
 
     static func adminConnection() async throws -> PostgresConnection {
-        guard ProcessInfo.processInfo.environment["PGHOST"] != nil else {
-            throw TestSetupError(
-                "PGHOST is not set: run the tests with deploy/test.sh, which starts a private PostgreSQL cluster")
-        }
-        return try await PostgresConnection.connect(admin)
+        try await ScratchDatabase.adminConnection()
     }
 
     /// Creates an empty database, runs `body` with its configuration, then drops it.
     static func with<T>(_ body: (PostgresConfiguration) async throws -> T) async throws -> T {
-        let name = "loket_test_" + UUID().uuidString.lowercased().replacingOccurrences(of: "-", with: "")
-        let admin = try await adminConnection()
-        let quoted = try await admin.escapeIdentifier(name)
-        try await admin.executeScript("CREATE DATABASE \(quoted)")
-        let configuration = PostgresConfiguration(conninfo: "dbname=\(name)", applicationName: "loket-tests")
-        do {
-            let value = try await body(configuration)
-            try await admin.executeScript("DROP DATABASE \(quoted) WITH (FORCE)")
-            await admin.close()
-            return value
-        } catch {
-            try? await admin.executeScript("DROP DATABASE \(quoted) WITH (FORCE)")
-            await admin.close()
-            throw error
-        }
+        try await ScratchDatabase.with("loket_test", body)
     }
 
     /// A database of its own with a pool over it.
@@ -46,17 +22,7 @@ enum TestDatabase {
         maxConnections: Int = 4, acquireTimeout: Duration = .seconds(5),
         _ body: (ConnectionPool, PostgresConfiguration) async throws -> T
     ) async throws -> T {
-        try await with { configuration in
-            let pool = ConnectionPool(configuration: configuration, maxConnections: maxConnections, acquireTimeout: acquireTimeout)
-            do {
-                let value = try await body(pool, configuration)
-                await pool.close()
-                return value
-            } catch {
-                await pool.close()
-                throw error
-            }
-        }
+        try await ScratchDatabase.withPool("loket_test", maxConnections: maxConnections, acquireTimeout: acquireTimeout, body)
     }
 
     /// Waits (at most 30 s) until `condition` holds.
@@ -94,9 +60,4 @@ enum TestDatabase {
         }
         await admin.close()
     }
-}
-
-struct TestSetupError: Error, CustomStringConvertible {
-    let description: String
-    init(_ description: String) { self.description = description }
 }
