@@ -252,11 +252,23 @@ struct StaffController {
             guard let unit = catalog.unit(code: code) else {
                 throw APIError.validation([.invalid("unit", code: "unknown_unit", id: "unit \(code) tidak ada", en: "there is no unit \(code)")])
             }
+            // An inactive unit's queue is not worked: the request would wait there unseen.
+            guard unit.active else {
+                throw APIError.validation([.invalid(
+                    "unit", code: "inactive_unit", id: "unit \(code) tidak aktif", en: "unit \(code) is not active")])
+            }
             return .transfer(to: unit.id, reason: try Self.required(body?.reason, "reason", max: 1000))
         }
     }
 
     @Sendable func assign(request: Request, context: AppContext) async throws -> StaffRequestDTO {
+        // The role first: an officer who may not assign must not learn from the answer whether a
+        // NIP belongs to an active officer.
+        let account = try context.requireStaff()
+        guard account.member.role >= .supervisor else {
+            let refusal = Refusal.notPermitted(.assign, actor: .staff, role: account.member.role)
+            throw APIError(Self.status(of: refusal), refusal)
+        }
         let body = try await decodeBody(request)
         let nip = try Self.required(body?.nip, "nip", max: 18)
         guard let member = try await work.member(nip: nip) else {
@@ -270,8 +282,14 @@ struct StaffController {
         let catalog = try await services.catalog.snapshot()
         let body = try await decodeBody(request)
         let text = try Self.required(body?.text, "text", max: 4000)
-        let record = try await inScope(code(context), account: account, catalog: catalog)
-        try await work.addNote(trackingCode: record.trackingCode, text: text, isPublic: body?.isPublic ?? false, by: account.member, now: services.clock())
+        let subtree = catalog.subtree(of: account.unitID)
+        try await refusals {
+            try await work.addNote(
+                trackingCode: try code(context), text: text, isPublic: body?.isPublic ?? false, by: account.member, now: services.clock()
+            ) { record in
+                guard subtree.contains(record.unitID) else { throw APIError.outsideSubtree }
+            }
+        }
         return OperationsController.json(.created, #"{"status":"recorded"}"#)
     }
 

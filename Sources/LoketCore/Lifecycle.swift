@@ -405,6 +405,10 @@ public enum Lifecycle: Sendable {
                 return .failure(.assigneeOutsideUnit(assignee.id))
             }
             details.previousHolder = state.holder
+            // Taking the request from a colleague who holds it is an override, recorded as one.
+            if let holder = state.holder, case .staff(let member) = actor, member.id != holder {
+                details.overriddenHolder = holder
+            }
             details.newHolder = assignee.id
             next.holder = assignee.id
             if state.status == .queued || state.status == .inProgress {

@@ -11,6 +11,8 @@ public struct Unit: Sendable, Hashable {
     public var parentID: UnitID?
     public var kind: String
     public var isTriage: Bool
+    /// An inactive unit keeps its requests and history but takes no new work (routing, transfers).
+    public var active: Bool
 }
 
 /// A requirement of a service, in both languages.
@@ -74,6 +76,9 @@ public struct ServiceType: Sendable, Hashable {
     public var allowMultipleOpen: Bool
     public var attributes: [ServiceAttribute]
     public var keywords: [String]
+    /// An inactive service takes no new requests and is not listed, but its open requests are
+    /// still worked and timed under its standard.
+    public var active: Bool
 }
 
 /// A text in Indonesian and English.
@@ -94,8 +99,12 @@ public struct StoredCalendar: Sendable {
 
 /// Everything intake and the public pages need from the configuration tables, read at once.
 public struct CatalogSnapshot: Sendable {
+    /// The active services: what the catalog lists and intake accepts.
     public let services: [ServiceType]
+    /// The active services by code.
     public let servicesByCode: [String: ServiceType]
+    /// Every service, inactive ones included: the requests filed before a service was deactivated
+    /// still need its standard (targets, calendar, escalation policy) until they close.
     public let servicesByID: [ServiceTypeID: ServiceType]
     public let units: [UnitID: Unit]
     public let calendars: [Int64: StoredCalendar]
@@ -166,8 +175,8 @@ public enum CatalogError: Error, CustomStringConvertible {
 }
 
 public enum CatalogStore {
-    /// Reads the active catalog: units, calendars with hours and holidays, active service types and
-    /// active routing rules.
+    /// Reads the catalog: units, calendars with hours and holidays, service types (the inactive
+    /// ones only for the requests they still have) and active routing rules.
     public static func load(on connection: PostgresConnection, now: Date = Date()) async throws -> CatalogSnapshot {
         var units: [UnitID: Unit] = [:]
         var triage: UnitID?
@@ -175,9 +184,10 @@ public enum CatalogStore {
             let unit = Unit(
                 id: try row.decode(Int64.self, "id"), code: try row.decode(String.self, "code"),
                 name: try row.decode(String.self, "name"), parentID: try row.decode(Int64?.self, "parent_id"),
-                kind: try row.decode(String.self, "kind"), isTriage: try row.decode(Bool.self, "is_triage"))
+                kind: try row.decode(String.self, "kind"), isTriage: try row.decode(Bool.self, "is_triage"),
+                active: try row.decode(Bool.self, "active"))
             units[unit.id] = unit
-            if unit.isTriage, try row.decode(Bool.self, "active") { triage = unit.id }
+            if unit.isTriage, unit.active { triage = unit.id }
         }
         guard let triage else { throw CatalogError.noTriageUnit }
 
@@ -213,8 +223,8 @@ public enum CatalogStore {
             """
             SELECT id, code, group_code, name_id, name_en, description_id, description_en, requirements, fee_rupiah,
                    fee_note_id, fee_note_en, response_target_minutes, resolution_target_minutes, calendar_id,
-                   default_unit_id, escalation_policy, is_public, allow_multiple_open, attributes, keywords
-            FROM service_types WHERE active ORDER BY group_code, code
+                   default_unit_id, escalation_policy, is_public, allow_multiple_open, attributes, keywords, active
+            FROM service_types ORDER BY group_code, code
             """)
         for row in serviceRows {
             let code = try row.decode(String.self, "code")
@@ -242,8 +252,9 @@ public enum CatalogStore {
                 isPublic: try row.decode(Bool.self, "is_public"),
                 allowMultipleOpen: try row.decode(Bool.self, "allow_multiple_open"),
                 attributes: try row.json([ServiceAttribute].self, "attributes").sorted { $0.order < $1.order },
-                keywords: try row.decode([String].self, "keywords")))
+                keywords: try row.decode([String].self, "keywords"), active: try row.decode(Bool.self, "active")))
         }
+        let active = services.filter(\.active)
 
         var rules: [RoutingRule] = []
         for row in try await connection.query(
@@ -261,7 +272,7 @@ public enum CatalogStore {
         }
 
         return CatalogSnapshot(
-            services: services, servicesByCode: Dictionary(uniqueKeysWithValues: services.map { ($0.code, $0) }),
+            services: active, servicesByCode: Dictionary(uniqueKeysWithValues: active.map { ($0.code, $0) }),
             servicesByID: Dictionary(uniqueKeysWithValues: services.map { ($0.id, $0) }), units: units,
             calendars: calendars, routing: RoutingTable(rules: rules), triageUnitID: triage, areaNames: areaNames, loadedAt: now)
     }

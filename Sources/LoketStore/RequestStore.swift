@@ -311,11 +311,18 @@ public struct RequestStore: Sendable {
                     """, trackingCode),
             ])
             guard let row = answers[0].first else { throw RequestStoreError.notFound }
-            let record = try RequestRecord(row: row)
+            var record = try RequestRecord(row: row)
             let applied = try Self.appliedStages(from: answers[1])
             try authorize(record)
             let context = TransitionContext(
                 now: now, unitAncestors: [record.unitID] + catalog.ancestors(of: record.unitID), leaseDuration: leaseDuration)
+            // A claim of a request whose lease lapsed takes it as claim-next would: the lapsed claim
+            // first goes back to the queue (its `lease_expired` event, its officer told), as the
+            // worker's rescuer would have sent it.
+            if case .claim = command, record.status == .inProgress, let lease = record.leaseExpiresAt, lease <= now,
+               case .success(let expiry) = Lifecycle.transition(record.state, .expireLease, by: .system, context: context) {
+                record = try await persist(expiry, of: record, catalog: catalog, now: now, appliedStages: applied, on: connection)
+            }
             let transition: Transition
             switch Lifecycle.transition(record.state, command, by: actor, context: context) {
             case .success(let value): transition = value
@@ -334,7 +341,7 @@ public struct RequestStore: Sendable {
         appliedStages: [String: Int]? = nil, on connection: PostgresConnection
     ) async throws -> RequestRecord {
         guard let service = catalog.servicesByID[record.serviceTypeID] else {
-            throw CatalogError.invalidConfiguration("request \(record.trackingCode) has an inactive or unknown service type")
+            throw CatalogError.invalidConfiguration("request \(record.trackingCode) has an unknown service type")
         }
         let calendar = catalog.calendar(for: service).calendar
         var clocks = try await clocks(of: record, service: service, appliedStages: appliedStages, on: connection)

@@ -189,17 +189,23 @@ public struct StaffWorkStore: Sendable {
             _ = try await expireLeases(units: units, catalog: catalog, now: now, limit: 10, on: connection)
             // With one unit the pick walks the claim-queue index in order and stops at the first
             // unlocked row; `= ANY` over several units makes PostgreSQL 15 sort their whole queue.
+            // The outer FOR UPDATE (on a row this transaction has just locked: it waits for nothing)
+            // makes it read the row's newest version. Without it the outer scan would read the
+            // version of the statement's snapshot: a change the worker committed in between (an SLA
+            // stage raising the escalation level) would be read stale and written back undone.
             let order = "ORDER BY escalation_level DESC, priority DESC, resolution_due_at, id LIMIT 1 FOR UPDATE SKIP LOCKED"
             let rows = units.count == 1
                 ? try await connection.query(
                     """
                     SELECT \(RequestRecord.columns) FROM service_requests
                     WHERE id = (SELECT id FROM service_requests WHERE status = 'queued' AND unit_id = $1 \(order))
+                    FOR UPDATE
                     """, units[0])
                 : try await connection.query(
                     """
                     SELECT \(RequestRecord.columns) FROM service_requests
                     WHERE id = (SELECT id FROM service_requests WHERE status = 'queued' AND unit_id = ANY($1) \(order))
+                    FOR UPDATE
                     """, units)
             guard let row = rows.first else { return nil }
             let record = try RequestRecord(row: row)
@@ -264,11 +270,17 @@ public struct StaffWorkStore: Sendable {
     }
 
     /// An internal (or public) note by an officer of the request's unit subtree.
-    public func addNote(trackingCode: String, text: String, isPublic: Bool, by member: StaffMember, now: Date = Date()) async throws {
+    /// `authorize` runs on the locked row (the caller's scope check), so that a note never lands on
+    /// a request a concurrent transfer has just taken out of the writer's reach.
+    public func addNote(
+        trackingCode: String, text: String, isPublic: Bool, by member: StaffMember, now: Date = Date(),
+        authorize: @Sendable (RequestRecord) throws -> Void = { _ in }
+    ) async throws {
         try await pool.transaction { connection in
             guard let record = try await requests.find(trackingCode: trackingCode, on: connection, forUpdate: true) else {
                 throw RequestStoreError.notFound
             }
+            try authorize(record)
             try await connection.query(
                 """
                 INSERT INTO request_events (request_id, at, actor_kind, actor_staff_id, kind, from_status, to_status, is_public, message)

@@ -253,6 +253,69 @@ struct StaffAPITests {
         }
     }
 
+    /// A service deactivated while it still has open requests leaves the catalog and takes no new
+    /// filing, but its requests are still claimed and closed (they were answered 500 before, and
+    /// one of them at the head of a queue blocked claiming for the whole unit). An inactive unit
+    /// takes no transfer. An officer who may not assign learns nothing about a NIP, and taking a
+    /// request from a colleague by assignment is recorded as an override.
+    @Test func inactiveCatalogEntriesAndTheAssignmentRules() async throws {
+        try await APITestEnvironment.withApp { app in
+            let siti = try await Self.makeOfficer(app, unit: "DISDUKCAPIL-IDP", role: .staff)
+            let budi = try await Self.makeOfficer(app, unit: "DISDUKCAPIL-IDP", role: .staff)
+            let head = try await Self.makeOfficer(app, unit: "DISDUKCAPIL-IDP", role: .supervisor)
+            try await app.test { client in
+                let first = try await Self.file(client)
+                let second = try await Self.file(client, nik: "3673015208850002")
+                try await app.pool.query("UPDATE service_types SET active = false WHERE code = 'kk-baru'")
+                try await app.pool.query("UPDATE units SET active = false WHERE code = 'DPMPTSP'")
+                app.services.catalog.invalidate()
+
+                var claimed = ""
+                try await client.execute(uri: "/api/v1/staff/claim", method: .post, headers: siti.auth) { response in
+                    #expect(response.status == .ok, "\(response.body.text)")
+                    claimed = response.body.json["tracking_code"] as? String ?? ""
+                    #expect([first, second].contains(claimed))
+                    #expect((response.body.json["service"] as? [String: Any])?["code"] as? String == "kk-baru")
+                }
+                let other = claimed == first ? second : first
+                try await client.execute(uri: "/api/v1/services", method: .get) { response in
+                    #expect(response.status == .ok)
+                    #expect(!response.body.text.contains("\"kk-baru\""))
+                }
+                try await client.execute(uri: "/api/v1/requests", method: .post, headers: jsonHeaders, body: .json(sampleFiling(nik: "3673014107950003"))) { response in
+                    #expect(response.status == .unprocessableContent)
+                    #expect(response.body.text.contains("unknown_service"))
+                }
+                try await client.execute(uri: "/api/v1/staff/requests/\(claimed)/resolve", method: .post, headers: siti.auth, body: .json(["public_message": "KK dapat diambil."])) { response in
+                    #expect(response.status == .ok, "\(response.body.text)")
+                    #expect(response.body.json["status"] as? String == "completed")
+                }
+                try await client.execute(uri: "/api/v1/staff/requests/\(other)/claim", method: .post, headers: siti.auth) { response in
+                    #expect(response.status == .ok, "\(response.body.text)")
+                }
+                try await client.execute(uri: "/api/v1/staff/requests/\(other)/transfer", method: .post, headers: siti.auth, body: .json(["unit": "DPMPTSP", "reason": "Perizinan"])) { response in
+                    #expect(response.status == .unprocessableContent)
+                    #expect(response.body.text.contains("inactive_unit"))
+                }
+                // A plain officer is refused before the NIP is looked up: the same answer for an
+                // officer's NIP and for one nobody has.
+                for nip in [budi.nip, "199912312020121001"] {
+                    try await client.execute(uri: "/api/v1/staff/requests/\(other)/assign", method: .post, headers: budi.auth, body: .json(["nip": nip])) { response in
+                        #expect(response.status == .forbidden)
+                        #expect(Self.errorCode(response) == "not_permitted")
+                    }
+                }
+                try await client.execute(uri: "/api/v1/staff/requests/\(other)/assign", method: .post, headers: head.auth, body: .json(["nip": budi.nip])) { response in
+                    #expect(response.status == .ok, "\(response.body.text)")
+                    let audit = response.body.json["audit"] as? [[String: Any]] ?? []
+                    let assigned = audit.last { $0["kind"] as? String == "assigned" }
+                    #expect((assigned?["overridden_holder"] as? [String: String])?["nip"] == siti.nip)
+                    #expect((assigned?["assigned_to"] as? [String: String])?["nip"] == budi.nip)
+                }
+            }
+        }
+    }
+
     @Test func anExpiredLeaseMakesTheRequestClaimableAgain() async throws {
         let clock = TestClock(CitizenAPITests.instant("2026-12-01T09:00:00+07:00"))
         try await APITestEnvironment.withApp(clock: { clock.now }) { app in
@@ -273,10 +336,26 @@ struct StaffAPITests {
                 try await client.execute(uri: "/api/v1/staff/requests/\(code)/release", method: .post, headers: siti.auth) { response in
                     #expect(response.status == .conflict)
                 }
+                // Claimed by its code, a request whose lease lapsed is taken as claim-next would
+                // take it (it was a 409 naming a claim already over).
+                clock.now = clock.now.addingTimeInterval(31 * 60)
+                try await client.execute(uri: "/api/v1/staff/requests/\(code)/claim", method: .post, headers: siti.auth) { response in
+                    #expect(response.status == .ok, "\(response.body.text)")
+                    #expect((response.body.json["assignee"] as? [String: String])?["nip"] == siti.nip)
+                    let kinds = (response.body.json["audit"] as? [[String: Any]] ?? []).map { $0["kind"] as? String }
+                    #expect(kinds == ["created", "claimed", "lease_expired", "claimed", "lease_expired", "claimed"])
+                }
+                // A lease still running is not taken.
+                try await client.execute(uri: "/api/v1/staff/requests/\(code)/claim", method: .post, headers: budi.auth) { response in
+                    #expect(response.status == .conflict)
+                }
             }
             let told = try await app.pool.query(
                 "SELECT count(*) AS n FROM notification_outbox WHERE topic = 'lease.expired' AND recipient_staff_id = $1", siti.member.id).single()
             #expect(try told.decode(Int.self, "n") == 1)
+            let toldBudi = try await app.pool.query(
+                "SELECT count(*) AS n FROM notification_outbox WHERE topic = 'lease.expired' AND recipient_staff_id = $1", budi.member.id).single()
+            #expect(try toldBudi.decode(Int.self, "n") == 1)
         }
     }
 

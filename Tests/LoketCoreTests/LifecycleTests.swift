@@ -198,7 +198,10 @@ enum Cast {
                 #expect(event.fromStatus == status)
                 #expect(event.toStatus == transition.state.status)
                 checkInvariants(transition.state)
-                if case .staff(let member) = actor, Lifecycle.requiresHolder(command.kind), let holder = state.holder, holder != member.id {
+                // Acting over a colleague who holds the request (or assigning it away from them)
+                // is a supervisor's override, and recorded as one.
+                if case .staff(let member) = actor, Lifecycle.requiresHolder(command.kind) || command.kind == .assign,
+                   let holder = state.holder, holder != member.id {
                     #expect(event.details.overriddenHolder == holder, "a supervisor override is recorded")
                 } else {
                     #expect(event.details.overriddenHolder == nil)
