@@ -70,11 +70,14 @@ struct IntakeValidator {
     var names = FieldNames()
     /// Open311 partners file without NIK and name; the web API requires both.
     var requireIdentity = true
+    /// The web API requires a phone number or an e-mail address, so that officers can reach the
+    /// citizen; GeoReport v2 makes both optional (the partner's app keeps in touch with its user).
+    var requireContact = true
 
     func validate(_ fields: IntakeFields, source: NewRequest.Source, partnerID: PartnerID?) -> Result<NewRequest, APIError> {
         var problems: [FieldProblem] = []
         func text(_ value: String?, _ field: String, max: Int, required: Bool = false) -> String? {
-            let trimmed = value?.trimmingWhitespace()
+            let trimmed = value?.normalizingLineBreaks().trimmingWhitespace()
             guard let trimmed, !trimmed.isEmpty else {
                 if required { problems.append(.missing(field)) }
                 return nil
@@ -117,7 +120,7 @@ struct IntakeValidator {
         // Blank counts as not given, here as in `text`: a phone or e-mail of white space alone would
         // otherwise pass this check and store a request nobody can reach.
         func given(_ value: String?) -> Bool { value?.trimmingWhitespace().isEmpty == false }
-        if !given(fields.phone), !given(fields.email) {
+        if requireContact, !given(fields.phone), !given(fields.email) {
             problems.append(FieldProblem(field: names.contact, code: "contact_required", message: LocalizedText(
                 id: "Isi nomor telepon atau alamat e-mail agar petugas dapat menghubungi Anda.",
                 en: "Give a phone number or an e-mail address so that officers can reach you.")))
@@ -192,8 +195,8 @@ struct IntakeValidator {
             }
             let values: [String]
             switch answer {
-            case .single(let value): values = [value]
-            case .multiple(let list): values = list
+            case .single(let value): values = [value.normalizingLineBreaks()]
+            case .multiple(let list): values = list.map { $0.normalizingLineBreaks() }
             }
             if values.isEmpty || values.allSatisfy({ $0.trimmingWhitespace().isEmpty }) {
                 if definition.required { problems.append(.missing(field)) }

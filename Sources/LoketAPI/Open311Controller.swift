@@ -196,7 +196,7 @@ struct Open311Controller {
         let catalog = try await services.catalog.snapshot()
         let validator = IntakeValidator(
             catalog: catalog, today: .today(in: services.options.timeZone, now: now), names: Self.fieldNames,
-            requireIdentity: false)
+            requireIdentity: false, requireContact: false)
         let newRequest: NewRequest?
         switch validator.validate(fields, source: .open311, partnerID: partnerID) {
         case .success(let valid):
@@ -328,7 +328,7 @@ struct Open311Controller {
             if suffix == "[]" { listForm.insert(code) }
             guard !value.trimmingWhitespace().isEmpty else { continue }
             // The answers are stored as jsonb, which cannot hold NUL; other controls have no place in an answer either.
-            if value.containsControlCharacters(allowingReturn: true) {
+            if value.normalizingLineBreaks().containsControlCharacters() {
                 problems.append(.invalid("attribute[\(code)]", code: "control_characters", id: "berisi karakter kendali", en: "contains control characters"))
                 continue
             }

@@ -393,10 +393,11 @@ struct StaffController {
     }
 
     /// Trimmed free text, nil when empty, at most `max` Unicode scalars (as PostgreSQL's
-    /// char_length and the OpenAPI document's maxLength count). Control characters other than
-    /// newline and tab are refused: they cannot be stored (NUL) or would reach officers' terminals.
+    /// char_length and the OpenAPI document's maxLength count), line breaks written as LF. Control
+    /// characters other than newline and tab are refused: they cannot be stored (NUL) or would
+    /// reach officers' terminals.
     static func optional(_ value: String?, _ field: String, max: Int) throws -> String? {
-        guard let text = value?.trimmingWhitespace(), !text.isEmpty else { return nil }
+        guard let text = value?.normalizingLineBreaks().trimmingWhitespace(), !text.isEmpty else { return nil }
         guard text.unicodeScalars.count <= max else {
             throw APIError.validation([.invalid(field, code: "too_long", id: "paling banyak \(max) karakter", en: "at most \(max) characters")])
         }

@@ -44,17 +44,36 @@ extension Substring {
 
 extension StringProtocol {
     /// Whether the text holds a control character (Unicode category Cc: U+0000–U+001F and
-    /// U+007F–U+009F) other than line feed and tab, and carriage return when `allowingReturn`.
-    /// NUL cannot be stored at all, and the others would reach officers' terminals as escape
-    /// sequences, so free text refuses them everywhere.
-    public func containsControlCharacters(allowingReturn: Bool = false) -> Bool {
+    /// U+007F–U+009F) other than line feed and tab. NUL cannot be stored at all, and the others
+    /// would reach officers' terminals as escape sequences, so free text refuses them everywhere
+    /// (after `normalizingLineBreaks`, so that a carriage return is never one of them).
+    public func containsControlCharacters() -> Bool {
         unicodeScalars.contains { scalar in
             switch scalar.value {
             case 0x0A, 0x09: return false
-            case 0x0D: return !allowingReturn
             case 0x00...0x1F, 0x7F...0x9F: return true
             default: return false
             }
         }
+    }
+
+    /// The text with every line break a line feed: CR LF (what browsers send for a form's
+    /// textarea, and what Windows programs write) and a lone CR become LF, so that free text is
+    /// stored one way whichever client wrote it.
+    public func normalizingLineBreaks() -> String {
+        guard utf8.contains(0x0D) else { return String(self) }
+        var result = String.UnicodeScalarView()
+        var scalars = unicodeScalars.makeIterator()
+        var pending = scalars.next()
+        while let scalar = pending {
+            pending = scalars.next()
+            if scalar == "\r" {
+                result.append("\n")
+                if pending == "\n" { pending = scalars.next() }
+            } else {
+                result.append(scalar)
+            }
+        }
+        return String(result)
     }
 }

@@ -300,6 +300,30 @@ struct CitizenAPITests {
 
     // MARK: Tracking
 
+    /// Line breaks are stored as newlines whichever client wrote them: CR LF (a browser's
+    /// textarea, a Windows client) and a lone CR were refused as control characters before.
+    @Test func lineBreaksAreStoredAsNewlines() async throws {
+        try await APITestEnvironment.withApp { app in
+            let officer = try await StaffAPITests.makeOfficer(app, unit: "DISDUKCAPIL-IDP", role: .staff)
+            let body = ByteBuffer.json(
+                sampleFiling(extra: ["description": "Baris satu\r\nBaris dua\rBaris tiga\r\n", "address": "Jl. Ki Mas Jong No. 5\r\nRT 01/RW 02"]))
+            try await app.test { client in
+                let code = try await client.execute(uri: "/api/v1/requests", method: .post, headers: jsonHeaders, body: body) { response in
+                    #expect(response.status == .created, "\(response.body.text)")
+                    return response.body.json["tracking_code"] as? String ?? ""
+                }
+                try await client.execute(uri: "/api/v1/staff/requests/\(code)/notes", method: .post, headers: officer.auth, body: .json(["text": "Cek\r\nberkas"])) { response in
+                    #expect(response.status == .created, "\(response.body.text)")
+                }
+            }
+            let row = try await app.pool.query("SELECT description, address FROM service_requests").single()
+            #expect(try row.decode(String.self, "description") == "Baris satu\nBaris dua\nBaris tiga")
+            #expect(try row.decode(String.self, "address") == "Jl. Ki Mas Jong No. 5\nRT 01/RW 02")
+            let note = try await app.pool.query("SELECT message FROM request_events WHERE kind = 'note'").single()
+            #expect(try note.decode(String.self, "message") == "Cek\nberkas")
+        }
+    }
+
     @Test func trackingNeedsTheAccessTokenAndThePublicViewHasNoPersonalData() async throws {
         try await APITestEnvironment.withApp { app in
             try await app.test { client in

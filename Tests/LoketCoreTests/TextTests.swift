@@ -38,11 +38,25 @@ struct TextTests {
             let text = "a\(Character(scalar))b"
             let isControl = scalar.properties.generalCategory == .control
             #expect(text.containsControlCharacters() == (isControl && scalar != "\n" && scalar != "\t"), "\(scalar.value)")
-            #expect(text.containsControlCharacters(allowingReturn: true) == (isControl && scalar != "\n" && scalar != "\t" && scalar != "\r"), "\(scalar.value)")
+            #expect(text.normalizingLineBreaks().containsControlCharacters() == (isControl && scalar != "\n" && scalar != "\t" && scalar != "\r"), "\(scalar.value)")
         }
         #expect(!"Jl. Ki Mas Jong\nNo. 5\t(belakang)".containsControlCharacters())
         #expect("escape \u{1B}[31m".containsControlCharacters())
         #expect("line\r\n".containsControlCharacters())
-        #expect(!"line\r\n".containsControlCharacters(allowingReturn: true))
+        #expect(!"line\r\n".normalizingLineBreaks().containsControlCharacters())
+    }
+
+    /// CR LF and a lone CR become LF; nothing else changes (a String compares CR LF equal to
+    /// nothing but itself, so the scalars are compared).
+    @Test func lineBreaksAreWrittenAsLineFeeds() {
+        let cases: [(String, String)] = [
+            ("", ""), ("tanpa baris baru", "tanpa baris baru"), ("a\nb", "a\nb"), ("a\r\nb", "a\nb"), ("a\rb", "a\nb"),
+            ("a\r\r\nb", "a\n\nb"), ("a\n\rb", "a\n\nb"), ("\r\n", "\n"), ("akhir\r", "akhir\n"),
+            ("é\r\nü 👩🏽‍💻\r\n", "é\nü 👩🏽‍💻\n"),
+        ]
+        for (given, expected) in cases {
+            #expect(Array(given.normalizingLineBreaks().unicodeScalars) == Array(expected.unicodeScalars), "\(Array(given.unicodeScalars))")
+            #expect(Array(given[...].normalizingLineBreaks().unicodeScalars) == Array(expected.unicodeScalars))
+        }
     }
 }
