@@ -63,6 +63,12 @@ struct IntakeValidator {
         var description = "description"
         var mediaURL = "media_url"
         var attributes = "attributes"
+        /// Open311 names an answer `attribute[CODE]`, as its form does; the JSON API `attributes.CODE`.
+        var attributesInBrackets = false
+
+        func attribute(_ code: String) -> String {
+            attributesInBrackets ? "\(attributes)[\(code)]" : "\(attributes).\(code)"
+        }
     }
 
     let catalog: CatalogSnapshot
@@ -184,11 +190,11 @@ struct IntakeValidator {
         let definitions = Dictionary(uniqueKeysWithValues: service.attributes.map { ($0.code, $0) })
         var accepted: [String: AttributeAnswer] = [:]
         for code in given.keys.sorted() where definitions[code] == nil {
-            problems.append(.invalid("\(names.attributes).\(code)", code: "unknown_attribute",
+            problems.append(.invalid(names.attribute(code), code: "unknown_attribute",
                 id: "layanan ini tidak memiliki atribut \(code)", en: "this service has no attribute \(code)"))
         }
         for definition in service.attributes {
-            let field = "\(names.attributes).\(definition.code)"
+            let field = names.attribute(definition.code)
             guard let answer = given[definition.code] else {
                 if definition.required { problems.append(.missing(field)) }
                 continue
@@ -209,7 +215,8 @@ struct IntakeValidator {
             }
             switch definition.datatype {
             case "number":
-                guard values.count == 1, Double(values[0]) != nil else {
+                // A finite number: Double also reads "nan", "inf" and "1e999" (infinity).
+                guard values.count == 1, let number = Double(values[0].trimmingWhitespace()), number.isFinite else {
                     problems.append(.invalid(field, code: "not_a_number", id: "harus berupa angka", en: "must be a number"))
                     continue
                 }

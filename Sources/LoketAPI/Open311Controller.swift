@@ -259,6 +259,7 @@ struct Open311Controller {
         names.description = "description"
         names.mediaURL = "media_url"
         names.attributes = "attribute"
+        names.attributesInBrackets = true
         return names
     }()
 
@@ -267,8 +268,13 @@ struct Open311Controller {
     static func intakeFields(_ form: FormData, problems: inout [FieldProblem]) -> IntakeFields {
         var fields = IntakeFields()
         fields.serviceCode = form.value("service_code", problems: &problems)
-        let names = [form.value("first_name", problems: &problems), form.value("last_name", problems: &problems)]
-            .compactMap { $0?.trimmingWhitespace() }
+        let first = form.value("first_name", problems: &problems)?.trimmingWhitespace()
+        let last = form.value("last_name", problems: &problems)?.trimmingWhitespace()
+        // Each part within its own limit (openapi.yaml), so that the name they make fits its 200.
+        for (field, part, limit) in [("first_name", first, 99), ("last_name", last, 100)] where (part?.unicodeScalars.count ?? 0) > limit {
+            problems.append(.invalid(field, code: "too_long", id: "paling banyak \(limit) karakter", en: "at most \(limit) characters"))
+        }
+        let names = [first, last].compactMap { $0 }.filter { !$0.isEmpty }
         fields.name = names.isEmpty ? nil : names.joined(separator: " ")
         fields.phone = form.value("phone", problems: &problems)
         fields.email = form.value("email", problems: &problems)

@@ -324,6 +324,9 @@ struct Open311Tests {
                 ("api_key", key), ("service_code", "kk-baru"), ("email", "a@example.id"), ("address_string", "Jl. Veteran 1"),
                 ("attribute[alasan]", "pisah_kk"),
             ]
+            let pbg: [(String, String)] = [
+                ("api_key", key), ("service_code", "pbg"), ("address_string", "Jl. Veteran 1"), ("attribute[fungsi_bangunan]", "hunian"),
+            ]
             func replacing(_ name: String, with value: String?) -> [(String, String)] {
                 var fields = valid.filter { $0.0 != name }
                 if let value { fields.append((name, value)) }
@@ -345,6 +348,11 @@ struct Open311Tests {
                 ("unknown area", O311.form(valid + [("address_id", "36.73.99.9999")]), contentType, .badRequest, 1),
                 ("bad media url", O311.form(valid + [("media_url", "javascript:alert(1)")]), contentType, .badRequest, 1),
                 ("control character", O311.form(replacing("attribute[alasan]", with: "pisah\u{1}kk")), contentType, .badRequest, 1),
+                ("long first name", O311.form(valid + [("first_name", String(repeating: "a", count: 100)), ("last_name", "B")]), contentType, .badRequest, 1),
+                ("long last name", O311.form(valid + [("first_name", "A"), ("last_name", String(repeating: "b", count: 101))]), contentType, .badRequest, 1),
+                // A number attribute must be a finite number ("nan" and "inf" read as Double).
+                ("number nan", O311.form(pbg + [("attribute[luas_bangunan_m2]", "nan")]), contentType, .badRequest, 1),
+                ("number inf", O311.form(pbg + [("attribute[luas_bangunan_m2]", "1e999")]), contentType, .badRequest, 1),
                 ("json body", O311.form(valid), [.contentType: "application/json"], .badRequest, 1),
                 ("no content type", O311.form(valid), [:], .badRequest, 1),
                 ("latin-1 form", O311.form(valid), [.contentType: "application/x-www-form-urlencoded; charset=iso-8859-1"], .badRequest, 1),
@@ -372,6 +380,13 @@ struct Open311Tests {
                 #expect(descriptions.contains { $0.contains("service_code") })
                 #expect(descriptions.contains { $0.contains("lat") })
                 #expect(descriptions.contains { $0.contains("HTML") })
+                // An answer is named as the form names it.
+                let missing = try await client.execute(
+                    uri: "/open311/v2/requests.json", method: .post, headers: contentType,
+                    body: O311.form(pbg.filter { $0.0 != "attribute[fungsi_bangunan]" } + [("attribute[luas_bangunan_m2]", " 120.5 ")]))
+                #expect(missing.status == .badRequest)
+                #expect(missing.body.text.contains("attribute[fungsi_bangunan]"), "\(missing.body.text)")
+                #expect(!missing.body.text.contains("luas_bangunan_m2"), "\(missing.body.text)")
             }
             let stored = try await app.pool.query("SELECT count(*) AS n FROM service_requests").single()
             #expect(try stored.decode(Int.self, "n") == 0)
