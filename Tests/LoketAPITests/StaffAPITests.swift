@@ -54,6 +54,8 @@ struct StaffAPITests {
             let revoked = try await Self.makeOfficer(app, unit: "DISDUKCAPIL-IDP", role: .staff)
             let revokedID = try await app.pool.query("SELECT id FROM api_tokens WHERE staff_id = $1", revoked.member.id).single().decode(Int64.self, "id")
             #expect(try await StaffTokenStore(pool: app.pool).revoke(id: revokedID))
+            let retired = try await Self.makeOfficer(app, unit: "DISDUKCAPIL-IDP", role: .staff)
+            try await app.pool.query("UPDATE staff SET active = false WHERE id = $1", retired.member.id)
             try await app.test { client in
                 let code = try await Self.file(client)
                 let perRequest: [(HTTPRequest.Method, String, [String: Any]?)] = [
@@ -80,6 +82,7 @@ struct StaffAPITests {
                     ([.authorization: "Bearer lks_" + String(repeating: "A", count: 43)], "token_invalid"),
                     ([.authorization: "Bearer \(expired.token)"], "token_expired"),
                     ([.authorization: "Bearer \(revoked.token)"], "token_revoked"),
+                    ([.authorization: "Bearer \(retired.token)"], "account_inactive"),
                 ]
                 for (method, uri, body) in perRequest + general {
                     let payload = body.map { ByteBuffer.json($0) } ?? ByteBuffer()
@@ -311,6 +314,40 @@ struct StaffAPITests {
                     let assigned = audit.last { $0["kind"] as? String == "assigned" }
                     #expect((assigned?["overridden_holder"] as? [String: String])?["nip"] == siti.nip)
                     #expect((assigned?["assigned_to"] as? [String: String])?["nip"] == budi.nip)
+                }
+            }
+        }
+    }
+
+    /// Transfer and assignment refusals, each with its stable code and nothing changed.
+    @Test func transferAndAssignmentRefusals() async throws {
+        try await APITestEnvironment.withApp { app in
+            let siti = try await Self.makeOfficer(app, unit: "DISDUKCAPIL-IDP", role: .staff)
+            let head = try await Self.makeOfficer(app, unit: "DISDUKCAPIL-IDP", role: .supervisor)
+            // An officer of another agency: neither the request's unit nor a unit above it.
+            let elsewhere = try await Self.makeOfficer(app, unit: "DPMPTSP", role: .staff)
+            try await app.test { client in
+                let code = try await Self.file(client)
+                try await client.execute(uri: "/api/v1/staff/requests/\(code)/claim", method: .post, headers: siti.auth) { #expect($0.status == .ok) }
+                let refusals: [(HTTPFields, String, [String: String], HTTPResponse.Status, String)] = [
+                    (siti.auth, "transfer", ["unit": "DISDUKCAPIL-IDP", "reason": "x"], .unprocessableContent, "same_unit"),
+                    (siti.auth, "transfer", ["unit": "DPMPTSP"], .unprocessableContent, "missing_field"),
+                    (head.auth, "assign", ["nip": "199912312020121001"], .unprocessableContent, "unknown_staff"),
+                    (head.auth, "assign", ["nip": elsewhere.nip], .unprocessableContent, "assignee_outside_unit"),
+                    (head.auth, "assign", ["nip": siti.nip], .conflict, "already_holder"),
+                ]
+                for (headers, action, body, status, expected) in refusals {
+                    try await client.execute(uri: "/api/v1/staff/requests/\(code)/\(action)", method: .post, headers: headers, body: .json(body)) { response in
+                        #expect(response.status == status, "\(action) \(body): \(response.body.text)")
+                        let error = response.body.json["error"] as? [String: Any]
+                        let codes = [error?["code"] as? String] + ((error?["details"] as? [[String: Any]]) ?? []).map { $0["code"] as? String }
+                        #expect(codes.contains(expected), "\(action) \(body): \(response.body.text)")
+                    }
+                }
+                try await client.execute(uri: "/api/v1/staff/requests/\(code)", method: .get, headers: siti.auth) { response in
+                    #expect(response.body.json["status"] as? String == "in_progress")
+                    #expect((response.body.json["assignee"] as? [String: String])?["nip"] == siti.nip)
+                    #expect((response.body.json["audit"] as? [Any])?.count == 2)
                 }
             }
         }
