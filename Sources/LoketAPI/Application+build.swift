@@ -62,7 +62,9 @@ public func buildApplication(
         router: router,
         server: .loketHTTP1(idleTimeout: options.idleTimeout),
         configuration: .init(address: .hostname(options.host, port: options.port), serverName: "loket"),
-        services: [NotifierService(notifier: services.outboxNotifier), PoolService(pool: pool)],
+        // Stopped in reverse order, each after the one behind it finished: the HTTP server first
+        // (Hummingbird puts it behind these), then the notifier, then the pool it sends through.
+        services: [PoolService(pool: pool), NotifierService(notifier: services.outboxNotifier)],
         eventLoopGroupProvider: .shared(eventLoopGroup),
         logger: logger)
 }

@@ -61,7 +61,11 @@ struct Worker: AsyncParsableCommand {
         let outboxWakeup = Wakeup()
         let router = WakeupRouter(configuration: configuration, wakeups: [WorkerChannel.sla: slaWakeup, WorkerChannel.outbox: outboxWakeup])
         let tick = Duration.seconds(tickSeconds)
+        // ServiceGroup stops services in reverse order, each after the one behind it has finished:
+        // the pool closes last, once every loop has recorded the batch in hand (it was last in the
+        // list, so it closed first and the loops' final writes failed).
         var services: [any Service] = [
+            PoolCloser(pool: pool),
             ListenerService(router: router),
             SLAScanner(
                 store: SLAStore(pool: pool), catalog: catalog, wakeup: slaWakeup, outboxWakeup: outboxWakeup, batchSize: batchSize,
@@ -84,7 +88,6 @@ struct Worker: AsyncParsableCommand {
                 router: metricsRouter, configuration: .init(address: .hostname(metricsBind, port: metricsPort), serverName: "loket-worker"),
                 logger: Logger(label: "loketd.worker.metrics")))
         }
-        services.append(PoolCloser(pool: pool))
         logger.info("worker starting", metadata: ["database": "\(configuration.redacted)", "batch_size": "\(batchSize)"])
         let group = ServiceGroup(
             configuration: .init(services: services, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))

@@ -92,6 +92,46 @@ struct WorkerCrashTests {
         }
     }
 
+    /// SIGTERM while a webhook delivery is in flight: the worker lets it finish and records it
+    /// before it exits. (The pool used to close first, so the outcome was lost and the message
+    /// sent again after its claim lapsed.)
+    @Test func aGracefulShutdownRecordsTheDeliveryInHand() async throws {
+        guard FileManager.default.isExecutableFile(atPath: Self.loketd.path) else {
+            Issue.record("loketd not built at \(Self.loketd.path): run swift build --build-tests")
+            return
+        }
+        try await OutboxReceiver.run(delay: .seconds(2)) { receiver in
+            try await WorkerTestDatabase.withPool { pool, _ in
+                let database = try await pool.query("SELECT current_database() AS d").single().decode(String.self, "d")
+                let request = try await OutboxFixtures.insertRequest(pool)
+                let id = try await OutboxFixtures.insertMessage(pool, requestID: request, topic: "request.resolved", at: Date())
+                let process = Process()
+                process.executableURL = Self.loketd
+                process.arguments = [
+                    "worker", "--metrics-port", "0", "--tick-seconds", "1", "--webhook-url", receiver.url, "--log-level", "warning",
+                ]
+                var environment = ProcessInfo.processInfo.environment
+                environment["LOKET_DATABASE_URL"] = "dbname=\(database)"
+                environment["LOKET_WEBHOOK_SECRET"] = "rahasia-uji-penghentian"
+                process.environment = environment
+                process.standardOutput = FileHandle.nullDevice
+                try process.run()
+                let deadline = ContinuousClock.now + .seconds(30)
+                while receiver.deliveries.isEmpty, ContinuousClock.now < deadline, process.isRunning {
+                    try await Task.sleep(for: .milliseconds(20))
+                }
+                #expect(receiver.deliveries.count == 1, "the delivery reached the receiver")
+                kill(process.processIdentifier, SIGTERM)
+                process.waitUntilExit()
+                #expect(process.terminationStatus == 0, "graceful shutdown on SIGTERM")
+                let row = try await pool.query(
+                    "SELECT delivered_at IS NOT NULL AS delivered, attempts FROM notification_outbox WHERE id = $1", id).single()
+                #expect(try row.decode(Bool.self, "delivered"), "the delivery in hand was recorded before the exit")
+                #expect(receiver.deliveries.count == 1)
+            }
+        }
+    }
+
     /// A log collector that goes away (the read end of standard error closed) must not take the
     /// server or the worker with it: their next log line fails with EPIPE and is dropped.
     @Test func serverAndWorkerOutliveAClosedStandardError() async throws {
