@@ -56,7 +56,7 @@ public struct SLAStore: Sendable {
         result: inout SLABatchResult
     ) async throws {
         guard let service = catalog.servicesByID[initial.serviceTypeID] else {
-            // An inactive service type keeps its open requests but not their schedule.
+            // A service type the catalog does not know (inactive ones it does) has no schedule.
             try await connection.query("UPDATE service_requests SET next_sla_at = NULL, next_sla_clock = NULL, next_sla_stage = NULL WHERE id = $1", initial.id)
             return
         }
@@ -66,7 +66,9 @@ public struct SLAStore: Sendable {
         let due = clocks.dueStages(at: now, policy: service.policy, calendar: calendar)
         var appliedAny = false
         for stage in due {
-            let parent = catalog.units[record.unitID]?.parentID
+            // Up to the nearest active unit above: an inactive unit's queue is not worked.
+            var parent = catalog.units[record.unitID]?.parentID
+            while let id = parent, let unit = catalog.units[id], !unit.active { parent = unit.parentID }
             let escalation = stage.stage.escalation(clock: stage.clock, parentUnit: parent, maxLevel: service.policy.maxEscalationLevel)
             let context = TransitionContext(now: now, unitAncestors: [record.unitID] + catalog.ancestors(of: record.unitID))
             guard case .success(let transition) = Lifecycle.transition(record.state, .escalate(escalation), by: .system, context: context) else {

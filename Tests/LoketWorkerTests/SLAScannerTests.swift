@@ -232,6 +232,32 @@ struct SLAScannerTests {
         }
     }
 
+    /// A breach that moves the request up the tree passes over an inactive parent to the nearest
+    /// active unit above it (or leaves the request where it is when there is none): an inactive
+    /// unit's queue is not worked.
+    @Test func aBreachPassesOverAnInactiveParentUnit() async throws {
+        try await WorkerTestDatabase.withPool { pool, _ in
+            let clock = ManualClock(jakarta("2026-12-18T14:00:00+07:00"))
+            let code = try await Self.file(pool, service: "pengaduan-pelayanan", nik: "3673014501900001", now: clock.now())
+            let tree = try await pool.query(
+                """
+                SELECT u.code, p.code AS parent, g.code AS grandparent FROM service_requests r JOIN units u ON u.id = r.unit_id
+                JOIN units p ON p.id = u.parent_id LEFT JOIN units g ON g.id = p.parent_id WHERE r.tracking_code = $1
+                """, code
+            ).single()
+            let parent = try tree.decode(String.self, "parent")
+            try await pool.query("UPDATE units SET active = false WHERE code = $1", parent)
+            let scanner = SLAScanner(store: SLAStore(pool: pool), catalog: CatalogCache(pool: pool), clock: clock)
+            clock.set(jakarta("2026-12-21T09:00:00+07:00"))
+            _ = try await scanner.runOnce()
+            let after = try await pool.query(
+                "SELECT u.code FROM service_requests r JOIN units u ON u.id = r.unit_id WHERE r.tracking_code = $1", code
+            ).single().decode(String.self, "code")
+            #expect(after != parent)
+            #expect(after == (try tree.decode(String?.self, "grandparent") ?? tree.decode(String.self, "code")))
+        }
+    }
+
     /// A second calendar (round the clock, Asia/Makassar, UTC+8) on another service: stages
     /// follow wall-clock minutes there, on a Saturday.
     @Test func eachServiceFollowsItsOwnCalendar() async throws {
