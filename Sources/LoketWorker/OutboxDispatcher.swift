@@ -24,11 +24,22 @@ public enum WebhookConfigurationError: Error, Sendable, Equatable, CustomStringC
     }
 }
 
+/// A webhook that did not answer in full within its timeout (named as AsyncHTTPClient names its
+/// own deadline, which covers the answer's head only).
+struct WebhookDeadlineExceeded: Error, CustomStringConvertible {
+    let limit: Duration
+    var description: String { "deadlineExceeded: no complete answer within \(limit)" }
+}
+
 /// Where and how notifications are POSTed.
 public struct WebhookEndpoint: Sendable {
     public let url: String
-    /// Bounds the whole request (connect, send, response); a timeout is a failed attempt.
+    /// Bounds the request up to the answer's head (connect, send, status and headers), and one and
+    /// a half times it (`exchangeLimit`) the whole exchange with the answer's body; either is a
+    /// failed attempt.
     public let timeout: Duration
+    /// The longest one delivery takes, its answer's body included.
+    public var exchangeLimit: Duration { timeout + timeout / 2 }
     private let secret: [UInt8]
 
     public init(url: String, secret: String, timeout: Duration = .seconds(10)) throws(WebhookConfigurationError) {
@@ -135,11 +146,11 @@ public struct OutboxDispatcherConfiguration: Sendable {
     }
 
     /// The visibility timeout actually used: at least every round of a batch running into the
-    /// webhook timeout, plus a margin for recording the outcomes.
+    /// webhook's limit for a whole delivery, plus a margin for recording the outcomes.
     public var claimTimeout: Duration {
         guard case .webhook(let endpoint) = channel else { return visibilityTimeout }
         let rounds = (batchSize + concurrency - 1) / concurrency
-        return max(visibilityTimeout, endpoint.timeout * rounds + .seconds(30))
+        return max(visibilityTimeout, endpoint.exchangeLimit * rounds + .seconds(30))
     }
 }
 
@@ -328,9 +339,31 @@ public struct OutboxDispatcher: Service {
         request.headers.add(name: "X-Loket-Timestamp", value: "\(timestamp)")
         request.headers.add(name: "X-Loket-Signature", value: endpoint.signature(timestamp: timestamp, body: body))
         request.body = .bytes(body)
-        let timeout = endpoint.timeout.components
+        // AsyncHTTPClient's deadline (the timeout) ends once the answer's head has arrived: a
+        // receiver that then trickled its body, or never ended it, held this dispatcher (and its
+        // batch) for ever. A second deadline, half as long again, bounds the whole exchange; it
+        // comes after the first so that what AsyncHTTPClient reports by then (a refused
+        // connection, its own deadline) is the error recorded.
+        let timeout = endpoint.timeout
+        let deadline = ContinuousClock.now + endpoint.exchangeLimit
+        let prepared = request
+        return try await withThrowingTaskGroup(of: Delivery?.self) { group in
+            group.addTask { try await exchange(prepared, timeout: timeout) }
+            group.addTask {
+                try await Task.sleep(until: deadline, clock: .continuous)
+                return nil
+            }
+            defer { group.cancelAll() }
+            guard case let delivery?? = try await group.next() else { throw WebhookDeadlineExceeded(limit: endpoint.exchangeLimit) }
+            return delivery
+        }
+    }
+
+    /// One POST and its whole answer.
+    private func exchange(_ request: HTTPClientRequest, timeout: Duration) async throws -> Delivery {
+        let parts = timeout.components
         let response = try await httpClient.execute(
-            request, timeout: .nanoseconds(timeout.seconds * 1_000_000_000 + timeout.attoseconds / 1_000_000_000), logger: logger)
+            request, timeout: .nanoseconds(parts.seconds * 1_000_000_000 + parts.attoseconds / 1_000_000_000), logger: logger)
         // Read the whole body so the connection can be reused, keeping only the start for last_error.
         var start: [UInt8] = []
         for try await chunk in response.body where start.count < 200 {

@@ -271,7 +271,29 @@ struct OutboxDispatcherTests {
             let refusedRow = try await OutboxFixtures.row(pool, refused)
             #expect(refusedRow.deliveredAt == nil)
             #expect(refusedRow.attempts == 1)
-            #expect(refusedRow.lastError?.contains("refused") == true)
+            #expect(refusedRow.lastError?.contains("refused") == true, "\(refusedRow.lastError ?? "-")")
+        }
+    }
+
+    @Test("an answer whose body trickles past the timeout is a failed attempt, not a stuck dispatcher")
+    func aTricklingAnswerTimesOut() async throws {
+        try await WorkerTestDatabase.withPool { pool, _ in
+            let clock = OutboxTestClock(Self.start)
+            let id = try await OutboxFixtures.insertMessage(pool, requestID: nil, topic: "sla.warning", at: clock.now())
+            try await OutboxReceiver.run(trickle: .seconds(4)) { receiver in
+                let endpoint = try WebhookEndpoint(url: receiver.url, secret: Self.secret, timeout: .milliseconds(500))
+                let dispatcher = OutboxDispatcher(
+                    store: OutboxStore(pool: pool), configuration: OutboxDispatcherConfiguration(channel: .webhook(endpoint)), clock: clock,
+                    jitter: OutboxFixedJitter(1))
+                let began = ContinuousClock.now
+                #expect(try await dispatcher.runOnce() == OutboxBatchResult(claimed: 1, retried: 1))
+                // Bounded by the timeout, not by the receiver's four seconds.
+                #expect(ContinuousClock.now - began < .seconds(3))
+                #expect(receiver.deliveries.count == 1)
+            }
+            let row = try await OutboxFixtures.row(pool, id)
+            #expect(row.deliveredAt == nil)
+            #expect(row.lastError?.contains("deadlineExceeded") == true, "\(row.lastError ?? "-")")
         }
     }
 
@@ -381,9 +403,13 @@ struct OutboxDispatcherTests {
         }
         #expect(throws: WebhookConfigurationError.emptySecret) { try WebhookEndpoint(url: "https://example.go.id/hook", secret: "") }
         let endpoint = try WebhookEndpoint(url: "https://example.go.id/hook", secret: "s", timeout: .seconds(10))
-        #expect(OutboxDispatcherConfiguration(channel: .webhook(endpoint)).claimTimeout == .seconds(120))
-        // 50 messages 2 at a time is 25 rounds of up to 10 s each.
-        #expect(OutboxDispatcherConfiguration(channel: .webhook(endpoint), concurrency: 2).claimTimeout == .seconds(280))
+        // A delivery takes at most 15 s (the 10 s timeout to the answer's head, its body included).
+        #expect(endpoint.exchangeLimit == .seconds(15))
+        // 50 messages 8 at a time is 7 rounds: 7 × 15 s + 30 s, over the 120 s asked for.
+        #expect(OutboxDispatcherConfiguration(channel: .webhook(endpoint)).claimTimeout == .seconds(135))
+        #expect(OutboxDispatcherConfiguration(channel: .webhook(endpoint), visibilityTimeout: .seconds(300)).claimTimeout == .seconds(300))
+        // 50 messages 2 at a time is 25 rounds of up to 15 s each.
+        #expect(OutboxDispatcherConfiguration(channel: .webhook(endpoint), concurrency: 2).claimTimeout == .seconds(405))
         #expect(OutboxDispatcherConfiguration(channel: .log, visibilityTimeout: .seconds(30)).claimTimeout == .seconds(30))
     }
 
@@ -490,11 +516,14 @@ final class OutboxReceiver: Sendable {
     /// Only these idempotency keys fail; nil means every message.
     private let only: Set<String>?
     private let delay: Duration?
+    /// Answers 200 at once, then sends its body a byte every 100 ms for this long.
+    private let trickle: Duration?
 
-    private init(failures: Int, only: Set<String>?, delay: Duration?) {
+    private init(failures: Int, only: Set<String>?, delay: Duration?, trickle: Duration?) {
         state = Mutex(State(failures: failures))
         self.only = only
         self.delay = delay
+        self.trickle = trickle
     }
 
     var url: String { "http://127.0.0.1:\(state.withLock { $0.port })/hook" }
@@ -515,9 +544,10 @@ final class OutboxReceiver: Sendable {
 
     /// Serves for the duration of `body`.
     static func run<T>(
-        failures: Int = 0, only: Set<String>? = nil, delay: Duration? = nil, _ body: (OutboxReceiver) async throws -> T
+        failures: Int = 0, only: Set<String>? = nil, delay: Duration? = nil, trickle: Duration? = nil,
+        _ body: (OutboxReceiver) async throws -> T
     ) async throws -> T {
-        let receiver = OutboxReceiver(failures: failures, only: only, delay: delay)
+        let receiver = OutboxReceiver(failures: failures, only: only, delay: delay, trickle: trickle)
         let router = Router()
         router.post("hook") { request, _ -> Response in
             let buffer = try await request.body.collect(upTo: 1 << 20)
@@ -525,6 +555,16 @@ final class OutboxReceiver: Sendable {
             for field in request.headers { headers[field.name.canonicalName] = field.value }
             let status = receiver.record(headers: headers, body: Array(buffer.readableBytesView))
             if let delay = receiver.delay { try await Task.sleep(for: delay) }
+            if let trickle = receiver.trickle {
+                return Response(status: .init(code: status), body: ResponseBody { writer in
+                    let end = ContinuousClock.now + trickle
+                    while ContinuousClock.now < end {
+                        try await writer.write(ByteBuffer(string: "."))
+                        try await Task.sleep(for: .milliseconds(100))
+                    }
+                    try await writer.finish(nil)
+                })
+            }
             return Response(status: .init(code: status), body: .init(byteBuffer: ByteBuffer(string: status == 200 ? "" : "coba lagi")))
         }
         let (ports, portContinuation) = AsyncStream.makeStream(of: Int.self)
