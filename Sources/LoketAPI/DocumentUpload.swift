@@ -74,19 +74,28 @@ struct DocumentUpload {
         return nil
     }
 
-    /// A safe file name: no folders, no control or reserved characters, a fitting extension.
+    /// A safe file name: no folders, no control or reserved characters, an extension that fits the
+    /// type found in the content (`lampiran.html` holding a PDF is stored as `lampiran.html.pdf`, so
+    /// that whoever downloads it opens it as what it is).
     static func sanitize(_ given: String?, contentType: String) -> String {
-        let fallbackExtension = contentType == "application/pdf" ? "pdf" : contentType == "image/png" ? "png" : "jpg"
+        let fitting = contentType == "application/pdf" ? ["pdf"] : contentType == "image/png" ? ["png"] : ["jpg", "jpeg"]
         var name = given ?? ""
         if let last = name.split(whereSeparator: { $0 == "/" || $0 == "\\" }).last { name = String(last) }
         name = String(name.unicodeScalars.filter { !$0.properties.isWhitespace || $0 == " " }
             .filter { $0.properties.generalCategory != .control && !"<>:\"|?*".unicodeScalars.contains($0) }
             .map(Character.init))
         name = name.trimmingCharacters(in: CharacterSet(charactersIn: " ."))
-        if name.isEmpty { name = "dokumen.\(fallbackExtension)" }
-        // Cut by Unicode scalars, which PostgreSQL's char_length counts (documents_filename_safe).
-        if name.unicodeScalars.count > 200 { name = String(String.UnicodeScalarView(name.unicodeScalars.prefix(200))) }
-        return name
+        if name.isEmpty { name = "dokumen" }
+        var suffix = ".\(fitting[0])"
+        if let dot = name.lastIndex(of: "."), fitting.contains(name[name.index(after: dot)...].lowercased()) {
+            suffix = String(name[dot...])
+            name = String(name[..<dot])
+        }
+        // Cut by Unicode scalars, which PostgreSQL's char_length counts (documents_filename_safe),
+        // keeping the extension.
+        let room = 200 - suffix.unicodeScalars.count
+        if name.unicodeScalars.count > room { name = String(String.UnicodeScalarView(name.unicodeScalars.prefix(room))) }
+        return name + suffix
     }
 
     static func boundary(_ contentType: String) -> String? {
@@ -109,13 +118,19 @@ struct DocumentUpload {
         return nil
     }
 
+    /// RFC 8187's attr-char.
+    static let attributeCharacters = CharacterSet(
+        charactersIn: "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789!#$&+-.^_`|~")
+
     /// A download that browsers save instead of rendering, with its stored type.
     static func downloadResponse(_ info: DocumentInfo, content: Data) -> Response {
         var headers = HTTPFields()
         headers[.contentType] = info.contentType
         headers[HTTPField.Name("X-Content-Type-Options")!] = "nosniff"
         let ascii = String(info.filename.unicodeScalars.map { $0.isASCII && $0 != "\"" ? Character($0) : "_" })
-        let encoded = info.filename.addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? ascii
+        // RFC 8187: only attr-chars stay as they are (ASCII letters, digits and a few marks); every
+        // other byte of the UTF-8 name is percent-encoded.
+        let encoded = info.filename.addingPercentEncoding(withAllowedCharacters: Self.attributeCharacters) ?? ascii
         headers[HTTPField.Name("Content-Disposition")!] = "attachment; filename=\"\(ascii)\"; filename*=UTF-8''\(encoded)"
         return Response(status: .ok, headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: content)))
     }

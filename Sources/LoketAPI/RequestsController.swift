@@ -207,9 +207,15 @@ struct RequestsController {
         let (record, _) = try await authorizedRecord(request, context)
         guard !record.status.isFinal else { throw APIError.requestClosed(record.status, language: context.language) }
         let upload = try await DocumentUpload.read(request, context: context)
-        let info = try await services.requests.addDocument(
-            requestID: record.id, filename: upload.filename, contentType: upload.contentType, content: upload.content,
-            by: .citizen, now: services.clock())
+        let info: DocumentInfo
+        do {
+            // Checked again under the row's lock: the request may have closed while the body came in.
+            info = try await services.requests.addDocument(
+                requestID: record.id, filename: upload.filename, contentType: upload.contentType, content: upload.content,
+                by: .citizen, now: services.clock())
+        } catch RequestStoreError.closed(let status) {
+            throw APIError.requestClosed(status, language: context.language)
+        }
         var response = try context.responseEncoder.encode(
             DocumentDTO(info, trackingCode: record.trackingCode, base: services.options.publicBaseURL), from: request, context: context)
         response.status = .created

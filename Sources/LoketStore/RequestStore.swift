@@ -151,6 +151,8 @@ public enum RequestStoreError: Error, Sendable {
     case refused(Refusal)
     case feedbackAlreadyGiven
     case feedbackNotAllowed(RequestStatus)
+    /// The request is final: nothing more may be added to it.
+    case closed(RequestStatus)
 }
 
 /// Reads and changes requests. Every state change goes through `Lifecycle.transition` and writes
@@ -258,6 +260,12 @@ public struct RequestStore: Sendable {
     ) async throws -> DocumentInfo {
         let digest = Data(SHA256.hash(data: content))
         return try await pool.transaction { connection in
+            // The request's row, share-locked: a resolve or reject that commits meanwhile (an upload
+            // can take a while) waits, or has happened and is seen here.
+            guard let status = try await connection.query("SELECT status FROM service_requests WHERE id = $1 FOR SHARE", requestID)
+                .first.flatMap({ RequestStatus(rawValue: try $0.decode(String.self, "status")) })
+            else { throw RequestStoreError.notFound }
+            guard !status.isFinal else { throw RequestStoreError.closed(status) }
             let row = try await connection.query(
                 """
                 WITH d AS (

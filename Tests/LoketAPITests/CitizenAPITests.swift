@@ -419,7 +419,32 @@ struct CitizenAPITests {
                 ) { response in
                     #expect(response.status == .created, "\(response.body.text)")
                     #expect((response.body.json["filename"] as? String)?.unicodeScalars.count == 200)
+                    #expect((response.body.json["filename"] as? String)?.hasSuffix(".pdf") == true, "the extension is kept when the name is cut")
                 }
+                // A name whose extension does not fit the content gets one that does, so that the
+                // officer who downloads it opens a PDF, not a web page.
+                var disguised = 0
+                try await client.execute(
+                    uri: "/api/v1/requests/\(code)/documents?filename=lampiran.html", method: .post,
+                    headers: auth.merging([.contentType: "application/pdf"]), body: ByteBuffer(bytes: pdf)
+                ) { response in
+                    #expect(response.status == .created, "\(response.body.text)")
+                    #expect(response.body.json["filename"] as? String == "lampiran.html.pdf")
+                    disguised = response.body.json["id"] as? Int ?? 0
+                }
+                // A download names the file in RFC 8187 form: percent-encoded UTF-8, no raw bytes.
+                try await client.execute(
+                    uri: "/api/v1/requests/\(code)/documents?filename=Akta%20kelahiran%20%C3%A9.pdf", method: .post,
+                    headers: auth.merging([.contentType: "application/pdf"]), body: ByteBuffer(bytes: pdf)
+                ) { response in
+                    #expect(response.status == .created, "\(response.body.text)")
+                    let id = response.body.json["id"] as? Int ?? 0
+                    try await client.execute(uri: "/api/v1/requests/\(code)/documents/\(id)", method: .get, headers: auth) { download in
+                        let disposition = download.headers[HTTPField.Name("Content-Disposition")!] ?? ""
+                        #expect(disposition == "attachment; filename=\"Akta kelahiran _.pdf\"; filename*=UTF-8''Akta%20kelahiran%20%C3%A9.pdf", "\(disposition)")
+                    }
+                }
+                #expect(disguised > 0)
                 // Claimed to be a PDF, but it is HTML.
                 try await client.execute(
                     uri: "/api/v1/requests/\(code)/documents", method: .post,
@@ -455,7 +480,7 @@ struct CitizenAPITests {
                 }
                 try await client.execute(uri: "/api/v1/requests/\(code)/documents", method: .get, headers: auth) { response in
                     #expect(response.status == .ok)
-                    #expect((response.body.json["documents"] as? [Any])?.count == 3)
+                    #expect((response.body.json["documents"] as? [Any])?.count == 5)
                 }
                 let id = try #require(uploaded["id"] as? Int)
                 try await client.execute(uri: "/api/v1/requests/\(code)/documents/\(id)", method: .get, headers: auth) { response in
@@ -468,7 +493,7 @@ struct CitizenAPITests {
                     #expect(response.status == .notFound)
                 }
             }
-            #expect(try await app.pool.query("SELECT count(*) AS n FROM documents").single().decode(Int.self, "n") == 3)
+            #expect(try await app.pool.query("SELECT count(*) AS n FROM documents").single().decode(Int.self, "n") == 5)
         }
     }
 
@@ -541,6 +566,25 @@ struct CitizenAPITests {
                 }
                 let row = try await app.pool.query("SELECT next_sla_at IS NULL AS stopped FROM service_requests WHERE tracking_code = $1", code).single()
                 #expect(try row.decode(Bool.self, "stopped"))
+                // Nothing is added to a closed request: refused before the body is read, and by the
+                // store under the row's lock too (an upload that began while it was open).
+                let pdf = Data("%PDF-1.7\n%%EOF\n".utf8)
+                try await client.execute(
+                    uri: "/api/v1/requests/\(code)/documents", method: .post, headers: auth.merging([.contentType: "application/pdf"]),
+                    body: ByteBuffer(bytes: pdf)
+                ) { response in
+                    #expect(response.status == .conflict)
+                    #expect((response.body.json["error"] as? [String: Any])?["code"] as? String == "request_closed")
+                }
+                let id = try await app.pool.query("SELECT id FROM service_requests WHERE tracking_code = $1", code).single().decode(Int64.self, "id")
+                await #expect {
+                    _ = try await app.services.requests.addDocument(
+                        requestID: id, filename: "late.pdf", contentType: "application/pdf", content: pdf, by: .citizen)
+                } throws: { error in
+                    if case RequestStoreError.closed(.cancelled) = error { return true }
+                    return false
+                }
+                #expect(try await app.pool.query("SELECT count(*) AS n FROM documents").single().decode(Int.self, "n") == 0)
 
                 // A completed request takes feedback once.
                 let second = try await client.execute(uri: "/api/v1/requests", method: .post, headers: jsonHeaders, body: .json(sampleFiling())) { $0.body.json }
