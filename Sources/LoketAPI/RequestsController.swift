@@ -255,26 +255,30 @@ struct RequestsController {
         var comment: String?
     }
 
+    // The access token first, then the body: a caller without the right token learns nothing from
+    // how the body would have been judged.
+
     @Sendable func reply(request: Request, context: AppContext) async throws -> RequestDetailDTO {
+        let (record, catalog) = try await authorizedRecord(request, context)
         let body = try await decodeOptionalJSON(ReplyBody.self, request)
         let message = try StaffController.optional(body?.message, "message", max: 4000)
-        return try await act(.citizenReply(message: message), request, context)
+        return try await act(.citizenReply(message: message), on: record, catalog: catalog, context)
     }
 
     @Sendable func cancel(request: Request, context: AppContext) async throws -> RequestDetailDTO {
+        let (record, catalog) = try await authorizedRecord(request, context)
         let body = try await decodeOptionalJSON(CancelBody.self, request)
         let reason = try StaffController.optional(body?.reason, "reason", max: 1000)
-        return try await act(.cancel(reason: reason), request, context)
+        return try await act(.cancel(reason: reason), on: record, catalog: catalog, context)
     }
 
     @Sendable func feedback(request: Request, context: AppContext) async throws -> Response {
-        try requireJSON(request)
-        let body = try await request.decode(as: FeedbackBody.self, context: context)
-        guard let given = body.scores else { throw APIError.validation([.missing("scores")]) }
+        let (record, _) = try await authorizedRecord(request, context)
+        let body = try await decodeOptionalJSON(FeedbackBody.self, request)
+        guard let given = body?.scores else { throw APIError.validation([.missing("scores")]) }
         let scores: IKMScores
         do { scores = try IKMScores(given) } catch { throw APIError.validation([.invalid("scores", error)]) }
-        let comment = try StaffController.optional(body.comment, "comment", max: 2000)
-        let (record, _) = try await authorizedRecord(request, context)
+        let comment = try StaffController.optional(body?.comment, "comment", max: 2000)
         do {
             try await services.requests.giveFeedback(
                 trackingCode: record.trackingCode, scores: scores, comment: comment,
@@ -292,15 +296,28 @@ struct RequestsController {
         return Response(status: .created, headers: headers, body: .init(byteBuffer: ByteBuffer(string: #"{"status":"recorded"}"#)))
     }
 
-    private func act(_ command: RequestCommand, _ request: Request, _ context: AppContext) async throws -> RequestDetailDTO {
-        let (record, catalog) = try await authorizedRecord(request, context)
+    /// Applies the citizen's command and answers with the request's detail, read in the same
+    /// transaction (with its COMMIT): a change that committed is never answered with an error
+    /// because a second connection was not to be had.
+    private func act(
+        _ command: RequestCommand, on record: RequestRecord, catalog: CatalogSnapshot, _ context: AppContext
+    ) async throws -> RequestDetailDTO {
+        let requests = services.requests
+        let language = context.language
+        let base = services.options.publicBaseURL
+        let answer: RequestDetailDTO
         do {
-            _ = try await services.requests.apply(command, by: .citizen, trackingCode: record.trackingCode, catalog: catalog, now: services.clock())
-            services.outboxNotifier.poke()
+            answer = try await requests.apply(command, by: .citizen, trackingCode: record.trackingCode, catalog: catalog, now: services.clock()) {
+                updated, connection in
+                let history = try await requests.history(of: updated, includePrivate: false, staffNames: false, committing: true, on: connection)
+                return RequestDetailDTO(
+                    updated, catalog: catalog, timeline: history.timeline, documents: history.documents, language: language, base: base)
+            }
         } catch RequestStoreError.refused(let refusal) {
             throw APIError(.conflict, refusal)
         }
-        return try await detail(request: request, context: context)
+        services.outboxNotifier.poke()
+        return answer
     }
 
     // MARK: Helpers

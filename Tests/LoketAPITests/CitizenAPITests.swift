@@ -598,6 +598,17 @@ struct CitizenAPITests {
                 try await client.execute(uri: "/api/v1/requests/\(done)/feedback", method: .post, headers: doneAuth, body: .json(["scores": [4, 4, 4]])) { response in
                     #expect(response.status == .unprocessableContent)
                 }
+                // Malformed JSON is invalid_json, as everywhere; without the token the body is not
+                // judged at all.
+                try await client.execute(uri: "/api/v1/requests/\(done)/feedback", method: .post, headers: doneAuth, body: ByteBuffer(string: "{\"scores\": [4,")) { response in
+                    #expect(response.status == .badRequest)
+                    #expect((response.body.json["error"] as? [String: Any])?["code"] as? String == "invalid_json")
+                }
+                for action in ["feedback", "reply", "cancel"] {
+                    try await client.execute(uri: "/api/v1/requests/\(done)/\(action)", method: .post, headers: [.contentType: "text/plain"], body: ByteBuffer(string: "x")) { response in
+                        #expect(response.status == .unauthorized, "\(action): \(response.body.text)")
+                    }
+                }
                 try await client.execute(uri: "/api/v1/requests/\(done)/feedback", method: .post, headers: doneAuth, body: .json(["scores": [4, 4, 3, 4, 5, 3, 4, 4, 3]])) { response in
                     #expect(response.status == .unprocessableContent)
                 }
