@@ -341,33 +341,29 @@ public struct OutboxDispatcher: Service {
         request.body = .bytes(body)
         // AsyncHTTPClient's deadline (the timeout) ends once the answer's head has arrived: a
         // receiver that then trickled its body, or never ended it, held this dispatcher (and its
-        // batch) for ever. A second deadline, half as long again, bounds the whole exchange; it
-        // comes after the first so that what AsyncHTTPClient reports by then (a refused
-        // connection, its own deadline) is the error recorded.
-        let timeout = endpoint.timeout
+        // batch) for ever. The body is read against a second deadline, the whole exchange's limit.
         let deadline = ContinuousClock.now + endpoint.exchangeLimit
-        let prepared = request
-        return try await withThrowingTaskGroup(of: Delivery?.self) { group in
-            group.addTask { try await exchange(prepared, timeout: timeout) }
+        let parts = endpoint.timeout.components
+        let response = try await httpClient.execute(
+            request, timeout: .nanoseconds(parts.seconds * 1_000_000_000 + parts.attoseconds / 1_000_000_000), logger: logger)
+        let answer = response.body
+        let start = try await withThrowingTaskGroup(of: [UInt8]?.self) { group in
+            group.addTask {
+                // Read the whole body so the connection can be reused, keeping only the start for
+                // last_error.
+                var start: [UInt8] = []
+                for try await chunk in answer where start.count < 200 {
+                    start += chunk.readableBytesView.prefix(200 - start.count)
+                }
+                return start
+            }
             group.addTask {
                 try await Task.sleep(until: deadline, clock: .continuous)
                 return nil
             }
             defer { group.cancelAll() }
-            guard case let delivery?? = try await group.next() else { throw WebhookDeadlineExceeded(limit: endpoint.exchangeLimit) }
-            return delivery
-        }
-    }
-
-    /// One POST and its whole answer.
-    private func exchange(_ request: HTTPClientRequest, timeout: Duration) async throws -> Delivery {
-        let parts = timeout.components
-        let response = try await httpClient.execute(
-            request, timeout: .nanoseconds(parts.seconds * 1_000_000_000 + parts.attoseconds / 1_000_000_000), logger: logger)
-        // Read the whole body so the connection can be reused, keeping only the start for last_error.
-        var start: [UInt8] = []
-        for try await chunk in response.body where start.count < 200 {
-            start += chunk.readableBytesView.prefix(200 - start.count)
+            guard case let start?? = try await group.next() else { throw WebhookDeadlineExceeded(limit: endpoint.exchangeLimit) }
+            return start
         }
         if (200..<300).contains(response.status.code) { return .delivered }
         let text = String(decoding: start, as: UTF8.self).trimmingWhitespace()
