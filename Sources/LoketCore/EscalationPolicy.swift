@@ -209,7 +209,7 @@ public struct EscalationPolicy: Hashable, Sendable, Codable {
 
 /// One numbered stage of a policy's schedule, the same for both clocks.
 public struct SLAStage: Hashable, Sendable {
-    /// 1, 2, 3, … in order of `percent`.
+    /// 1, 2, 3, … in order of `percent` (in a request's schedule: after the stages it had applied).
     public let number: Int
     public let percent: Int
     public let notify: [NotifyTarget]
@@ -217,6 +217,13 @@ public struct SLAStage: Hashable, Sendable {
     public let escalationLevels: Int
     public let priorityBoost: Int
     public let moveToParent: Bool
+
+    /// The same stage under another number (the stages a request has had applied come first).
+    func numbered(_ number: Int) -> SLAStage {
+        SLAStage(
+            number: number, percent: percent, notify: notify, isBreach: isBreach, escalationLevels: escalationLevels,
+            priorityBoost: priorityBoost, moveToParent: moveToParent)
+    }
 
     /// The escalation command the system applies when this stage of `clock` falls due.
     /// `parentUnit` is the parent of the request's unit (nil at the top of the tree).

@@ -126,12 +126,17 @@ public struct SLAClock: Hashable, Sendable, Codable {
     public let startedAt: Date
     public private(set) var pauses: [SLAPause]
     public private(set) var stoppedAt: Date?
-    /// How many stages of the schedule have been applied (they are applied in order).
+    /// How many stages have been applied (they are applied in order, numbered 1, 2, 3, …).
     public private(set) var stagesApplied: Int
+    /// The largest share of the target (percent) among the stages applied; 0 before any. The next
+    /// stage is the policy's first beyond it, whatever the policy was when those were applied: a
+    /// policy changed while the request is open neither repeats a share (a second breach) nor
+    /// skips one (taking the count of applied stages as a position in the new schedule did both).
+    public private(set) var lastPercentApplied: Int
 
     public init(
         kind: SLAClockKind, targetMinutes: Int, startedAt: Date, pauses: [SLAPause] = [], stoppedAt: Date? = nil,
-        stagesApplied: Int = 0
+        stagesApplied: Int = 0, lastPercentApplied: Int = 0
     ) throws(SLAClockError) {
         guard targetMinutes > 0 else { throw .targetNotPositive(targetMinutes) }
         var cursor = startedAt
@@ -152,6 +157,7 @@ public struct SLAClock: Hashable, Sendable, Codable {
         self.pauses = pauses
         self.stoppedAt = stoppedAt
         self.stagesApplied = stagesApplied
+        self.lastPercentApplied = max(0, lastPercentApplied)
     }
 
     public var isPaused: Bool { pauses.last.map { $0.end == nil } ?? false }
@@ -192,10 +198,12 @@ public struct SLAClock: Hashable, Sendable, Codable {
         targetMinutes = minutes
     }
 
-    /// Records that stage `number` was applied; stages are applied one by one, in order.
-    public mutating func recordStage(_ number: Int) throws(SLAClockError) {
+    /// Records that stage `number`, due at `percent` of the target, was applied; stages are
+    /// applied one by one, in order.
+    public mutating func recordStage(_ number: Int, percent: Int) throws(SLAClockError) {
         guard number == stagesApplied + 1 else { throw .stageOutOfOrder(kind, expected: stagesApplied + 1, got: number) }
         stagesApplied = number
+        lastPercentApplied = max(lastPercentApplied, percent)
     }
 
     // MARK: Measures
@@ -272,9 +280,15 @@ public struct SLAClock: Hashable, Sendable, Codable {
     /// The next stage to apply and when; nil when the clock is stopped or paused, or when every
     /// stage has been applied. The store indexes this instant for the worker's scan.
     public func nextStage(policy: EscalationPolicy, calendar: BusinessCalendar) -> ScheduledStage? {
-        guard isRunning, stagesApplied < policy.schedule.count else { return nil }
-        let stage = policy.schedule[stagesApplied]
+        guard isRunning, let stage = pendingStages(policy).first else { return nil }
         return instant(whenElapsed: workingSeconds(for: stage), on: calendar).map { ScheduledStage(clock: kind, stage: stage, dueAt: $0) }
+    }
+
+    /// The policy's stages beyond the last share applied, numbered on from the stages applied.
+    private func pendingStages(_ policy: EscalationPolicy) -> [SLAStage] {
+        policy.schedule.lazy.filter { $0.percent > lastPercentApplied }.enumerated().map { offset, stage in
+            stage.numbered(stagesApplied + 1 + offset)
+        }
     }
 
     /// The stages not yet applied whose instant has come by `now`, in order; empty when the clock
@@ -282,7 +296,7 @@ public struct SLAClock: Hashable, Sendable, Codable {
     public func dueStages(at now: Date, policy: EscalationPolicy, calendar: BusinessCalendar) -> [ScheduledStage] {
         guard isRunning else { return [] }
         var due: [ScheduledStage] = []
-        for stage in policy.schedule.dropFirst(stagesApplied) {
+        for stage in pendingStages(policy) {
             guard let dueAt = instant(whenElapsed: workingSeconds(for: stage), on: calendar), dueAt <= now else { break }
             due.append(ScheduledStage(clock: kind, stage: stage, dueAt: dueAt))
         }
@@ -295,6 +309,7 @@ public struct SLAClock: Hashable, Sendable, Codable {
         case startedAt = "started_at"
         case stoppedAt = "stopped_at"
         case stagesApplied = "stages_applied"
+        case lastPercentApplied = "last_percent_applied"
     }
 
     public init(from decoder: any Decoder) throws {
@@ -305,7 +320,8 @@ public struct SLAClock: Hashable, Sendable, Codable {
             startedAt: try container.decode(Date.self, forKey: .startedAt),
             pauses: try container.decodeIfPresent([SLAPause].self, forKey: .pauses) ?? [],
             stoppedAt: try container.decodeIfPresent(Date.self, forKey: .stoppedAt),
-            stagesApplied: try container.decodeIfPresent(Int.self, forKey: .stagesApplied) ?? 0
+            stagesApplied: try container.decodeIfPresent(Int.self, forKey: .stagesApplied) ?? 0,
+            lastPercentApplied: try container.decodeIfPresent(Int.self, forKey: .lastPercentApplied) ?? 0
         )
     }
 }
@@ -389,7 +405,7 @@ public struct SLAClocks: Hashable, Sendable, Codable {
 
     /// Records that a stage was applied.
     public mutating func record(_ stage: ScheduledStage) throws(SLAClockError) {
-        try update(stage.clock) { (clock) throws(SLAClockError) in try clock.recordStage(stage.stage.number) }
+        try update(stage.clock) { (clock) throws(SLAClockError) in try clock.recordStage(stage.stage.number, percent: stage.stage.percent) }
     }
 
     /// The service type's targets changed.

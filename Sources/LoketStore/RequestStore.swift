@@ -314,7 +314,7 @@ public struct RequestStore: Sendable {
                 Self.findQuery(trackingCode, forUpdate: true),
                 PostgresStatement(
                     """
-                    SELECT clock, count(*) AS n FROM sla_stage_log
+                    SELECT clock, count(*) AS n, max(percent) AS top FROM sla_stage_log
                     WHERE request_id = (SELECT id FROM service_requests WHERE tracking_code = $1) GROUP BY clock
                     """, trackingCode),
             ])
@@ -346,7 +346,7 @@ public struct RequestStore: Sendable {
     /// `appliedStages`, when the caller read them with the locked row, spares a round trip.
     func persist(
         _ transition: Transition, of record: RequestRecord, catalog: CatalogSnapshot, now: Date,
-        appliedStages: [String: Int]? = nil, on connection: PostgresConnection
+        appliedStages: [String: AppliedStages]? = nil, on connection: PostgresConnection
     ) async throws -> RequestRecord {
         guard let service = catalog.servicesByID[record.serviceTypeID] else {
             throw CatalogError.invalidConfiguration("request \(record.trackingCode) has an unknown service type")
@@ -396,7 +396,7 @@ public struct RequestStore: Sendable {
     /// The clocks of a request rebuilt from its row, its pause history and its applied stages
     /// (`appliedStages` when the caller has them, as `appliedStages(from:)` reads them).
     func clocks(
-        of record: RequestRecord, service: ServiceType, appliedStages: [String: Int]? = nil, on connection: PostgresConnection
+        of record: RequestRecord, service: ServiceType, appliedStages: [String: AppliedStages]? = nil, on connection: PostgresConnection
     ) async throws -> SLAClocks {
         var pauses: [SLAPause] = []
         if record.pausedMinutes > 0 || record.pausedAt != nil {
@@ -416,27 +416,37 @@ public struct RequestStore: Sendable {
             // Closed while waiting for the citizen (rejected or cancelled): the pause ended there.
             pauses[last].end = closedAt
         }
-        let applied: [String: Int]
+        let applied: [String: AppliedStages]
         if let appliedStages {
             applied = appliedStages
         } else {
             applied = try Self.appliedStages(from: try await connection.query(
-                "SELECT clock, count(*) AS n FROM sla_stage_log WHERE request_id = $1 GROUP BY clock", record.id))
+                "SELECT clock, count(*) AS n, max(percent) AS top FROM sla_stage_log WHERE request_id = $1 GROUP BY clock", record.id))
         }
         let responsePauses = pauses.filter { pause in record.firstClaimedAt.map { pause.start < $0 } ?? true }
         let response = try SLAClock(
             kind: .response, targetMinutes: service.responseTargetMinutes, startedAt: record.createdAt,
-            pauses: responsePauses, stoppedAt: record.firstClaimedAt, stagesApplied: applied["response"] ?? 0)
+            pauses: responsePauses, stoppedAt: record.firstClaimedAt, stagesApplied: applied["response"]?.count ?? 0,
+            lastPercentApplied: applied["response"]?.topPercent ?? 0)
         let resolution = try SLAClock(
             kind: .resolution, targetMinutes: service.resolutionTargetMinutes, startedAt: record.createdAt, pauses: pauses,
-            stoppedAt: record.closedAt, stagesApplied: applied["resolution"] ?? 0)
+            stoppedAt: record.closedAt, stagesApplied: applied["resolution"]?.count ?? 0,
+            lastPercentApplied: applied["resolution"]?.topPercent ?? 0)
         return SLAClocks(response: response, resolution: resolution)
     }
 
-    /// Stages applied per clock, from rows of `clock` and `n`.
-    static func appliedStages(from rows: PostgresRows) throws -> [String: Int] {
-        var applied: [String: Int] = [:]
-        for row in rows { applied[try row.decode(String.self, "clock")] = try row.decode(Int.self, "n") }
+    /// What a clock has had applied: how many stages, and the largest share of the target.
+    struct AppliedStages: Sendable {
+        var count: Int
+        var topPercent: Int
+    }
+
+    /// Stages applied per clock, from rows of `clock`, `n` and `top`.
+    static func appliedStages(from rows: PostgresRows) throws -> [String: AppliedStages] {
+        var applied: [String: AppliedStages] = [:]
+        for row in rows {
+            applied[try row.decode(String.self, "clock")] = AppliedStages(count: try row.decode(Int.self, "n"), topPercent: try row.decode(Int.self, "top"))
+        }
         return applied
     }
 

@@ -101,11 +101,11 @@ import Testing
         let late = wib("2026-04-02 14:00")
         let due = clock.dueStages(at: late, policy: policy, calendar: serang)
         #expect(due.map(\.stage.number) == [1, 2, 3, 4])
-        for stage in due { try clock.recordStage(stage.stage.number) }
+        for stage in due { try clock.recordStage(stage.stage.number, percent: stage.stage.percent) }
         #expect(clock.dueStages(at: late, policy: policy, calendar: serang).isEmpty)
         #expect(clock.nextStage(policy: policy, calendar: serang)?.stage.number == 5)
-        #expect(throws: SLAClockError.stageOutOfOrder(.resolution, expected: 5, got: 4)) { try clock.recordStage(4) }
-        try clock.recordStage(5)
+        #expect(throws: SLAClockError.stageOutOfOrder(.resolution, expected: 5, got: 4)) { try clock.recordStage(4, percent: 200) }
+        try clock.recordStage(5, percent: 250)
         #expect(clock.nextStage(policy: policy, calendar: serang) == nil, "the policy stops at level 3")
     }
 
@@ -167,12 +167,12 @@ import Testing
 
     @Test func clocksEncodeWithSnakeCaseKeys() throws {
         var clock = resolutionClock(filed: "2026-03-17 09:00")
-        try clock.recordStage(1)
+        try clock.recordStage(1, percent: 50)
         let encoder = JSONEncoder()
         encoder.outputFormatting = .sortedKeys
         encoder.dateEncodingStrategy = .iso8601
         let json = String(decoding: try encoder.encode(clock), as: UTF8.self)
-        #expect(json == #"{"kind":"resolution","pauses":[],"stages_applied":1,"started_at":"2026-03-17T02:00:00Z","target_minutes":2250}"#)
+        #expect(json == #"{"kind":"resolution","last_percent_applied":50,"pauses":[],"stages_applied":1,"started_at":"2026-03-17T02:00:00Z","target_minutes":2250}"#)
     }
 
     /// On any calendar, a pause of any length moves the deadline by exactly the working time

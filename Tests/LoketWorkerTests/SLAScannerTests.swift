@@ -232,6 +232,46 @@ struct SLAScannerTests {
         }
     }
 
+    /// A policy changed while a request is open goes on from the last share of the target applied:
+    /// it neither records a second breach nor skips one. (The count of applied stages was taken
+    /// as a position in the new schedule: here it pointed at the new policy's 75 % warning, and
+    /// its 100 % stage then recorded the breach again.)
+    @Test func aPolicyChangedWhileARequestIsOpenNeitherRepeatsNorSkipsAShare() async throws {
+        try await WorkerTestDatabase.withPool { pool, _ in
+            // The breach alone: no warnings before it, no repeats after it.
+            try await pool.query(
+                "UPDATE service_types SET escalation_policy = $1::jsonb WHERE code = 'pengaduan-pelayanan'",
+                #"{"stages": [{"percent": 100, "breach": true, "escalation_levels": 1}], "max_escalation_level": 3}"#)
+            let clock = ManualClock(jakarta("2026-12-18T14:00:00+07:00"))
+            let code = try await Self.file(pool, service: "pengaduan-pelayanan", nik: "3673014501900001", now: clock.now())
+            clock.set(jakarta("2026-12-21T09:00:00+07:00"))
+            let first = try await SLAScanner(store: SLAStore(pool: pool), catalog: CatalogCache(pool: pool), clock: clock).runOnce()
+            #expect(first.stages == ["breach": 1])
+            // Back to the default policy: warnings at 50 % and 75 %, the breach at 100 %, repeats.
+            try await pool.query("UPDATE service_types SET escalation_policy = '{}' WHERE code = 'pengaduan-pelayanan'")
+            let scanner = SLAScanner(store: SLAStore(pool: pool), catalog: CatalogCache(pool: pool), clock: clock)
+            let second = try await scanner.runOnce()
+            #expect(second.stages.isEmpty, "\(second.stages)")
+            // The next stage is the first repeat, past the 100 % already applied.
+            let next = try await Self.nextSLA(pool, code)
+            #expect(next.clock == "response")
+            #expect(next.stage == 2)
+            clock.set(jakarta("2026-12-22T12:00:00+07:00"))
+            let third = try await scanner.runOnce()
+            #expect(third.stages["breach"] == nil, "\(third.stages)")
+            let breaches = try await pool.query(
+                """
+                SELECT count(*) FILTER (WHERE breach) AS breaches, array_agg(percent ORDER BY stage) AS percents FROM sla_stage_log
+                WHERE clock = 'response' AND request_id = (SELECT id FROM service_requests WHERE tracking_code = $1)
+                """, code
+            ).single()
+            #expect(try breaches.decode(Int.self, "breaches") == 1)
+            let percents = try breaches.decode([Int].self, "percents")
+            #expect(percents.first == 100)
+            #expect(percents.dropFirst().allSatisfy { $0 > 100 }, "\(percents)")
+        }
+    }
+
     /// A breach that moves the request up the tree passes over an inactive parent to the nearest
     /// active unit above it (or leaves the request where it is when there is none): an inactive
     /// unit's queue is not worked.
