@@ -178,7 +178,7 @@ let package = Package(
         ),
         .testTarget(
             name: "LoketAdminTests",
-            dependencies: ["LoketStore", "LoketCore", "Postgres", "LoketTestSupport"],
+            dependencies: ["LoketStore", "LoketCore", "Postgres", "LoketTestSupport", .product(name: "Crypto", package: "swift-crypto")],
             swiftSettings: loketSettings
         ),
         .testTarget(

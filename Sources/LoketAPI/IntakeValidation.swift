@@ -83,7 +83,9 @@ struct IntakeValidator {
     func validate(_ fields: IntakeFields, source: NewRequest.Source, partnerID: PartnerID?) -> Result<NewRequest, APIError> {
         var problems: [FieldProblem] = []
         func text(_ value: String?, _ field: String, max: Int, required: Bool = false) -> String? {
-            let trimmed = value?.normalizingLineBreaks().trimmingWhitespace()
+            // The length is counted as sent (a CR LF is two characters, as openapi.yaml's patterns
+            // count them), the text stored with its line breaks as LF.
+            let trimmed = value?.trimmingWhitespace()
             guard let trimmed, !trimmed.isEmpty else {
                 if required { problems.append(.missing(field)) }
                 return nil
@@ -94,11 +96,12 @@ struct IntakeValidator {
                 problems.append(.invalid(field, code: "too_long", id: "paling banyak \(max) karakter", en: "at most \(max) characters"))
                 return nil
             }
-            if trimmed.containsControlCharacters() {
+            let text = trimmed.normalizingLineBreaks()
+            if text.containsControlCharacters() {
                 problems.append(.invalid(field, code: "control_characters", id: "berisi karakter kendali", en: "contains control characters"))
                 return nil
             }
-            return trimmed
+            return text
         }
 
         var service: ServiceType?
@@ -199,10 +202,14 @@ struct IntakeValidator {
                 if definition.required { problems.append(.missing(field)) }
                 continue
             }
-            let values: [String]
+            var values: [String]
             switch answer {
             case .single(let value): values = [value.normalizingLineBreaks()]
             case .multiple(let list): values = list.map { $0.normalizingLineBreaks() }
+            }
+            // A number or an instant is read, and stored, without white space around it.
+            if definition.datatype == "number" || definition.datatype == "datetime" {
+                values = values.map { $0.trimmingWhitespace() }
             }
             if values.isEmpty || values.allSatisfy({ $0.trimmingWhitespace().isEmpty }) {
                 if definition.required { problems.append(.missing(field)) }
@@ -216,7 +223,7 @@ struct IntakeValidator {
             switch definition.datatype {
             case "number":
                 // A finite number: Double also reads "nan", "inf" and "1e999" (infinity).
-                guard values.count == 1, let number = Double(values[0].trimmingWhitespace()), number.isFinite else {
+                guard values.count == 1, let number = Double(values[0]), number.isFinite else {
                     problems.append(.invalid(field, code: "not_a_number", id: "harus berupa angka", en: "must be a number"))
                     continue
                 }

@@ -215,6 +215,8 @@ struct RequestsController {
                 by: .citizen, now: services.clock())
         } catch RequestStoreError.closed(let status) {
             throw APIError.requestClosed(status, language: context.language)
+        } catch RequestStoreError.notFound {
+            throw APIError.requestNotFound
         }
         var response = try context.responseEncoder.encode(
             DocumentDTO(info, trackingCode: record.trackingCode, base: services.options.publicBaseURL), from: request, context: context)

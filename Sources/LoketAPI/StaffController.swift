@@ -397,10 +397,12 @@ struct StaffController {
     /// characters other than newline and tab are refused: they cannot be stored (NUL) or would
     /// reach officers' terminals.
     static func optional(_ value: String?, _ field: String, max: Int) throws -> String? {
-        guard let text = value?.normalizingLineBreaks().trimmingWhitespace(), !text.isEmpty else { return nil }
-        guard text.unicodeScalars.count <= max else {
+        guard let given = value?.trimmingWhitespace(), !given.isEmpty else { return nil }
+        // Counted as sent (a CR LF is two characters, as openapi.yaml's patterns count them).
+        guard given.unicodeScalars.count <= max else {
             throw APIError.validation([.invalid(field, code: "too_long", id: "paling banyak \(max) karakter", en: "at most \(max) characters")])
         }
+        let text = given.normalizingLineBreaks()
         if text.containsControlCharacters() {
             throw APIError.validation([.invalid(field, code: "control_characters", id: "berisi karakter kendali", en: "contains control characters")])
         }

@@ -229,9 +229,15 @@ public struct RoutingTable: Hashable, Sendable {
     /// service; then the deepest area (kelurahan, kecamatan, regency, province, any); then the
     /// higher priority; then the lower id, so the outcome never depends on the rules' order.
     /// Without a match the service type's default unit is used, and without one the triage unit.
-    public func route(serviceTypeId: ServiceTypeID, area: AreaCode?, defaultUnitId: UnitID?, triageUnitId: UnitID) -> RoutingDecision {
+    /// A unit that `takesWork` says no to (an inactive one: nobody works its queue) is passed
+    /// over, as a rule's target and as the default.
+    public func route(
+        serviceTypeId: ServiceTypeID, area: AreaCode?, defaultUnitId: UnitID?, triageUnitId: UnitID,
+        takesWork: (UnitID) -> Bool = { _ in true }
+    ) -> RoutingDecision {
         let matching = rules.filter { rule in
             rule.isActive
+                && takesWork(rule.unitId)
                 && (rule.serviceTypeId == nil || rule.serviceTypeId == serviceTypeId)
                 && (rule.areaCode.map { ruleArea in area.map { ruleArea.contains($0) } ?? false } ?? true)
         }
@@ -242,7 +248,7 @@ public struct RoutingTable: Hashable, Sendable {
             return RoutingDecision(unitId: winner.unitId, basis: .rule, serviceTypeId: serviceTypeId, area: area, rule: winner,
                                    outranked: ranked.dropFirst().map(\.id))
         }
-        if let defaultUnitId {
+        if let defaultUnitId, takesWork(defaultUnitId) {
             return RoutingDecision(unitId: defaultUnitId, basis: .serviceDefault, serviceTypeId: serviceTypeId, area: area, rule: nil, outranked: [])
         }
         return RoutingDecision(unitId: triageUnitId, basis: .triage, serviceTypeId: serviceTypeId, area: area, rule: nil, outranked: [])

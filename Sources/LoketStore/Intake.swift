@@ -133,7 +133,7 @@ public struct IntakeStore: Sendable {
         let calendar = catalog.calendar(for: service).calendar
         let routing = catalog.routing.route(
             serviceTypeId: service.id, area: request.area, defaultUnitId: service.defaultUnitID,
-            triageUnitId: catalog.triageUnitID)
+            triageUnitId: catalog.triageUnitID, takesWork: { catalog.units[$0]?.active ?? false })
         guard let unit = catalog.units[routing.unitId] else {
             throw CatalogError.invalidConfiguration("routing chose unknown unit \(routing.unitId)")
         }

@@ -59,7 +59,7 @@ struct LaneOptions: ParsableArguments {
         counted, as in a container), \
         at most one per connection.
         """)
-    var pqLanes: Int = EnvironmentDefaults.integer("LOKET_PQ_LANES", default: ConnectionPool.usableProcessors)
+    var pqLanes: Int = EnvironmentDefaults.integer("LOKET_PQ_LANES", default: min(ConnectionPool.usableProcessors, 64))
 
     func validate() throws {
         guard (1...64).contains(pqLanes) else { throw ValidationError("--pq-lanes must be 1…64") }

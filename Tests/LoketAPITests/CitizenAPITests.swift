@@ -300,6 +300,24 @@ struct CitizenAPITests {
 
     // MARK: Tracking
 
+    /// A request is never routed to an inactive unit (nobody works its queue): the rule that names
+    /// one is passed over, and so is a default unit that is inactive.
+    @Test func intakeRoutesPastAnInactiveUnit() async throws {
+        try await APITestEnvironment.withApp { app in
+            try await app.pool.query("UPDATE units SET active = false WHERE code = 'DISDUKCAPIL-IDP'")
+            app.services.catalog.invalidate()
+            try await app.test { client in
+                try await client.execute(uri: "/api/v1/requests", method: .post, headers: jsonHeaders, body: .json(sampleFiling())) { response in
+                    #expect(response.status == .created, "\(response.body.text)")
+                    let unit = (response.body.json["unit"] as? [String: Any])?["code"] as? String
+                    #expect(unit != nil && unit != "DISDUKCAPIL-IDP", "\(response.body.text)")
+                }
+            }
+            let row = try await app.pool.query("SELECT u.active FROM service_requests r JOIN units u ON u.id = r.unit_id").single()
+            #expect(try row.decode(Bool.self, "active"))
+        }
+    }
+
     /// Line breaks are stored as newlines whichever client wrote them: CR LF (a browser's
     /// textarea, a Windows client) and a lone CR were refused as control characters before.
     @Test func lineBreaksAreStoredAsNewlines() async throws {

@@ -63,6 +63,17 @@ import Testing
         #expect(triaged.unitId == 1 && triaged.basis == .triage)
     }
 
+    /// A unit that takes no work (inactive) is passed over: its rules and, as a default, the unit
+    /// itself; the request goes where the next rule, the default or the triage unit sends it.
+    @Test func unitsThatTakeNoWorkArePassedOver() {
+        let withoutSection = table.route(
+            serviceTypeId: 4, area: Self.area("36.73.01.1001"), defaultUnitId: nil, triageUnitId: 1, takesWork: { $0 != 16 })
+        #expect(withoutSection.unitId == 15 && withoutSection.rule?.id == 5)
+        let defaultClosed = table.route(
+            serviceTypeId: 2, area: Self.area("36.73.01.1001"), defaultUnitId: 11, triageUnitId: 1, takesWork: { $0 != 11 })
+        #expect(defaultClosed.unitId == 1 && defaultClosed.basis == .triage)
+    }
+
     @Test func decisionsExplainThemselves() throws {
         #expect(route(1, "36.73.02.1001").explanation(.english)
             == "Rule #3 chosen: specific to service 1, for village (kelurahan/desa) 36.73.02.1001, priority 0; it outranks rules #2, #1. Destination unit: 13.")
