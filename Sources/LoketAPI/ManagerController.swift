@@ -34,14 +34,14 @@ struct ManagerController {
     @Sendable func breaches(request: Request, context: AppContext) async throws -> OverdueList {
         let (units, catalog) = try await scope(request, context)
         let items = try await reports.overdue(units: units, catalog: catalog, now: services.clock())
-        return try await list(items.filter { $0.overdueWorkingMinutes > 0 }, request: request, catalog: catalog, language: context.language)
+        return try await list(items.filter(\.isBreached), request: request, catalog: catalog, language: context.language)
     }
 
     @Sendable func atRisk(request: Request, context: AppContext) async throws -> OverdueList {
         let (units, catalog) = try await scope(request, context)
         let within = try integer(request, "within", default: 120, range: 1...10_000)
         let items = try await reports.overdue(units: units, catalog: catalog, now: services.clock(), withinMinutes: within)
-        return try await list(items.filter { $0.overdueWorkingMinutes <= 0 }, request: request, catalog: catalog, language: context.language)
+        return try await list(items.filter { !$0.isBreached }, request: request, catalog: catalog, language: context.language)
     }
 
     @Sendable func report(request: Request, context: AppContext) async throws -> Response {

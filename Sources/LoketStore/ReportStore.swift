@@ -130,6 +130,9 @@ public struct OverdueItem: Sendable {
     public var overdueWorkingMinutes: Int
     public var escalationLevel: Int
     public var priority: Int
+    /// The deadline has passed (while the clock ran): a breach, even before a working minute of
+    /// it has gone by (a deadline at closing time is a breach all night and weekend).
+    public var isBreached: Bool
 }
 
 /// Open work of one unit now.
@@ -353,14 +356,17 @@ public struct ReportStore: Sendable {
         return Report(grouping: grouping, from: from, to: to, rows: rows.values.sorted { $0.key < $1.key }, total: total)
     }
 
-    /// Open requests past their running clock's deadline, or within `withinMinutes` working minutes
-    /// of it, most overdue first.
+    /// Open requests past their running clock's deadline (breaches, paused ones included), or
+    /// running within `withinMinutes` working minutes of it (at risk), most overdue first.
     public func overdue(
         units: Set<UnitID>?, catalog: CatalogSnapshot, now: Date = Date(), withinMinutes: Int = 0
     ) async throws -> [OverdueItem] {
-        // Candidates by wall clock (a working-minute margin is never more than the same wall time
-        // plus the longest closed stretch, taken generously as 4 days); exact working minutes below.
-        let horizon = now.addingTimeInterval(Double(withinMinutes) * 60 + (withinMinutes > 0 ? 4 * 86_400 : 0))
+        // Candidates by wall clock, up to the latest instant `withinMinutes` working minutes away on
+        // any calendar (holidays and joint leave can make that a week or more); exact working
+        // minutes below.
+        let horizon = withinMinutes > 0
+            ? catalog.calendars.values.map { $0.calendar.adding(workingMinutes: withinMinutes, to: now) }.max() ?? now
+            : now
         let rows = try await pool.query(
             """
             SELECT tracking_code, service_type_id, unit_id, status, assignee_id, escalation_level, priority, first_claimed_at,
@@ -376,18 +382,24 @@ public struct ReportStore: Sendable {
             let calendar = catalog.calendar(for: service).calendar
             let claimed = try row.decode(Date?.self, "first_claimed_at") != nil
             let due = try row.decode(Date.self, claimed ? "resolution_due_at" : "response_due_at")
-            let at = try row.decode(Date?.self, "paused_at") ?? now
+            let pausedAt = try row.decode(Date?.self, "paused_at")
+            let at = pausedAt ?? now
             let overdue = at >= due ? calendar.workingMinutes(from: due, to: at) : -calendar.workingMinutes(from: at, to: due)
-            guard overdue > 0 || -overdue <= withinMinutes else { continue }
+            let breached = at > due
+            // A paused clock (waiting for the citizen) runs toward nothing: not at risk.
+            guard breached || (pausedAt == nil && -overdue <= withinMinutes) else { continue }
             items.append(OverdueItem(
                 trackingCode: try row.decode(String.self, "tracking_code"), serviceTypeID: serviceID,
                 unitID: try row.decode(Int64.self, "unit_id"),
                 status: RequestStatus(rawValue: try row.decode(String.self, "status")) ?? .queued,
                 assigneeID: try row.decode(Int64?.self, "assignee_id"), clock: claimed ? .resolution : .response, dueAt: due,
                 overdueWorkingMinutes: overdue, escalationLevel: try row.decode(Int.self, "escalation_level"),
-                priority: try row.decode(Int.self, "priority")))
+                priority: try row.decode(Int.self, "priority"), isBreached: breached))
         }
-        return items.sorted { ($0.overdueWorkingMinutes, $0.trackingCode) > ($1.overdueWorkingMinutes, $1.trackingCode) }
+        return items.sorted {
+            ($0.isBreached ? 1 : 0, $0.overdueWorkingMinutes, $0.dueAt.timeIntervalSince1970 * -1, $0.trackingCode)
+                > ($1.isBreached ? 1 : 0, $1.overdueWorkingMinutes, $1.dueAt.timeIntervalSince1970 * -1, $1.trackingCode)
+        }
     }
 
     /// Open work per unit now.

@@ -231,8 +231,23 @@ struct ReportTests {
             let first = try await app.test { try await StaffAPITests.file($0) }
             clock.now = CitizenAPITests.instant("2026-12-07T09:00:00+07:00")
             let second = try await app.test { try await StaffAPITests.file($0, nik: "3673015208850002") }
-            // Response deadlines: 12:00 and 13:00+60 = 14:00 (the 12:00–13:00 break). At 15:00 the
-            // first is 120 working minutes over, the second 60.
+            // Response deadlines: 12:00 and 13:00+60 = 14:00 (the 12:00–13:00 break). At 12:30 the
+            // first is breached, though no working minute has passed since (it used to be missing
+            // from the list until 13:01, as one due at closing time was all night); the second is
+            // at risk, 60 working minutes away.
+            clock.now = CitizenAPITests.instant("2026-12-07T12:30:00+07:00")
+            try await app.test { client in
+                try await client.execute(uri: "/api/v1/manager/breaches", method: .get, headers: [.authorization: "Bearer \(manager.token)"]) { response in
+                    let items = response.body.json["requests"] as? [[String: Any]] ?? []
+                    #expect(items.map { $0["tracking_code"] as? String } == [first])
+                    #expect(items.map { $0["overdue_working_minutes"] as? Int } == [0])
+                }
+                try await client.execute(uri: "/api/v1/manager/at-risk", method: .get, headers: [.authorization: "Bearer \(manager.token)"]) { response in
+                    let items = response.body.json["requests"] as? [[String: Any]] ?? []
+                    #expect(items.map { $0["tracking_code"] as? String } == [second])
+                }
+            }
+            // At 15:00 the first is 120 working minutes over, the second 60.
             clock.now = CitizenAPITests.instant("2026-12-07T15:00:00+07:00")
             try await app.test { client in
                 try await client.execute(uri: "/api/v1/manager/breaches", method: .get, headers: [.authorization: "Bearer \(manager.token)"]) { response in

@@ -219,7 +219,7 @@ extension PagesController {
         async let workloadRows = reports.workload(units: units)
         let (items, perUnit, total, workload) = try await (overdueItems, unitPoints, totalPoints, workloadRows)
 
-        let breaches = items.filter { $0.overdueWorkingMinutes > 0 }
+        let breaches = items.filter(\.isBreached)
         let atRisk = items.count - breaches.count
         let shown = Array(breaches.prefix(Self.breachRows))
         let names = try await work.staffNames(ids: shown.compactMap(\.assigneeID))

@@ -118,8 +118,11 @@ struct PagesController {
 
         let language = page.language
         let unitRows = byUnit.rows.sorted { $0.name.localizedCaseInsensitiveCompare($1.name) == .orderedAscending }
+        // By code among every service, a deactivated one included (it keeps its record); only an
+        // active one has a page to link to.
+        let servicesByCode = Dictionary(catalog.servicesByID.values.map { ($0.code, $0) }) { first, _ in first }
         let serviceRows = byService.rows.map { row -> (ReportRow, String) in
-            (row, catalog.servicesByCode[row.key]?.name.text(language) ?? row.name)
+            (row, servicesByCode[row.key]?.name.text(language) ?? row.name)
         }.sorted { $0.1.localizedCaseInsensitiveCompare($1.1) == .orderedAscending }
         let measured = unitRows.filter { $0.resolutionOnTimePercent != nil }
         let chart = measured.isEmpty ? nil : OnTimeBarChart(
@@ -168,7 +171,10 @@ struct PagesController {
                 total: line(total, name: "Total", href: nil, format: format)),
             serviceTable: ReportTable(
                 heading: page.text("col_service"), caption: "\(page.text("per_service_heading")), \(periodText)",
-                rows: serviceRows.map { line($0.0, name: $0.1, href: page.href("/layanan/" + PageRequest.encode($0.0.key)), format: format) },
+                rows: serviceRows.map { row, name in
+                    let href = catalog.servicesByCode[row.key] == nil ? nil : page.href("/layanan/" + PageRequest.encode(row.key))
+                    return line(row, name: name, href: href, format: format)
+                },
                 total: line(byService.total, name: "Total", href: nil, format: format)),
             openData: [
                 Link(href: PageRequest.link("/api/v1/public/transparency", [("by", "unit")] + periodQuery), label: "Per unit, JSON"),
