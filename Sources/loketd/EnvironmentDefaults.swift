@@ -36,6 +36,19 @@ enum EnvironmentDefaults {
         }
     }
 
+    /// Why a secret in `name` must not be used, or nil: the examples' placeholder (a key everyone
+    /// can read in this repository signs nothing), or fewer than `minimumLength` characters.
+    static func secretProblem(_ name: String, minimumLength: Int) -> String? {
+        guard let text = value(name) else { return nil }
+        if text.uppercased().contains("CHANGE-ME") {
+            return "\(name) still holds the examples' placeholder; set a secret of your own (openssl rand -hex 32)"
+        }
+        if text.count < minimumLength {
+            return "\(name) must be at least \(minimumLength) characters (openssl rand -hex 32)"
+        }
+        return nil
+    }
+
     /// Refuses the first (by name) variable read for a default whose value did not parse.
     static func check() throws {
         guard let (name, problem) = refused.withLock({ $0.min { $0.key < $1.key } }) else { return }

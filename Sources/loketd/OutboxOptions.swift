@@ -25,6 +25,10 @@ struct OutboxOptions: ParsableArguments {
         if webhookURL?.isEmpty == false, webhookSecret?.isEmpty != false {
             throw ValidationError("a webhook needs its signing secret in LOKET_WEBHOOK_SECRET")
         }
+        // A receiver that checks signatures made with a published key checks nothing.
+        if webhookURL?.isEmpty == false, let problem = EnvironmentDefaults.secretProblem("LOKET_WEBHOOK_SECRET", minimumLength: 16) {
+            throw ValidationError(problem)
+        }
     }
 
     func dispatcher(pool: ConnectionPool, wakeup: Wakeup, tick: Duration) throws -> OutboxDispatcher {

@@ -82,6 +82,10 @@ struct Serve: AsyncParsableCommand {
         guard (1...500).contains(poolSize) else { throw ValidationError("--pool-size must be 1…500") }
         guard (1...256).contains(httpThreads) else { throw ValidationError("--http-threads must be 1…256") }
         guard (0...86_400).contains(statementDeadline) else { throw ValidationError("--statement-deadline must be 0…86400 seconds") }
+        // Anyone who knows the key can sign a manager's session cookie.
+        if let problem = EnvironmentDefaults.secretProblem("LOKET_SESSION_SECRET", minimumLength: 32) {
+            throw ValidationError(problem)
+        }
     }
 
     func run() async throws {

@@ -28,6 +28,11 @@ struct EnvironmentDefaultsTests {
         (["worker"], "LOKET_WEBHOOK_MAX_ATTEMPTS", "eight", "LOKET_WEBHOOK_MAX_ATTEMPTS must be a whole number, not \"eight\""),
         (["serve"], "LOKET_PQ_LANES", "two", "LOKET_PQ_LANES must be a whole number, not \"two\""),
         (["worker"], "LOKET_PQ_LANES", "0", "--pq-lanes must be 1…64"),
+        // Secrets: never the examples' placeholder, and a session key long enough to be one.
+        (["serve"], "LOKET_SESSION_SECRET", "CHANGE-ME-example-only", "LOKET_SESSION_SECRET still holds the examples' placeholder"),
+        (["serve"], "LOKET_SESSION_SECRET", "rahasia", "LOKET_SESSION_SECRET must be at least 32 characters"),
+        (["worker", "--webhook-url", "https://notify.example.id/hook"], "LOKET_WEBHOOK_SECRET", "CHANGE-ME-example-only",
+         "LOKET_WEBHOOK_SECRET still holds the examples' placeholder"),
     ])
     func aSettingThatDoesNotParseIsRefused(arguments: [String], name: String, value: String, message: String) throws {
         // No database is reachable here: the refusal must come before any connection is tried.
