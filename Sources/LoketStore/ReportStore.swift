@@ -224,7 +224,12 @@ public struct ReportStore: Sendable {
         let minutes = max(0, calendar.workingMinutes(from: record.createdAt, to: closedAt) - paused)
         let day = calendar.localDate(of: closedAt)
         let measured = record.status != .cancelled
+        // The response clock stops at the first claim. A request closed without one (the citizen
+        // cancelled it) missed its response target if it closed after the deadline; before it,
+        // the clock had nothing to measure. (Left out of both counts, a unit's unanswered requests
+        // made its on-time record look better the fewer it took up.)
         let responseMet: Bool? = record.firstClaimedAt.map { $0 <= record.responseDueAt }
+            ?? (closedAt > record.responseDueAt ? false : nil)
         let resolutionMet = closedAt <= record.resolutionDueAt
         let officer = record.status == .cancelled ? nil : record.assigneeID
         var histogram: [Int32] = []

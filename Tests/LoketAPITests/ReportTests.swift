@@ -266,6 +266,36 @@ struct ReportTests {
         }
     }
 
+    /// A request the citizen cancels without anyone having claimed it counts as a missed response
+    /// if its response deadline had passed, and is not measured if it had not.
+    @Test func anUnclaimedRequestCancelledAfterItsResponseDeadlineIsAMiss() async throws {
+        let clock = TestClock(CitizenAPITests.instant("2026-12-07T08:00:00+07:00"))
+        try await APITestEnvironment.withApp(clock: { clock.now }) { app in
+            try await app.test { client in
+                func file(_ nik: String) async throws -> (String, HTTPFields) {
+                    let receipt = try await client.execute(
+                        uri: "/api/v1/requests", method: .post, headers: jsonHeaders, body: .json(sampleFiling(nik: nik))) { $0.body.json }
+                    let token = try #require(receipt["access_token"] as? String)
+                    return (try #require(receipt["tracking_code"] as? String), [.authorization: "Bearer \(token)"])
+                }
+                let (late, lateAuth) = try await file("3673014501900001")
+                // Its response deadline is 12:00; cancelled unanswered at 13:30.
+                clock.now = CitizenAPITests.instant("2026-12-07T13:30:00+07:00")
+                let (early, earlyAuth) = try await file("3673015208850002")
+                for (code, auth) in [(late, lateAuth), (early, earlyAuth)] {
+                    try await client.execute(uri: "/api/v1/requests/\(code)/cancel", method: .post, headers: auth) { response in
+                        #expect(response.status == .ok, "\(response.body.text)")
+                    }
+                }
+                let rows = try await app.pool.query(
+                    "SELECT r.tracking_code, o.response_met FROM request_outcomes o JOIN service_requests r ON r.id = o.request_id")
+                let met = Dictionary(uniqueKeysWithValues: try rows.map { (try $0.decode(String.self, "tracking_code"), try $0.decode(Bool?.self, "response_met")) })
+                #expect(met[late] == .some(false))
+                #expect(met[early] == .some(nil))
+            }
+        }
+    }
+
     @Test func aQueryParameterGivenTwiceWithDifferentValuesIsRefusedNotGuessed() async throws {
         try await APITestEnvironment.withApp { app in
             let manager = try await StaffAPITests.makeOfficer(app, unit: "DISDUKCAPIL", role: .manager)
