@@ -345,7 +345,8 @@ public struct AdminStore: Sendable {
     }
 
     /// One officer by NIP.
-    public func staff(nip: String, now: Date = Date()) async throws -> StaffRecord {
+    public func staff(nip given: String, now: Date = Date()) async throws -> StaffRecord {
+        let nip = Self.storedNIP(given)
         guard let row = try await pool.query(
             "SELECT \(Self.staffColumns) FROM staff s JOIN units u ON u.id = s.unit_id WHERE s.nip = $2", now, nip
         ).first else { throw AdminError.unknownStaff(nip: nip) }
@@ -353,8 +354,9 @@ public struct AdminStore: Sendable {
     }
 
     /// Changes an officer's role; returns the role before the change.
-    public func setRole(nip: String, role: StaffRole) async throws -> (before: String, after: StaffRecord) {
-        try await pool.transaction { connection in
+    public func setRole(nip given: String, role: StaffRole) async throws -> (before: String, after: StaffRecord) {
+        let nip = Self.storedNIP(given)
+        return try await pool.transaction { connection in
             guard let row = try await connection.query("SELECT role FROM staff WHERE nip = $1 FOR UPDATE", nip).first else {
                 throw AdminError.unknownStaff(nip: nip)
             }
@@ -369,8 +371,9 @@ public struct AdminStore: Sendable {
 
     /// Deactivates an officer and revokes their tokens in the same transaction, so that a person
     /// who leaves loses access at once even if the account were reactivated by hand later.
-    public func deactivate(nip: String, now: Date = Date()) async throws -> Deactivation {
-        try await pool.transaction { connection in
+    public func deactivate(nip given: String, now: Date = Date()) async throws -> Deactivation {
+        let nip = Self.storedNIP(given)
+        return try await pool.transaction { connection in
             guard let row = try await connection.query("SELECT id, active FROM staff WHERE nip = $1 FOR UPDATE", nip).first else {
                 throw AdminError.unknownStaff(nip: nip)
             }
@@ -393,8 +396,9 @@ public struct AdminStore: Sendable {
     }
 
     /// Reactivates an officer. Their old tokens stay revoked: a returning officer gets a new one.
-    public func activate(nip: String, now: Date = Date()) async throws -> (changed: Bool, staff: StaffRecord) {
-        try await pool.transaction { connection in
+    public func activate(nip given: String, now: Date = Date()) async throws -> (changed: Bool, staff: StaffRecord) {
+        let nip = Self.storedNIP(given)
+        return try await pool.transaction { connection in
             guard let row = try await connection.query("SELECT id, active FROM staff WHERE nip = $1 FOR UPDATE", nip).first else {
                 throw AdminError.unknownStaff(nip: nip)
             }
@@ -416,14 +420,26 @@ public struct AdminStore: Sendable {
     /// database keeps its SHA-256.
     public func issueToken(nip: String, label: String?, expiresAt: Date?, now: Date = Date()) async throws -> (issued: StaffTokenStore.Issued, staff: StaffRecord) {
         let staff = try await staff(nip: nip, now: now)
-        guard staff.active else { throw AdminError.staffInactive(nip: nip) }
-        let issued = try await StaffTokenStore(pool: pool).issue(staffID: staff.id, label: label, expiresAt: expiresAt, now: now)
-        return (issued, staff)
+        guard staff.active else { throw AdminError.staffInactive(nip: staff.nip) }
+        do {
+            let issued = try await StaffTokenStore(pool: pool).issue(staffID: staff.id, label: label, expiresAt: expiresAt, now: now)
+            return (issued, staff)
+        } catch is StaffTokenStore.InactiveStaff {
+            // Deactivated since the look-up above.
+            throw AdminError.staffInactive(nip: staff.nip)
+        }
+    }
+
+    /// A NIP as stored: the digits without the spaces people write between its groups
+    /// (`19900114 201503 2 002`). Anything else is left as it is, to match nothing.
+    static func storedNIP(_ nip: String) -> String {
+        String(nip.unicodeScalars.filter { !$0.properties.isWhitespace }.map(Character.init))
     }
 
     /// Tokens of one officer (every token when `nip` is nil), newest first. Never the token itself:
     /// only its prefix, which is enough to recognise it.
-    public func tokens(nip: String?) async throws -> [TokenRecord] {
+    public func tokens(nip given: String?) async throws -> [TokenRecord] {
+        let nip = given.map(Self.storedNIP)
         if let nip, try await pool.query("SELECT 1 FROM staff WHERE nip = $1", nip).isEmpty {
             throw AdminError.unknownStaff(nip: nip)
         }

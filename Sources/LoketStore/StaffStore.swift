@@ -43,15 +43,24 @@ public struct StaffTokenStore: Sendable {
         public var expiresAt: Date?
     }
 
+    /// Issues a token to an active officer; throws `StaffTokenStore.InactiveStaff` when the
+    /// officer is inactive. The check and the insert are one statement that share-locks the
+    /// officer's row, so a deactivation (which revokes every token) cannot slip between them.
     public func issue(staffID: StaffID, label: String?, expiresAt: Date?, now: Date = Date()) async throws -> Issued {
         let token = Self.tokenPrefix + IntakeStore.newAccessToken()
-        let row = try await pool.query(
+        guard let row = try await pool.query(
             """
             INSERT INTO api_tokens (staff_id, token_hash, token_prefix, label, created_at, expires_at)
-            VALUES ($1, $2, $3, $4, $5, $6) RETURNING id
+            SELECT id, $2, $3, $4, $5, $6 FROM staff WHERE id = $1 AND active FOR SHARE
+            RETURNING id
             """, staffID, Self.hash(token), String(token.prefix(8)), label, now, expiresAt
-        ).single()
+        ).first else { throw InactiveStaff(staffID: staffID) }
         return Issued(id: try row.decode(Int64.self, "id"), token: token, expiresAt: expiresAt)
+    }
+
+    /// No token for an officer who is inactive (or unknown).
+    public struct InactiveStaff: Error, Sendable {
+        public let staffID: StaffID
     }
 
     /// The account behind a token, or why not. Records the use at most once a minute.

@@ -20,8 +20,12 @@ struct RecomputeSLA: AsyncParsableCommand {
 
     @OptionGroup var database: DatabaseOptions
 
-    @Option(help: "Requests per transaction.")
+    @Option(help: "Requests per transaction (1…10000).")
     var batchSize = 200
+
+    func validate() throws {
+        guard (1...10_000).contains(batchSize) else { throw ValidationError("--batch-size must be 1…10000") }
+    }
 
     func run() async throws {
         let pool = ConnectionPool(configuration: database.configuration, maxConnections: 1, acquireTimeout: .seconds(30))

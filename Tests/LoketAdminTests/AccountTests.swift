@@ -185,6 +185,41 @@ struct AccountTests {
         }
     }
 
+    /// A NIP written with spaces between its groups names the officer in every command, as it
+    /// does in `staff add`.
+    @Test func aSpacedNIPWorksInEveryCommand() async throws {
+        try await AdminTestEnvironment.withDatabase { pool in
+            let store = AdminStore(pool: pool)
+            let spaced = "19900114 201503 2 002"
+            #expect(try await store.staff(nip: spaced).nip == "199001142015032002")
+            let issued = try await store.issueToken(nip: spaced, label: nil, expiresAt: nil)
+            #expect(issued.staff.nip == "199001142015032002")
+            #expect(try await store.tokens(nip: spaced).count >= 1)
+            #expect(try await store.setRole(nip: spaced, role: .supervisor).after.role == "supervisor")
+            #expect(try await store.deactivate(nip: spaced).changed)
+            #expect(try await store.activate(nip: spaced).changed)
+        }
+    }
+
+    /// A token issued while the officer is being deactivated is not issued: the check and the
+    /// insert are one statement that waits for the deactivation (which revokes every token) to
+    /// commit, and then finds the officer inactive.
+    @Test func noTokenSlipsPastADeactivationInProgress() async throws {
+        try await AdminTestEnvironment.withDatabase { pool in
+            let staff = try await AdminStore(pool: pool).staff(nip: "199001142015032002")
+            let tokens = StaffTokenStore(pool: pool)
+            try await pool.withConnection { deactivating in
+                try await deactivating.executeScript("BEGIN")
+                try await deactivating.query("UPDATE staff SET active = false WHERE id = $1", staff.id)
+                let issuing = Task { try await tokens.issue(staffID: staff.id, label: nil, expiresAt: nil) }
+                try await Task.sleep(for: .milliseconds(300))
+                try await deactivating.executeScript("COMMIT")
+                await #expect(throws: StaffTokenStore.InactiveStaff.self) { _ = try await issuing.value }
+            }
+            #expect(try await pool.query("SELECT count(*) AS n FROM api_tokens WHERE staff_id = $1", staff.id).single().decode(Int.self, "n") == 0)
+        }
+    }
+
     // MARK: Partner keys
 
     @Test func aPartnerKeyAuthenticatesUntilRevoked() async throws {
