@@ -569,6 +569,29 @@ public enum CatalogTransfer {
                 }
             }
         }
+        // A unit the file deactivates must have no work left in it: an inactive unit's queue is not
+        // worked (routing, transfers and escalation pass it over), so its open requests and its
+        // officers would be stranded there.
+        let deactivated = file.units.enumerated().filter { !$0.element.active }
+        if !deactivated.isEmpty {
+            let rows = try await connection.query(
+                """
+                SELECT u.code,
+                       (SELECT count(*) FROM service_requests r
+                        WHERE r.unit_id = u.id AND r.status IN ('queued', 'in_progress', 'waiting_citizen')) AS open,
+                       (SELECT count(*) FROM staff s WHERE s.unit_id = u.id AND s.active) AS officers
+                FROM units u WHERE u.active AND u.code = ANY($1)
+                """, deactivated.map(\.element.code))
+            for row in rows {
+                let code = try row.decode(String.self, "code")
+                let open = try row.decode(Int.self, "open")
+                let officers = try row.decode(Int.self, "officers")
+                guard open > 0 || officers > 0, let index = deactivated.first(where: { $0.element.code == code })?.offset else { continue }
+                problems.append(CatalogProblem(
+                    path: "units[\(index)].active", entry: code,
+                    message: "unit \(code) still has \(open) open request(s) and \(officers) active officer(s): transfer the requests and move or deactivate the officers (loketd admin staff …) before deactivating it"))
+            }
+        }
         return problems
     }
 }

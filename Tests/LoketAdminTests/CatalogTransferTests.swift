@@ -207,6 +207,34 @@ struct CatalogTransferTests {
         }
     }
 
+    /// A unit with open requests or active officers is not deactivated by an import: they would
+    /// be stranded in a queue nobody works. An empty one is.
+    @Test func aUnitWithWorkLeftIsNotDeactivated() async throws {
+        try await AdminTestEnvironment.withDatabase { pool in
+            // A new section: nobody works in it yet and nothing waits in it.
+            let idle = try await AdminStore(pool: pool).addUnit(
+                code: "DINSOS-ARSIP", name: "Seksi Arsip", parentCode: "DINSOS", kind: .section, isTriage: false).code
+            var file = try CatalogFixture.tree(try await CatalogFixture.export(pool))
+            var units = try #require(file["units"] as? [[String: Any]])
+            let busy = try #require(units.firstIndex { $0["code"] as? String == "DISDUKCAPIL-IDP" })
+            units[busy]["active"] = false
+            file["units"] = units
+            let problems = try await CatalogFixture.problems(try CatalogFixture.data(file), in: pool)
+            #expect(problems.map(\.path) == ["units[\(busy)].active"])
+            #expect(problems.first?.message.contains("active officer") == true, "\(problems)")
+            #expect(try await pool.query("SELECT active FROM units WHERE code = 'DISDUKCAPIL-IDP'").single().decode(Bool.self, "active"))
+
+            // A unit nobody works in and nothing waits in may go.
+            units = try #require(file["units"] as? [[String: Any]])
+            units[busy]["active"] = true
+            let index = try #require(units.firstIndex { $0["code"] as? String == idle })
+            units[index]["active"] = false
+            file["units"] = units
+            _ = try await CatalogFixture.importing(try CatalogFixture.data(file), into: pool)
+            #expect(try await pool.query("SELECT active FROM units WHERE code = $1", idle).single().decode(Bool.self, "active") == false)
+        }
+    }
+
     @Test func aNewCalendarNeedsHoursAndAFileMustBeJSON() async throws {
         try await AdminTestEnvironment.withDatabase(seeded: false) { pool in
             let noHours: [String: Any] = [
