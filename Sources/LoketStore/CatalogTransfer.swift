@@ -512,7 +512,10 @@ public enum CatalogTransfer {
             }
         } catch let rolledBack as RolledBack {
             return rolledBack.summary
-        } catch let error as PostgresError where error.sqlState.isIntegrityViolation || error.sqlState == .raiseException {
+        } catch let error as PostgresError
+            where error.sqlState.isIntegrityViolation || error.sqlState == .raiseException || error.sqlState.errorClass == "22" {
+            // Class 22 is a value PostgreSQL cannot hold (a NUL in a text, a date out of its range)
+            // that the file's own checks let through: refused like a broken constraint.
             throw CatalogImportError.refusedByDatabase(error)
         }
     }

@@ -77,7 +77,7 @@ struct AdminCatalogImport: AsyncParsableCommand {
                 ? FileHandle.standardInput.readDataToEndOfFile()
                 : try Data(contentsOf: URL(fileURLWithPath: file))
         } catch {
-            AdminConsole.note("error: cannot read \(file): \(error.localizedDescription)")
+            AdminConsole.note("error: berkas \(file) tidak dapat dibaca / cannot read \(file): \(error.localizedDescription)")
             throw ExitCode.failure
         }
         let summary: CatalogImportSummary
@@ -90,7 +90,7 @@ struct AdminCatalogImport: AsyncParsableCommand {
                 AdminConsole.note(
                     "\(problems.count) problem\(problems.count == 1 ? "" : "s") in \(file); nothing was changed. Fix them and run the import again (--dry-run checks without changing anything).")
             case .refusedByDatabase:
-                AdminConsole.note("error: \(error)")
+                AdminConsole.note("error: basis data menolak impor ini, tidak ada yang diubah / \(error)")
             }
             throw ExitCode.failure
         }

@@ -235,6 +235,30 @@ struct CatalogTransferTests {
         }
     }
 
+    /// A value only PostgreSQL refuses (a NUL in a text, a date before its range) is reported as
+    /// the import's refusal, nothing changed, not as a raw database error.
+    @Test func aValueOnlyTheDatabaseRefusesIsAnImportRefusal() async throws {
+        try await AdminTestEnvironment.withDatabase { pool in
+            let exported = try CatalogFixture.tree(try await CatalogFixture.export(pool))
+            var nul = exported
+            var units = try #require(nul["units"] as? [[String: Any]])
+            units[0]["name"] = "Sekretariat\u{0}Daerah"
+            nul["units"] = units
+            var ancient = exported
+            var calendars = try #require(ancient["calendars"] as? [[String: Any]])
+            var holidays = calendars[0]["holidays"] as? [[String: Any]] ?? []
+            holidays.append(["date": "0000-01-01", "name": "Tahun nol", "kind": "national"])
+            calendars[0]["holidays"] = holidays
+            ancient["calendars"] = calendars
+            for file in [nul, ancient] {
+                await #expect(throws: CatalogImportError.self) {
+                    _ = try await CatalogFixture.importing(try CatalogFixture.data(file), into: pool)
+                }
+            }
+            #expect(try await pool.query("SELECT count(*) AS n FROM holidays WHERE day < '1900-01-01'").single().decode(Int.self, "n") == 0)
+        }
+    }
+
     @Test func aNewCalendarNeedsHoursAndAFileMustBeJSON() async throws {
         try await AdminTestEnvironment.withDatabase(seeded: false) { pool in
             let noHours: [String: Any] = [
