@@ -15,10 +15,12 @@ struct SecureRandomTests {
             total += size
         }
         #expect(total > 3 * 4096)
-        // Not all zero (the pool zeroes what it hands out, so a bug could hand out zeros).
-        let sample = SecureRandom.bytes(4096)
-        #expect(sample.filter { $0 == 0 }.count < 64)
-        // Each byte value turns up: 4,096 draws of 256 values leave one out with odds below 1e-6.
+        // Not all zero (the pool zeroes what it hands out, so a bug could hand out zeros): 16,384
+        // bytes hold 64 zeros on average, 160 or more with odds far below 1e-20.
+        let sample = SecureRandom.bytes(16_384)
+        #expect(sample.filter { $0 == 0 }.count < 160)
+        // Each byte value turns up: 16,384 draws of 256 values leave one out with odds of about
+        // 256 × e^-64, 4e-26. (With 4,096 draws it was 256 × e^-16, 3e-5, and it happened once.)
         #expect(Set(sample).count == 256)
     }
 
