@@ -320,6 +320,10 @@ public struct RequestStore: Sendable {
             ])
             guard let row = answers[0].first else { throw RequestStoreError.notFound }
             var record = try RequestRecord(row: row)
+            // Servers' clocks differ a little: a change is never dated before the change it follows
+            // (another server's), or the SLA clocks would refuse their own history as out of order
+            // (a reply dated before the question it answers), this change and every later one.
+            let now = max(now, record.updatedAt)
             let applied = try Self.appliedStages(from: answers[1])
             try authorize(record)
             let context = TransitionContext(

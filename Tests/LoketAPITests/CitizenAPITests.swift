@@ -318,6 +318,33 @@ struct CitizenAPITests {
         }
     }
 
+    /// A reply that reaches a server whose clock runs behind the one that recorded the question
+    /// is dated with the question, not before it: it was a 500, and the request's SLA history
+    /// would have been refused from then on.
+    @Test func aChangeStampedBeforeThePreviousOneByAnotherClockIsTakenInOrder() async throws {
+        try await APITestEnvironment.withApp { app in
+            let officer = try await StaffAPITests.makeOfficer(app, unit: "DISDUKCAPIL-IDP", role: .staff)
+            let code = try await app.test { try await StaffAPITests.file($0) }
+            let catalog = try await app.services.catalog.snapshot()
+            let requests = app.services.requests
+            let asked = Date().addingTimeInterval(60)
+            _ = try await requests.apply(.claim, by: .staff(officer.member), trackingCode: code, catalog: catalog, now: asked.addingTimeInterval(-10))
+            _ = try await requests.apply(.askCitizen(question: "Mohon unggah KK lama."), by: .staff(officer.member), trackingCode: code, catalog: catalog, now: asked)
+            let replied = try await requests.apply(
+                .citizenReply(message: "Sudah diunggah."), by: .citizen, trackingCode: code, catalog: catalog, now: asked.addingTimeInterval(-3))
+            #expect(replied.status == .inProgress)
+            // The request can still be worked: its history reads back in order.
+            let resolved = try await requests.apply(
+                .resolve(publicMessage: "Selesai.", outcome: nil), by: .staff(officer.member), trackingCode: code, catalog: catalog,
+                now: asked.addingTimeInterval(30))
+            #expect(resolved.status == .completed)
+            let times = try await app.pool.query(
+                "SELECT e.at FROM request_events e JOIN service_requests r ON r.id = e.request_id WHERE r.tracking_code = $1 ORDER BY e.id", code
+            ).map { try $0.decode(Date.self, "at") }
+            #expect(times == times.sorted(), "\(times)")
+        }
+    }
+
     /// Line breaks are stored as newlines whichever client wrote them: CR LF (a browser's
     /// textarea, a Windows client) and a lone CR were refused as control characters before.
     @Test func lineBreaksAreStoredAsNewlines() async throws {
