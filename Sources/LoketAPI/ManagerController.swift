@@ -49,7 +49,7 @@ struct ManagerController {
         let grouping = try Self.grouping(request, allowed: ReportGrouping.allCases)
         let (from, to) = try Self.period(request, now: services.clock(), timeZone: services.options.timeZone)
         let result = try await reports.report(grouping: grouping, from: from, to: to, units: units, catalog: catalog, now: services.clock())
-        let dto = ReportDTO(result, language: context.language)
+        let dto = ReportDTO(result, catalog: catalog, language: context.language)
         if try request.queryValue("format") == "csv" { return Self.csv(dto.csv(publicColumns: false), name: "laporan-\(grouping.rawValue)") }
         return try dto.response(from: request, context: context)
     }
@@ -213,7 +213,7 @@ struct TransparencyController {
         let catalog = try await services.catalog.snapshot()
         let result = try await ReportStore(pool: services.pool).report(
             grouping: grouping, from: from, to: to, units: nil, catalog: catalog, now: services.clock())
-        return ReportDTO(result, language: context.language)
+        return ReportDTO(result, catalog: catalog, language: context.language)
     }
 
     struct PublicReport: ResponseEncodable {

@@ -72,13 +72,18 @@ struct ReportDTO: ResponseEncodable {
     var rows: [ReportRowDTO]
     var total: ReportRowDTO
 
-    init(_ report: Report, language: Language) {
+    init(_ report: Report, catalog: CatalogSnapshot, language: Language) {
         by = report.grouping.rawValue
         from = report.from.description
         // Reported as the last day included, as people read periods.
         to = report.to.adding(days: -1).description
         rows = report.rows.map { ReportRowDTO($0, language: language) }
         total = ReportRowDTO(report.total, language: language)
+        if report.grouping == .service {
+            // A service's name in the reader's language (the store names it in Indonesian).
+            let names = Dictionary(catalog.servicesByID.values.map { ($0.code, $0.name.text(language)) }) { first, _ in first }
+            for index in rows.indices { rows[index].name = names[rows[index].key] ?? rows[index].name }
+        }
     }
 
     /// CSV with a header row (open data): one line per group, then the total.

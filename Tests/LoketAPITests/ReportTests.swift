@@ -120,6 +120,15 @@ struct ReportTests {
                     #expect(lines.first?.hasPrefix("key,name,closed") == true)
                     #expect(lines.contains { $0.hasPrefix("kk-baru,") && $0.contains(",4,2,1,1,66.7,100.0,5.0,9.0,") })
                 }
+                // Services are named in the reader's language.
+                try await client.execute(
+                    uri: "/api/v1/manager/reports?by=service&from=2026-11-15&to=2027-01-10", method: .get,
+                    headers: [.authorization: "Bearer \(manager.token)", .acceptLanguage: "en"]
+                ) { response in
+                    let rows = response.body.json["rows"] as? [[String: Any]] ?? []
+                    let catalog = try await app.services.catalog.snapshot()
+                    #expect(rows.first { $0["key"] as? String == "kk-baru" }?["name"] as? String == catalog.servicesByCode["kk-baru"]?.name.en)
+                }
                 try await client.execute(uri: "/api/v1/public/transparency?by=unit&from=2026-12-01&to=2026-12-31", method: .get) { response in
                     let rows = response.body.json["rows"] as? [[String: Any]] ?? []
                     let idp = rows.first { $0["key"] as? String == "DISDUKCAPIL-IDP" }
