@@ -218,6 +218,9 @@ public struct StaffWorkStore: Sendable {
                     """, units)
             guard let row = rows.first else { return nil }
             let record = try RequestRecord(row: row)
+            // Never dated before the request's last change, made by a server whose clock may run a
+            // little ahead (see RequestStore.apply).
+            let now = max(now, record.updatedAt)
             let context = TransitionContext(
                 now: now, unitAncestors: [record.unitID] + catalog.ancestors(of: record.unitID), leaseDuration: leaseDuration)
             switch Lifecycle.transition(record.state, .claim, by: .staff(member), context: context) {

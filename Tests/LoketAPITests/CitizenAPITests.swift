@@ -342,6 +342,14 @@ struct CitizenAPITests {
                 "SELECT e.at FROM request_events e JOIN service_requests r ON r.id = e.request_id WHERE r.tracking_code = $1 ORDER BY e.id", code
             ).map { try $0.decode(Date.self, "at") }
             #expect(times == times.sorted(), "\(times)")
+
+            // Claim-next on a server 5 s behind the one that filed the request.
+            let filed = try await app.test { try await StaffAPITests.file($0, nik: "3673015208850002") }
+            let work = StaffWorkStore(pool: app.pool)
+            let claimed = try await work.claimNext(
+                units: [officer.member.unitId], by: officer.member, catalog: catalog, now: Date().addingTimeInterval(-5))
+            #expect(claimed?.trackingCode == filed)
+            #expect(claimed?.status == .inProgress)
         }
     }
 
