@@ -265,8 +265,7 @@ struct StaffController {
         // The role first: an officer who may not assign must not learn from the answer whether a
         // NIP belongs to an active officer.
         let account = try context.requireStaff()
-        guard account.member.role >= .supervisor else {
-            let refusal = Refusal.notPermitted(.assign, actor: .staff, role: account.member.role)
+        if let refusal = Lifecycle.permission(.assign, by: .staff(account.member)) {
             throw APIError(Self.status(of: refusal), refusal)
         }
         let body = try await decodeBody(request)

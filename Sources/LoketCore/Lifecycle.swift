@@ -242,33 +242,39 @@ public enum Lifecycle: Sendable {
     /// - system: `expireLease`, `escalate` (SLA stages), and `reject` of a request waiting for the
     ///   citizen (auto-close);
     /// - partner applications: nothing after filing.
+    /// Why `actor` may not issue a command of `kind` on any request, or nil when their kind and
+    /// role allow it (where and when are `transition`'s to decide). The API asks first where the
+    /// answer must not depend on the request or the body (`assign` before its NIP is looked up).
+    public static func permission(_ kind: CommandKind, by actor: Principal) -> Refusal? {
+        switch actor {
+        case .citizen:
+            return kind == .citizenReply || kind == .cancel ? nil : .notPermitted(kind, actor: .citizen, role: nil)
+        case .partner:
+            return .notPermitted(kind, actor: .partner, role: nil)
+        case .system:
+            return kind == .expireLease || kind == .escalate || kind == .reject ? nil : .notPermitted(kind, actor: .system, role: nil)
+        case .staff(let member):
+            switch kind {
+            case .citizenReply, .cancel, .expireLease:
+                return .notPermitted(kind, actor: .staff, role: member.role)
+            case .assign, .escalate:
+                return member.role >= .supervisor ? nil : .notPermitted(kind, actor: .staff, role: member.role)
+            case .claim, .release, .askCitizen, .resolve, .reject, .transfer:
+                return nil
+            }
+        }
+    }
+
     public static func transition(
         _ state: RequestState, _ command: RequestCommand, by actor: Principal, context: TransitionContext
     ) -> Result<Transition, Refusal> {
         let kind = command.kind
 
         // Who may issue the command at all, and where.
-        switch actor {
-        case .citizen:
-            guard kind == .citizenReply || kind == .cancel else { return .failure(.notPermitted(kind, actor: .citizen, role: nil)) }
-        case .partner:
-            return .failure(.notPermitted(kind, actor: .partner, role: nil))
-        case .system:
-            guard kind == .expireLease || kind == .escalate || kind == .reject else {
-                return .failure(.notPermitted(kind, actor: .system, role: nil))
-            }
-        case .staff(let member):
-            switch kind {
-            case .citizenReply, .cancel, .expireLease:
-                return .failure(.notPermitted(kind, actor: .staff, role: member.role))
-            case .assign, .escalate:
-                guard member.role >= .supervisor else { return .failure(.notPermitted(kind, actor: .staff, role: member.role)) }
-            case .claim, .release, .askCitizen, .resolve, .reject, .transfer:
-                break
-            }
-            guard member.unitId == state.unitId || context.unitAncestors.contains(member.unitId) else {
-                return .failure(.notInUnit(state.unitId))
-            }
+        if let refusal = permission(kind, by: actor) { return .failure(refusal) }
+        if case .staff(let member) = actor,
+           member.unitId != state.unitId && !context.unitAncestors.contains(member.unitId) {
+            return .failure(.notInUnit(state.unitId))
         }
 
         // When.
