@@ -81,8 +81,9 @@ struct ReportDTO: ResponseEncodable {
         total = ReportRowDTO(report.total, language: language)
         if report.grouping == .service {
             // A service's name in the reader's language (the store names it in Indonesian).
-            let names = Dictionary(catalog.servicesByID.values.map { ($0.code, $0.name.text(language)) }) { first, _ in first }
-            for index in rows.indices { rows[index].name = names[rows[index].key] ?? rows[index].name }
+            for index in rows.indices {
+                rows[index].name = catalog.everyServiceByCode[rows[index].key]?.name.text(language) ?? rows[index].name
+            }
         }
     }
 

@@ -106,6 +106,9 @@ public struct CatalogSnapshot: Sendable {
     /// Every service, inactive ones included: the requests filed before a service was deactivated
     /// still need its standard (targets, calendar, escalation policy) until they close.
     public let servicesByID: [ServiceTypeID: ServiceType]
+    /// Every service by code, inactive ones included (reports name them; only an active one is
+    /// listed, has a page or takes a filing: `servicesByCode`).
+    public let everyServiceByCode: [String: ServiceType]
     public let units: [UnitID: Unit]
     public let calendars: [Int64: StoredCalendar]
     public let routing: RoutingTable
@@ -273,7 +276,8 @@ public enum CatalogStore {
 
         return CatalogSnapshot(
             services: active, servicesByCode: Dictionary(uniqueKeysWithValues: active.map { ($0.code, $0) }),
-            servicesByID: Dictionary(uniqueKeysWithValues: services.map { ($0.id, $0) }), units: units,
+            servicesByID: Dictionary(uniqueKeysWithValues: services.map { ($0.id, $0) }),
+            everyServiceByCode: Dictionary(uniqueKeysWithValues: services.map { ($0.code, $0) }), units: units,
             calendars: calendars, routing: RoutingTable(rules: rules), triageUnitID: triage, areaNames: areaNames, loadedAt: now)
     }
 }

@@ -118,11 +118,10 @@ struct PagesController {
 
         let language = page.language
         let unitRows = byUnit.rows.sorted { $0.name.localizedCaseInsensitiveCompare($1.name) == .orderedAscending }
-        // By code among every service, a deactivated one included (it keeps its record); only an
-        // active one has a page to link to.
-        let servicesByCode = Dictionary(catalog.servicesByID.values.map { ($0.code, $0) }) { first, _ in first }
+        // A deactivated service keeps its record and its name; only an active one has a page to
+        // link to.
         let serviceRows = byService.rows.map { row -> (ReportRow, String) in
-            (row, servicesByCode[row.key]?.name.text(language) ?? row.name)
+            (row, catalog.everyServiceByCode[row.key]?.name.text(language) ?? row.name)
         }.sorted { $0.1.localizedCaseInsensitiveCompare($1.1) == .orderedAscending }
         let measured = unitRows.filter { $0.resolutionOnTimePercent != nil }
         let chart = measured.isEmpty ? nil : OnTimeBarChart(
