@@ -4,6 +4,11 @@ import Testing
 
 @Suite("SQLSTATE errors and transactions")
 struct ErrorAndTransactionTests {
+    /// A unique key checked at COMMIT, for COMMITs that fail.
+    private static let pairs = """
+        CREATE TABLE pairs (n int NOT NULL CONSTRAINT pairs_n_key UNIQUE DEFERRABLE INITIALLY DEFERRED);
+        """
+
     private static let schema = """
         CREATE TABLE units (id bigint PRIMARY KEY, code text NOT NULL CONSTRAINT units_code_key UNIQUE);
         CREATE TABLE requests (
@@ -270,9 +275,7 @@ struct ErrorAndTransactionTests {
     @Test func readsThatEndATransactionCarryItsCommit() async throws {
         try await TestDatabase.withPool(maxConnections: 1) { pool, _ in
             try await pool.withConnection { connection in
-                try await connection.executeScript(Self.schema + """
-                    CREATE TABLE pairs (n int NOT NULL CONSTRAINT pairs_n_key UNIQUE DEFERRABLE INITIALLY DEFERRED);
-                    """)
+                try await connection.executeScript(Self.schema + Self.pairs)
             }
             // Prepare the statements once, so the count below is about round trips alone.
             try await pool.transaction { connection in
@@ -350,9 +353,7 @@ struct ErrorAndTransactionTests {
     @Test func aBodyThatSwallowsAnErrorDoesNotCommit() async throws {
         try await TestDatabase.withPool(maxConnections: 2) { pool, _ in
             try await pool.withConnection { connection in
-                try await connection.executeScript(Self.schema + """
-                    CREATE TABLE pairs (n int NOT NULL CONSTRAINT pairs_n_key UNIQUE DEFERRABLE INITIALLY DEFERRED);
-                    """)
+                try await connection.executeScript(Self.schema + Self.pairs)
             }
             func count(_ table: String, _ id: Int) async throws -> Int {
                 let sql = table == "units" ? "SELECT count(*) AS n FROM units WHERE id = $1" : "SELECT count(*) AS n FROM pairs WHERE n = $1"
