@@ -37,7 +37,9 @@ public struct LeaseRescuer: Service {
     }
 
     public func run() async throws {
-        while !Task.isShuttingDownGracefully {
+        // Cancelled too when another service of the group failed: that is no graceful shutdown, and
+        // with the pool closed every pass would fail at once, for ever.
+        while !Task.isShuttingDownGracefully && !Task.isCancelled {
             do {
                 let rescued = try await runOnce()
                 if rescued.count == batchSize { continue }

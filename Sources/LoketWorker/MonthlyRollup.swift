@@ -50,7 +50,9 @@ public struct MonthlyRollup: Service {
     }
 
     public func run() async throws {
-        while !Task.isShuttingDownGracefully {
+        // Cancelled too when another service of the group failed: that is no graceful shutdown, and
+        // with the pool closed every pass would fail at once, for ever.
+        while !Task.isShuttingDownGracefully && !Task.isCancelled {
             do {
                 try await runOnce()
             } catch {

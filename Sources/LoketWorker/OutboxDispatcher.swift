@@ -237,7 +237,9 @@ public struct OutboxDispatcher: Service {
         } else {
             logger.info("no webhook configured: notifications go to the log")
         }
-        while !Task.isShuttingDownGracefully {
+        // Cancelled too when another service of the group failed: that is no graceful shutdown, and
+        // with the pool closed every pass would fail at once, for ever.
+        while !Task.isShuttingDownGracefully && !Task.isCancelled {
             do {
                 // The batch in hand runs to its recorded outcomes; shutdown is checked between batches.
                 let result = try await runOnce()

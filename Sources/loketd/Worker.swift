@@ -91,7 +91,13 @@ struct Worker: AsyncParsableCommand {
         logger.info("worker starting", metadata: ["database": "\(configuration.redacted)", "batch_size": "\(batchSize)"])
         let group = ServiceGroup(
             configuration: .init(services: services, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
-        try await group.run()
+        do {
+            try await group.run()
+        } catch {
+            // A service that fails (the metrics port taken, say) stops the group: say which and why.
+            logger.critical("worker stopped: a service failed", metadata: ["error": "\(error)"])
+            throw error
+        }
     }
 }
 

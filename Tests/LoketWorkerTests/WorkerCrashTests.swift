@@ -136,6 +136,54 @@ struct WorkerCrashTests {
 
     /// A log collector that goes away (the read end of standard error closed) must not take the
     /// server or the worker with it: their next log line fails with EPIPE and is dropped.
+    /// A service of the worker that fails (here the metrics port, already taken) stops the whole
+    /// worker with an error that says so. The loops had kept going on the closed pool, failing as
+    /// fast as they could (gigabytes of log a minute), deaf to SIGTERM.
+    @Test func aFailingServiceStopsTheWorker() async throws {
+        guard FileManager.default.isExecutableFile(atPath: Self.loketd.path) else {
+            Issue.record("loketd not built at \(Self.loketd.path): run swift build --build-tests")
+            return
+        }
+        let taken = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        defer { close(taken) }
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        let bound = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(taken, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+        }
+        try #require(bound == 0 && listen(taken, 1) == 0)
+        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+        _ = withUnsafeMutablePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(taken, $0, &length) }
+        }
+        let port = Int(UInt16(bigEndian: address.sin_port))
+        try await WorkerTestDatabase.withPool { pool, _ in
+            let database = try await pool.query("SELECT current_database() AS d").single().decode(String.self, "d")
+            let process = Process()
+            process.executableURL = Self.loketd
+            process.arguments = ["worker", "--metrics-port", String(port), "--tick-seconds", "1"]
+            var environment = ProcessInfo.processInfo.environment
+            environment["LOKET_DATABASE_URL"] = "dbname=\(database)"
+            process.environment = environment
+            let errors = Pipe()
+            process.standardOutput = errors
+            process.standardError = errors
+            try process.run()
+            let deadline = ContinuousClock.now + .seconds(30)
+            while process.isRunning, ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(100)) }
+            let stillRunning = process.isRunning
+            if stillRunning {
+                kill(process.processIdentifier, SIGKILL)
+                process.waitUntilExit()
+            }
+            let log = String(decoding: errors.fileHandleForReading.readDataToEndOfFile().prefix(1 << 20), as: UTF8.self)
+            #expect(!stillRunning, "the worker went on after its metrics server failed")
+            #expect(process.terminationStatus != 0)
+            #expect(log.contains("a service failed"), "\(log.prefix(2000))")
+        }
+    }
+
     @Test func serverAndWorkerOutliveAClosedStandardError() async throws {
         guard FileManager.default.isExecutableFile(atPath: Self.loketd.path) else {
             Issue.record("loketd not built at \(Self.loketd.path): run swift build --build-tests")
