@@ -82,7 +82,7 @@ struct QueueItemDTO: Encodable {
         leaseExpiresAt = item.leaseExpiresAt
         sla = SLAStatusDTO(
             status: item.status, firstClaimedAt: item.firstClaimedAt, responseDue: item.responseDueAt,
-            resolutionDue: item.resolutionDueAt, pausedAt: nil, service: service, catalog: catalog, now: now)
+            resolutionDue: item.resolutionDueAt, pausedAt: item.pausedAt, service: service, catalog: catalog, now: now)
     }
 }
 

@@ -125,6 +125,8 @@ public struct QueueItem: Sendable {
     public var leaseExpiresAt: Date?
     public var createdAt: Date
     public var firstClaimedAt: Date?
+    /// When the request began waiting for the citizen (its SLA clock stands still from then).
+    public var pausedAt: Date?
 }
 
 /// The staff side of requests: queues, claims and the work on a claimed request.
@@ -139,7 +141,7 @@ public struct StaffWorkStore: Sendable {
 
     static let queueColumns = """
         tracking_code, service_type_id, unit_id, status, assignee_id, priority, escalation_level, response_due_at,
-        resolution_due_at, lease_expires_at, created_at, first_claimed_at
+        resolution_due_at, lease_expires_at, created_at, first_claimed_at, paused_at
         """
 
     /// Queued requests of the given units, most urgent first (escalation level, priority, deadline).
@@ -338,6 +340,7 @@ extension QueueItem {
         leaseExpiresAt = try row.decode(Date?.self, "lease_expires_at")
         createdAt = try row.decode(Date.self, "created_at")
         firstClaimedAt = try row.decode(Date?.self, "first_claimed_at")
+        pausedAt = try row.decode(Date?.self, "paused_at")
     }
 }
 

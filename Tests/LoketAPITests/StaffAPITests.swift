@@ -256,6 +256,41 @@ struct StaffAPITests {
         }
     }
 
+    /// A request waiting for the citizen shows the time left when it paused, in the lists as in its
+    /// detail: `mine` and `escalated` counted on to now, so a paused request turned red as overdue.
+    @Test func aPausedRequestKeepsItsTimeLeftInTheLists() async throws {
+        let clock = TestClock(CitizenAPITests.instant("2026-12-01T09:00:00+07:00"))
+        try await APITestEnvironment.withApp(clock: { clock.now }) { app in
+            let officer = try await Self.makeOfficer(
+                app, unit: "DISDUKCAPIL-IDP", role: .supervisor, tokenExpires: clock.now.addingTimeInterval(90 * 86_400))
+            try await app.test { client in
+                let code = try await Self.file(client)
+                try await client.execute(uri: "/api/v1/staff/claim", method: .post, headers: officer.auth) { #expect($0.status == .ok) }
+                clock.now = clock.now.addingTimeInterval(3600)
+                try await client.execute(uri: "/api/v1/staff/requests/\(code)/ask", method: .post, headers: officer.auth,
+                                         body: .json(["question": "Mohon unggah akta nikah."])) { #expect($0.status == .ok) }
+                try await app.pool.query("UPDATE service_requests SET escalation_level = 1 WHERE tracking_code = $1", code)
+                var paused: Int?
+                try await client.execute(uri: "/api/v1/staff/requests/\(code)", method: .get, headers: officer.auth) { response in
+                    paused = (response.body.json["sla"] as? [String: Any])?["remaining_working_minutes"] as? Int
+                }
+                // Thirty working days later, well past the resolution deadline had the clock run.
+                clock.now = clock.now.addingTimeInterval(45 * 86400)
+                for list in ["mine", "escalated"] {
+                    try await client.execute(uri: "/api/v1/staff/\(list)", method: .get, headers: officer.auth) { response in
+                        let sla = (response.body.json["requests"] as? [[String: Any]])?.first?["sla"] as? [String: Any]
+                        #expect(sla?["paused"] as? Bool == true, "\(list)")
+                        #expect(sla?["breached"] as? Bool == false, "\(list): \(response.body.text)")
+                        #expect(paused != nil && sla?["remaining_working_minutes"] as? Int == paused, "\(list): \(response.body.text)")
+                    }
+                }
+                try await client.execute(uri: "/api/v1/staff/requests/\(code)", method: .get, headers: officer.auth) { response in
+                    #expect((response.body.json["sla"] as? [String: Any])?["remaining_working_minutes"] as? Int == paused)
+                }
+            }
+        }
+    }
+
     /// A service deactivated while it still has open requests leaves the catalog and takes no new
     /// filing, but its requests are still claimed and closed (they were answered 500 before, and
     /// one of them at the head of a queue blocked claiming for the whole unit). An inactive unit
