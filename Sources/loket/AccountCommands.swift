@@ -38,8 +38,7 @@ struct Login: AsyncParsableCommand {
             throw Failure(.usage, "Which server? Give its address.", hints: ["loket login https://loket.serangkota.go.id"])
         }
         let base = try ServerURL.normalize(given)
-        let token = try (self.token ?? TokenPrompt.read()).trimmingCharacters(in: .whitespacesAndNewlines)
-        guard !token.isEmpty else { throw Failure(.usage, "No token given.", hints: ["Paste the token your administrator gave you (it starts with lks_)."]) }
+        let token = try Token.checked(try self.token ?? TokenPrompt.read(), from: self.token == nil ? "the input" : "--token")
         if ServerURL.isInsecure(base) {
             StandardError.write("warning: \(base) is plain http, so your token crosses the network readable. Use the https address if there is one.")
         }

@@ -21,8 +21,11 @@ struct StoredLogin: Codable, Equatable {
 /// `~/.config/loket/config.json`.
 struct ConfigFile {
     let url: URL
+    /// The folder is Loket's own (`…/loket/`), not one that LOKET_CONFIG pointed into.
+    let ownsFolder: Bool
 
     init(environment: [String: String] = ProcessInfo.processInfo.environment) {
+        ownsFolder = environment["LOKET_CONFIG"].map { $0.isEmpty } ?? true
         if let explicit = environment["LOKET_CONFIG"], !explicit.isEmpty {
             url = URL(fileURLWithPath: explicit)
         } else if let xdg = environment["XDG_CONFIG_HOME"], xdg.hasPrefix("/") {
@@ -65,12 +68,16 @@ struct ConfigFile {
             throw Failure(.usage, "Cannot create \(directory.path): \(error.localizedDescription)",
                 hints: ["Point LOKET_CONFIG at a file in a folder you can write."])
         }
+        // An existing folder of Loket's own is made private too, as docs/cli.md says it is.
+        if ownsFolder { _ = chmod(directory.path, 0o700) }
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
         var data = try encoder.encode(login)
         data.append(UInt8(ascii: "\n"))
-        let temporary = path + ".tmp-\(getpid())"
-        let descriptor = open(temporary, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o600)
+        // A fresh, unguessable name that must not exist yet and is never a symbolic link: in a
+        // shared folder (LOKET_CONFIG=/tmp/…) nobody can plant a link that login would write through.
+        let temporary = path + ".tmp-\(getpid())-\(String(UInt64.random(in: 0 ... .max), radix: 36))"
+        let descriptor = open(temporary, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0o600)
         guard descriptor >= 0 else { throw systemFailure("create \(temporary)") }
         let handle = FileHandle(fileDescriptor: descriptor, closeOnDealloc: true)
         do {
@@ -105,19 +112,57 @@ struct ConfigFile {
 }
 
 /// The server and token a command uses: `LOKET_URL` and `LOKET_TOKEN` override the file, so that
-/// scripts and CI can run without a login.
+/// scripts and CI can run without a login (with both set, the file is not read at all).
 struct Session {
     var serverURL: String
     var token: String
 
     static func resolve(environment: [String: String] = ProcessInfo.processInfo.environment) throws -> Session {
         let file = ConfigFile(environment: environment)
-        let stored = try file.load()
-        let url = environment["LOKET_URL"].flatMap { $0.isEmpty ? nil : $0 } ?? stored.serverURL
-        let token = environment["LOKET_TOKEN"].flatMap { $0.isEmpty ? nil : $0 } ?? stored.token
-        guard let url else { throw Failure.notLoggedIn("Not logged in: no server is configured (\(file.path) has none and LOKET_URL is unset).") }
-        guard let token else { throw Failure.notLoggedIn("Not logged in: there is no token for \(url).") }
-        return Session(serverURL: try ServerURL.normalize(url), token: token)
+        let givenURL = environment["LOKET_URL"].flatMap { $0.isEmpty ? nil : $0 }
+        let givenToken = environment["LOKET_TOKEN"].flatMap { $0.isEmpty ? nil : $0 }
+        let stored = givenURL != nil && givenToken != nil ? StoredLogin() : try file.load()
+        guard let url = givenURL ?? stored.serverURL else {
+            throw Failure.notLoggedIn("Not logged in: no server is configured (\(file.path) has none and LOKET_URL is unset).")
+        }
+        let server = try ServerURL.normalize(url)
+        let token: String
+        if let givenToken {
+            token = try Token.checked(givenToken, from: "LOKET_TOKEN")
+        } else if let storedToken = stored.token {
+            // The stored token was checked with, and belongs to, the stored server: another address
+            // in LOKET_URL must not receive it (a test box, a typo, a plain-http mirror).
+            guard let storedURL = stored.serverURL, (try? ServerURL.normalize(storedURL)) == server else {
+                throw Failure(.unauthenticated,
+                    "LOKET_URL names \(server), but the stored token was issued for \(stored.serverURL ?? "another server"); it is sent to no other address.",
+                    hints: ["Set LOKET_TOKEN to a token for \(server) as well, or run `loket login \(server)`."])
+            }
+            token = try Token.checked(storedToken, from: file.path)
+        } else {
+            throw Failure.notLoggedIn("Not logged in: there is no token for \(server).")
+        }
+        if ServerURL.isInsecure(server) {
+            StandardError.write("warning: \(server) is plain http, so your token crosses the network readable. Use the https address if there is one.")
+        }
+        return Session(serverURL: server, token: token)
+    }
+}
+
+/// Personal tokens as they reach the CLI: pasted, exported, read from a secret file.
+enum Token {
+    /// The token without the white space around it (a CR LF from a secret file or a paste), and
+    /// refused, without being shown, when what is left cannot be a token: it would otherwise go
+    /// into a header the HTTP client refuses, and that refusal prints the header whole.
+    static func checked(_ text: String, from source: String) throws -> String {
+        let token = text.trimmingCharacters(in: .whitespacesAndNewlines)
+        guard !token.isEmpty else {
+            throw Failure(.usage, "The token in \(source) is empty.", hints: ["Paste the token your administrator gave you (it starts with lks_)."])
+        }
+        guard token.unicodeScalars.allSatisfy({ (0x21...0x7E).contains($0.value) }) else {
+            throw Failure(.usage, "The token in \(source) contains a character no Loket token has (a space, a control character or a non-ASCII letter); it was not sent.",
+                hints: ["Copy the token again (it starts with lks_), without quotes or line breaks, then run `loket login`."])
+        }
+        return token
     }
 }
 

@@ -18,26 +18,7 @@ extension StaffAPI {
     /// One GET of `/api/v1/manager/<path>`, with the same headers, timeouts and refusals as the
     /// staff API. `accept` is what the body should be (the CSV report asks for text/csv).
     func manager(_ path: String, query: [(String, String?)] = [], accept: String = "application/json") async throws -> Reply {
-        var components = URLComponents()
-        let present = query.compactMap { name, value in value.map { URLQueryItem(name: name, value: $0) } }
-        if !present.isEmpty { components.queryItems = present }
-        var request = HTTPClientRequest(url: "\(base)/api/v1/manager/\(path)\(components.percentEncodedQuery.map { "?" + $0 } ?? "")")
-        request.method = .GET
-        request.headers.add(name: "Authorization", value: "Bearer \(token)")
-        request.headers.add(name: "Accept", value: accept)
-        request.headers.add(name: "User-Agent", value: "loket-cli/\(Loket.version)")
-        if let language { request.headers.add(name: "Accept-Language", value: language.rawValue) }
-        let reply: Reply
-        do {
-            let response = try await client.execute(request, timeout: .seconds(60))
-            let buffer = try await response.body.collect(upTo: 64 * 1024 * 1024)
-            reply = Reply(status: Int(response.status.code), body: Array(buffer.readableBytesView),
-                retryAfter: response.headers.first(name: "Retry-After"))
-        } catch {
-            throw Failure(.unavailable, "Cannot reach the Loket server at \(base): \(Self.describe(error)).", hints: [
-                "Check the address (`loket login <address>` changes it; LOKET_URL overrides it) and that the server is running, then try again.",
-            ])
-        }
+        let reply = try await exchange(.get, path, query: query, under: "manager", accept: accept)
         guard (200..<300).contains(reply.status) else { throw await managerFailure(for: reply) }
         return reply
     }
@@ -640,7 +621,7 @@ struct LiveView {
             + visible.map { clip($0, to: columns) + "\u{1B}[K" }.joined(separator: "\n") + "\u{1B}[J"
     }
 
-    /// The first `width` visible characters of `line`; colour escapes are kept but not counted,
+    /// The first `width` terminal columns of `line`; colour escapes are kept but not counted,
     /// and a cut line resets the colour so that it does not run on.
     static func clip(_ line: String, to width: Int) -> String {
         var result = ""
@@ -659,9 +640,10 @@ struct LiveView {
                 result.append(character)
                 continue
             }
-            if count == width { return result + (painted ? "\u{1B}[0m" : "") }
+            let columns = character.terminalWidth
+            if count + columns > width { return result + (painted ? "\u{1B}[0m" : "") }
             result.append(character)
-            count += 1
+            count += columns
         }
         return result
     }
@@ -678,10 +660,13 @@ struct LiveView {
     }
 }
 
-/// The time on the officer's own clock, with seconds (a live view changes within the minute),
-/// named like the server's instants (WIB, WITA, WIT).
+/// The time now, with seconds (a live view changes within the minute), in the zone of the
+/// server's instants (WIB, UTC+7) so that it reads against the DUE column below it, whatever zone
+/// the officer's machine or container is set to.
 enum WallClock {
-    static func now(_ date: Date = Date(), zone: TimeZone = .current) -> String {
+    static let serverZone = TimeZone(secondsFromGMT: 7 * 3600)!
+
+    static func now(_ date: Date = Date(), zone: TimeZone = serverZone) -> String {
         let formatter = DateFormatter()
         formatter.locale = Locale(identifier: "en_US_POSIX")
         formatter.timeZone = zone

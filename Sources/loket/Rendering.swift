@@ -103,14 +103,14 @@ struct Table {
     var rows: [[Cell]] = []
 
     func render(_ style: Style) -> String {
-        var widths = columns.map { $0.title.count }
+        var widths = columns.map { $0.title.terminalWidth }
         for row in rows {
-            for (index, cell) in row.enumerated() { widths[index] = max(widths[index], cell.text.count) }
+            for (index, cell) in row.enumerated() { widths[index] = max(widths[index], cell.text.terminalWidth) }
         }
         func line(_ cells: [Cell], header: Bool) -> String {
             var parts: [String] = []
             for (index, cell) in cells.enumerated() {
-                let padding = String(repeating: " ", count: widths[index] - cell.text.count)
+                let padding = String(repeating: " ", count: widths[index] - cell.text.terminalWidth)
                 let last = index == cells.count - 1
                 let painted = header ? style.bold(cell.text) : style.paint(cell.text, cell.colour)
                 switch columns[index].alignment {
@@ -124,6 +124,41 @@ struct Table {
             return text
         }
         return ([line(columns.map { Cell($0.title) }, header: true)] + rows.map { line($0, header: false) }).joined(separator: "\n")
+    }
+}
+
+extension String {
+    /// The columns a terminal gives the text: a wide (East Asian) character or an emoji takes two,
+    /// a combining mark or an invisible format character none, everything else one. Tables pad by
+    /// this, not by `count`, so a file name with an emoji or a name with a zero-width space does
+    /// not push the columns after it out of line.
+    var terminalWidth: Int { reduce(0) { $0 + $1.terminalWidth } }
+}
+
+extension Character {
+    var terminalWidth: Int {
+        let scalars = unicodeScalars
+        guard let first = scalars.first else { return 0 }
+        if first.properties.isEmojiPresentation || Self.isWide(first.value)
+            || (first.properties.isEmoji && scalars.contains("\u{FE0F}")) {
+            return 2
+        }
+        switch first.properties.generalCategory {
+        case .nonspacingMark, .enclosingMark, .format, .control: return 0
+        default: return 1
+        }
+    }
+
+    /// East Asian Wide and Fullwidth blocks (Hangul, CJK, kana, fullwidth forms).
+    private static func isWide(_ value: UInt32) -> Bool {
+        switch value {
+        case 0x1100...0x115F, 0x2E80...0x303E, 0x3041...0x33FF, 0x3400...0x4DBF, 0x4E00...0x9FFF, 0xA000...0xA4CF,
+             0xAC00...0xD7A3, 0xF900...0xFAFF, 0xFE30...0xFE4F, 0xFF00...0xFF60, 0xFFE0...0xFFE6,
+             0x20000...0x2FFFD, 0x30000...0x3FFFD:
+            return true
+        default:
+            return false
+        }
     }
 }
 

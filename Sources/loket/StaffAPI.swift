@@ -13,6 +13,8 @@ struct Reply {
     var status: Int
     var body: [UInt8]
     var retryAfter: String?
+    /// Where a redirect points (redirects are not followed).
+    var location: String?
 
     func decode<T: Decodable>(_ type: T.Type, from server: String) throws -> T {
         do {
@@ -70,18 +72,22 @@ struct StaffAPI {
         return reply
     }
 
-    /// One request and its answer, whatever the status; only transport trouble throws.
-    func exchange(_ method: Method, _ path: String, query: [(String, String?)] = [], body: [UInt8]? = nil) async throws -> Reply {
+    /// One request to `/api/v1/<area>/<path>` and its answer, whatever the status; only transport
+    /// trouble throws.
+    func exchange(
+        _ method: Method, _ path: String, query: [(String, String?)] = [], body: [UInt8]? = nil,
+        under area: String = "staff", accept: String = "application/json"
+    ) async throws -> Reply {
         var components = URLComponents()
         let present = query.compactMap { name, value in value.map { URLQueryItem(name: name, value: $0) } }
         if !present.isEmpty { components.queryItems = present }
-        var request = HTTPClientRequest(url: "\(base)/api/v1/staff/\(path)\(components.percentEncodedQuery.map { "?" + $0 } ?? "")")
+        var request = HTTPClientRequest(url: "\(base)/api/v1/\(area)/\(path)\(components.percentEncodedQuery.map { "?" + $0 } ?? "")")
         switch method {
         case .get: request.method = .GET
         case .post: request.method = .POST
         }
         request.headers.add(name: "Authorization", value: "Bearer \(token)")
-        request.headers.add(name: "Accept", value: "application/json")
+        request.headers.add(name: "Accept", value: accept)
         request.headers.add(name: "User-Agent", value: "loket-cli/\(Loket.version)")
         if let language { request.headers.add(name: "Accept-Language", value: language.rawValue) }
         if let body {
@@ -92,9 +98,15 @@ struct StaffAPI {
             let response = try await client.execute(request, timeout: .seconds(60))
             let buffer = try await response.body.collect(upTo: 64 * 1024 * 1024)
             return Reply(status: Int(response.status.code), body: Array(buffer.readableBytesView),
-                retryAfter: response.headers.first(name: "Retry-After"))
+                retryAfter: response.headers.first(name: "Retry-After"), location: response.headers.first(name: "Location"))
         } catch let error as Failure {
             throw error
+        } catch let error as HTTPClientError where Self.isLocal(error) {
+            // Refused before anything was sent: retrying cannot help, and the client's own
+            // description would print the offending header (the token) whole.
+            throw Failure(.usage, "The request to \(base) could not be built: \(error.shortDescription.lowercased()).", hints: [
+                "Check the server address (`loket login <address>`; LOKET_URL overrides it) and the token (LOKET_TOKEN or `loket login`).",
+            ])
         } catch {
             throw Failure(.unavailable, "Cannot reach the Loket server at \(base): \(Self.describe(error)).", hints: [
                 "Check the address (`loket login <address>` changes it; LOKET_URL overrides it) and that the server is running, then try again.",
@@ -102,12 +114,28 @@ struct StaffAPI {
         }
     }
 
-    /// A path segment with everything but unreserved characters escaped, so that a typo in a
-    /// tracking code cannot reach another route.
-    static func segment(_ text: String) -> String {
-        var allowed = CharacterSet.alphanumerics
-        allowed.insert(charactersIn: "-._~")
-        return text.addingPercentEncoding(withAllowedCharacters: allowed) ?? text
+    /// Errors of the request itself, found before it was sent.
+    static func isLocal(_ error: HTTPClientError) -> Bool {
+        let local: [HTTPClientError] = [
+            .invalidURL, .emptyHost, .emptyScheme, .unsupportedScheme(""), .invalidHeaderFieldNames([]), .invalidHeaderFieldValues([]),
+        ]
+        return local.contains { $0.shortDescription == error.shortDescription }
+    }
+
+    /// A tracking code as typed (`srg 7k3d 9qxa m2pz`, with spaces or dashes) made into a path
+    /// segment: white space becomes a dash, and anything but ASCII letters, digits and dashes is
+    /// refused here, so that no typo can reach another route (`..`) or arrive percent-encoded.
+    static func segment(_ text: String) throws -> String {
+        let words = text.split(whereSeparator: { $0.isWhitespace })
+        let code = words.joined(separator: "-")
+        guard !code.isEmpty else {
+            throw Failure(.usage, "No tracking code given.", hints: ["Tracking codes look like SRG-7K3D-9QXA-M2PZ; `loket queue` and `loket mine` list them."])
+        }
+        if let bad = code.first(where: { !($0.isASCII && ($0.isLetter || $0.isNumber || $0 == "-")) }) {
+            throw Failure(.usage, "\"\(text)\" is not a tracking code: it contains \"\(bad)\".",
+                hints: ["Tracking codes look like SRG-7K3D-9QXA-M2PZ; `loket queue` and `loket mine` list them."])
+        }
+        return code
     }
 
     /// Transport errors in words an officer can act on. NIO's socket, DNS and TLS errors are
@@ -118,7 +146,8 @@ struct StaffAPI {
             case .connectTimeout: return "no answer within 5 seconds (a firewall may be dropping the connection)"
             case .readTimeout, .deadlineExceeded: return "the server stopped answering"
             case .remoteConnectionClosed: return "the server closed the connection"
-            default: return error.description
+            // Never `description`: it carries the error's values, header values among them.
+            default: return error.shortDescription.lowercased()
             }
         }
         let text = String(describing: error)
@@ -139,7 +168,7 @@ struct StaffAPI {
             let snippet = String(decoding: reply.body.prefix(200), as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
             return Failure(Self.exitStatus(httpStatus: reply.status), "The server at \(base) answered HTTP \(reply.status)\(snippet.isEmpty ? "" : ": \(snippet)").", hints: [
                 reply.status >= 300 && reply.status < 400
-                    ? "The address redirects elsewhere; log in with the server's current address: `loket login <address>`."
+                    ? "The address redirects to \(reply.location ?? "another address"); log in with the server's current address: `loket login <address>`."
                     : "Is \(base) the Loket server? Check the address with `loket whoami`, or change it with `loket login <address>`.",
             ])
         }
@@ -178,6 +207,8 @@ struct StaffAPI {
         case 409: .conflict
         case 429, 500...: .unavailable
         case 400..<500: .refused
+        // A redirect is not followed (the token would travel with it): the address is what to fix.
+        case 300..<400: .usage
         default: .unavailable
         }
     }
@@ -213,7 +244,7 @@ struct StaffAPI {
     /// On a 409 about one request, looks the request up to say who holds it or how it ended. The
     /// server's refusal names a holder only by internal id, which means nothing to an officer.
     func explainConflict(_ failure: inout Failure, code: String, refusal: String) async {
-        guard let reply = try? await exchange(.get, "requests/\(Self.segment(code))"), reply.status == 200,
+        guard let segment = try? Self.segment(code), let reply = try? await exchange(.get, "requests/\(segment)"), reply.status == 200,
               let detail = try? LoketJSON.decode(RequestDetail.self, from: reply.body)
         else {
             failure.hints = ["`loket show \(code)` shows its status and holder; `loket queue` lists what is free."]

@@ -161,9 +161,22 @@ struct CLITests {
             #expect(try await cli.run(["whoami"], environment: ["LOKET_URL": server.url, "LOKET_TOKEN": revoked]).status == 3)
 
             // The environment overrides a stored login.
-            let login = try await cli.run(["login", server.url, "--token", try await server.token(for: holder)])
+            let holderToken = try await server.token(for: holder)
+            let login = try await cli.run(["login", server.url, "--token", holderToken])
             #expect(login.status == 0, "\(login.stderr)")
             #expect(try await cli.run(["whoami"], environment: ["LOKET_TOKEN": expired]).status == 3)
+            // A token from a secret file with CR LF works; one with a control character inside is
+            // refused unsent, and never printed (the HTTP client's refusal printed the header whole).
+            #expect(try await cli.run(["whoami"], environment: ["LOKET_TOKEN": holderToken + "\r\n"]).status == 0)
+            let controlled = try await cli.run(["whoami"], environment: ["LOKET_TOKEN": String(holderToken.prefix(20)) + "\u{1}" + holderToken.dropFirst(20)])
+            #expect(controlled.status == 1, "\(controlled.stderr)")
+            #expect(!controlled.stderr.contains(String(holderToken.prefix(20))) && controlled.stderr.contains("LOKET_TOKEN"), "\(controlled.stderr)")
+            // The stored token goes only to the server it was stored with: another LOKET_URL alone
+            // is refused before anything is sent (exit 3, not 6 for the closed port).
+            let elsewhere = try await cli.run(["whoami"], environment: ["LOKET_URL": "http://127.0.0.1:\(try closedLoopbackPort())"])
+            #expect(elsewhere.status == 3, "\(elsewhere.stderr)")
+            #expect(elsewhere.stderr.contains("LOKET_TOKEN") && !elsewhere.stderr.contains(holderToken))
+            #expect(try await cli.run(["whoami"], environment: ["LOKET_URL": server.url + "/api/v1"]).status == 0)
 
             // 4: a well-formed code nobody filed, and a mistyped one.
             let unknown = try TrackingCode.generate(prefix: "SRG").description
@@ -171,6 +184,16 @@ struct CLITests {
             #expect(missing.status == 4)
             #expect(missing.stderr.contains("loket queue"))
             #expect(try await cli.run(["show", "SRG-NOT-A-CODE"]).status == 4)
+            // A code typed in lower case with spaces is the code; one with characters no code has
+            // (a dot segment, a non-ASCII letter) is refused before anything is sent.
+            let typed = try await cli.run(["show", filed.code.lowercased().replacingOccurrences(of: "-", with: " ")])
+            #expect(typed.status == 0, "\(typed.stderr)")
+            #expect(typed.stdout.contains(filed.code))
+            for bad in ["..", "SRG-7K3D-9QXA-M2PZ/claim", "SRG-7K3D-9QXА-M2PZ"] {
+                let refused = try await cli.run(["claim", bad])
+                #expect(refused.status == 1, "\(bad): \(refused.stderr)")
+                #expect(refused.stderr.contains("not a tracking code"), "\(bad): \(refused.stderr)")
+            }
 
             // 2: the server says no (a plain officer asking for the supervisors' list).
             let escalated = try await cli.run(["escalated", "--lang", "en"])
@@ -192,10 +215,48 @@ struct CLITests {
 
             // 6: nothing listening at the address.
             let port = try closedLoopbackPort()
-            let unreachable = try await cli.run(["queue"], environment: ["LOKET_URL": "http://127.0.0.1:\(port)"])
+            let unreachable = try await cli.run(["queue"], environment: ["LOKET_URL": "http://127.0.0.1:\(port)", "LOKET_TOKEN": holderToken])
             #expect(unreachable.status == 6)
             #expect(unreachable.stderr.contains("Cannot reach"))
             #expect(unreachable.stderr.contains("loket login") && unreachable.stderr.contains("try again"))
+        }
+    }
+
+    /// With both LOKET_URL and LOKET_TOKEN set the configuration file is not read: a corrupt or
+    /// unreadable one left behind does not stop a script. Columns line up by terminal width: an
+    /// officer whose name has wide characters does not push the audit trail's columns out of line.
+    @Test func theEnvironmentAloneSufficesAndWideNamesStayAligned() async throws {
+        try await CLITestEnvironment.withServer { server in
+            let filed = try await server.file()
+            let officer = try #require(try await server.officers(for: filed.code).first?.officer)
+            let cli = try CLI(extra: ["LOKET_URL": server.url, "LOKET_TOKEN": try await server.token(for: officer)])
+            defer { cli.remove() }
+            try Data("{ not json".utf8).write(to: URL(fileURLWithPath: cli.configPath))
+            try await server.pool.query("UPDATE staff SET name = $2 WHERE id = $1", officer.id, "王小明 🙂 Putri")
+            let claim = try await cli.run(["claim", filed.code])
+            #expect(claim.status == 0, "\(claim.stderr)")
+            #expect(try await cli.run(["note", filed.code, "Berkas diperiksa."]).status == 0)
+            let show = try await cli.run(["show", filed.code])
+            #expect(show.status == 0, "\(show.stderr)")
+            // The audit table: the SEEN BY column starts at the same terminal column in every row.
+            func columns(_ text: Substring) -> Int {
+                text.reduce(0) { $0 + ($1 == "🙂" || ("\u{4E00}"..."\u{9FFF}").contains($1) ? 2 : 1) }
+            }
+            let lines = show.stdout.split(separator: "\n")
+            let header = try #require(lines.firstIndex { $0.hasPrefix("WHEN") })
+            let seenBy = columns(lines[header][..<(try #require(lines[header].range(of: "SEEN BY"))).lowerBound])
+            let rows = lines[(header + 1)...].prefix { !$0.isEmpty }
+            #expect(rows.count == 3, "\(show.stdout)")
+            #expect(rows.contains { $0.contains("王小明 🙂 Putri") }, "\(show.stdout)")
+            for row in rows {
+                var width = 0
+                var index = row.startIndex
+                while index < row.endIndex, width < seenBy {
+                    width += columns(row[index...index])
+                    index = row.index(after: index)
+                }
+                #expect(width == seenBy && (row[index...].hasPrefix("citizen") || row[index...].hasPrefix("staff only")), "\(row)")
+            }
         }
     }
 
