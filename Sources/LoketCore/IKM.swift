@@ -94,7 +94,11 @@ public enum IKMGrade: String, Sendable, Hashable, Codable, CaseIterable, Compara
     /// The band of a converted value, read at two decimals as the regulation prints it:
     /// 88.31–100 A, 76.61–88.30 B, 65.00–76.60 C, 25.00–64.99 D.
     public init(convertedValue: Double) {
-        let hundredths = Int((convertedValue * 100).rounded())
+        self.init(hundredths: Int((convertedValue * 100).rounded()))
+    }
+
+    /// The band of a converted value given in hundredths (7661 is 76.61).
+    public init(hundredths: Int) {
         self = hundredths >= 8831 ? .a : hundredths >= 7661 ? .b : hundredths >= 6500 ? .c : .d
     }
 
@@ -161,7 +165,13 @@ public struct IKMTally: Hashable, Sendable, Codable {
         guard respondents > 0 else { return nil }
         let averages = sums.map { Double($0) / Double(respondents) }
         let index = zip(averages, weights.values).reduce(0) { $0 + $1.0 * $1.1 }
-        return IKMResult(respondents: respondents, elementAverages: averages, index: index)
+        // With the regulation's equal weights the converted value is 25·S / 9n exactly (S the sum
+        // of every score): its hundredths are rounded half up in integers, so that a value on
+        // x.xx5 (n a multiple of 5,000) is published and graded alike, not by binary rounding
+        // error (76.605 came out 76.60, grade C, where the regulation reads 76.61, grade B).
+        let total = sums.reduce(0, +)
+        let hundredths = weights == .regulation ? (5000 * total + 9 * respondents) / (18 * respondents) : nil
+        return IKMResult(respondents: respondents, elementAverages: averages, index: index, hundredths: hundredths)
     }
 }
 
@@ -180,10 +190,15 @@ public struct IKMResult: Hashable, Sendable {
         self = result
     }
 
-    init(respondents: Int, elementAverages: [Double], index: Double) {
+    /// The converted value in hundredths, rounded half up from the exact sums, where the weights
+    /// allow it (the regulation's); otherwise rounded from `convertedValue`.
+    private let exactHundredths: Int?
+
+    init(respondents: Int, elementAverages: [Double], index: Double, hundredths: Int? = nil) {
         self.respondents = respondents
         self.elementAverages = elementAverages
         self.index = index
+        self.exactHundredths = hundredths
     }
 
     public func average(_ element: IKMElement) -> Double { elementAverages[element.rawValue - 1] }
@@ -191,10 +206,14 @@ public struct IKMResult: Hashable, Sendable {
     /// IKM × 25, 25–100.
     public var convertedValue: Double { index * 25 }
 
-    /// The converted value rounded to two decimals, as published.
-    public var publishedValue: Double { (convertedValue * 100).rounded() / 100 }
+    /// The converted value in hundredths, as published (8312 is 83.12).
+    public var hundredths: Int { exactHundredths ?? Int((convertedValue * 100).rounded()) }
 
-    public var grade: IKMGrade { IKMGrade(convertedValue: convertedValue) }
+    /// The converted value rounded to two decimals, as published.
+    public var publishedValue: Double { Double(hundredths) / 100 }
+
+    /// The grade of the published value.
+    public var grade: IKMGrade { IKMGrade(hundredths: hundredths) }
 }
 
 /// Why feedback or weights were refused.

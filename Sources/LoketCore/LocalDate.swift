@@ -36,7 +36,9 @@ public struct LocalDate: Hashable, Comparable, Sendable, Codable, CustomStringCo
     /// Parses `YYYY-MM-DD`, the form dates take in JSON, SQL and the holiday lists.
     public init(iso text: String) throws(InvalidDate) {
         let parts = text.split(separator: "-", omittingEmptySubsequences: false)
+        // Digits only: Int("+3") is 3, which would read "2026-+3-17" as 17 March.
         guard parts.count == 3, parts[0].count == 4, parts[1].count == 2, parts[2].count == 2,
+              parts.allSatisfy({ $0.utf8.allSatisfy { $0 >= UInt8(ascii: "0") && $0 <= UInt8(ascii: "9") } }),
               let year = Int(parts[0]), let month = Int(parts[1]), let day = Int(parts[2])
         else { throw InvalidDate(text: text) }
         try self.init(year: year, month: month, day: day)

@@ -256,9 +256,14 @@ public struct SLAClock: Hashable, Sendable, Codable {
         instant(whenElapsed: targetSeconds, on: calendar)
     }
 
-    /// Whether the clock stopped (or, if running, stands) beyond its target.
+    /// Whether the clock stopped (or, if running, stands) past its deadline: as the breach stage
+    /// and the reports count it (`closed_at > deadline`). A clock stopped in the lunch break or
+    /// after hours following a deadline at the window's end has used exactly its target in working
+    /// time, yet the deadline has passed: that is a breach.
     public func isBreached(at instant: Date, on calendar: BusinessCalendar) -> Bool {
-        remainingWorkingSeconds(at: instant, on: calendar) < 0
+        if remainingWorkingSeconds(at: instant, on: calendar) < 0 { return true }
+        guard let deadline = deadline(on: calendar) else { return false }
+        return min(instant, stoppedAt ?? instant) > deadline
     }
 
     // MARK: Stages

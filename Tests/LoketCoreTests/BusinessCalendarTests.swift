@@ -167,6 +167,9 @@ import Testing
         #expect(throws: LocalDate.InvalidDate.self) { try LocalDate(year: 2026, month: 2, day: 29) }
         #expect(throws: LocalDate.InvalidDate.self) { try LocalDate(year: 2026, month: 13, day: 1) }
         #expect(throws: LocalDate.InvalidDate.self) { try LocalDate(iso: "2026-3-17") }
+        for signed in ["2026-+3-17", "+202-01-01", "2026-03-+7", "2026-03-١٧"] {
+            #expect(throws: LocalDate.InvalidDate.self, "\(signed)") { try LocalDate(iso: signed) }
+        }
         #expect(try LocalDate(year: 2028, month: 2, day: 29).adding(days: 1) == Fixtures.date("2028-03-01"))
         #expect(Fixtures.date("2026-03-17").isoWeekday == 2)
         #expect(Fixtures.date("2026-03-22").isoWeekday == 7)

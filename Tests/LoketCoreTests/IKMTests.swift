@@ -42,6 +42,21 @@ import Testing
         #expect(IKMGrade(convertedValue: value) == grade)
     }
 
+    /// A converted value exactly on x.xx5 (5,000 respondents) is rounded half up, in published
+    /// value and grade alike: binary rounding published 76.605 as 76.60 (C) and 88.305 as 88.30 (B)
+    /// but 64.995 as 65.00 (C).
+    @Test(arguments: [(137_889, 7661, IKMGrade.b), (158_949, 8831, .a), (116_991, 6500, .c)])
+    func valuesOnAHalfHundredthRoundUp(total: Int, hundredths: Int, grade: IKMGrade) throws {
+        let respondents = 5000
+        // Spread the total over the nine elements, each within 1–4 points per respondent.
+        var sums = Array(repeating: total / 9, count: 9)
+        sums[0] += total % 9
+        let result = try #require(try IKMTally(respondents: respondents, sums: sums).result())
+        #expect(result.hundredths == hundredths)
+        #expect(result.publishedValue == Double(hundredths) / 100)
+        #expect(result.grade == grade)
+    }
+
     @Test func worksOnAnyCollection() throws {
         let all = try #require(IKMResult(feedback))
         #expect(IKMResult(Set(feedback)) == all)

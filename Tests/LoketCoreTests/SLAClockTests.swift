@@ -122,6 +122,23 @@ import Testing
         #expect(throws: SLAClockError.alreadyStopped(.resolution)) { try clocks.apply([.stop(.resolution)], at: wib("2026-03-30 11:00")) }
     }
 
+    /// A deadline at the end of a working window (12:00, before lunch) and a stop in the break
+    /// after it: no working time beyond the target, but the deadline has passed, as the breach
+    /// stage and the reports say. Stopped on the deadline itself, it is met.
+    @Test func aStopInTheBreakAfterTheDeadlineIsABreach() throws {
+        var late = try SLAClock(kind: .resolution, targetMinutes: 270, startedAt: wib("2026-03-31 07:30"))
+        #expect(late.deadline(on: serang) == wib("2026-03-31 12:00"))
+        var onTime = late
+        try late.stop(at: wib("2026-03-31 12:30"))
+        #expect(late.remainingWorkingSeconds(at: wib("2026-03-31 12:30"), on: serang) == 0)
+        #expect(late.isBreached(at: wib("2026-04-01 09:00"), on: serang))
+        try onTime.stop(at: wib("2026-03-31 12:00"))
+        #expect(!onTime.isBreached(at: wib("2026-04-01 09:00"), on: serang))
+        let running = try SLAClock(kind: .resolution, targetMinutes: 270, startedAt: wib("2026-03-31 07:30"))
+        #expect(!running.isBreached(at: wib("2026-03-31 12:00"), on: serang))
+        #expect(running.isBreached(at: wib("2026-03-31 12:00").addingTimeInterval(1), on: serang))
+    }
+
     @Test func clockChangesAreCheckedForOrder() throws {
         var clock = resolutionClock(filed: "2026-03-17 09:00")
         #expect(throws: SLAClockError.notPaused(.resolution)) { try clock.resume(at: wib("2026-03-17 10:00")) }
