@@ -336,6 +336,7 @@ public struct ReportStore: Sendable {
                 }
             }
             if grouping != .officer {
+                var backlogAge: [String: Double] = [:]
                 for row in try await connection.query(
                     """
                     SELECT unit_id, service_type_id, count(*) AS open, extract(epoch FROM sum($1::timestamptz - created_at)) AS age_seconds
@@ -350,9 +351,11 @@ public struct ReportStore: Sendable {
                     let age = try row.decode(Double.self, "age_seconds")
                     for target in [code, "total"] {
                         var line = target == "total" ? total : rows[code, default: ReportRow(key: code, name: name)]
-                        let previousAge = (line.backlogAverageAgeDays ?? 0) * Double(line.backlog)
+                        // Summed unrounded and rounded once: rounding the running average at each
+                        // step made the figure depend on the order of the rows (off by 0.2 days).
+                        backlogAge[target, default: 0] += age
                         line.backlog += open
-                        line.backlogAverageAgeDays = ((previousAge + age / 86_400) / Double(line.backlog) * 10).rounded() / 10
+                        line.backlogAverageAgeDays = (backlogAge[target, default: 0] / 86_400 / Double(line.backlog) * 10).rounded() / 10
                         if target == "total" { total = line } else { rows[code] = line }
                     }
                 }

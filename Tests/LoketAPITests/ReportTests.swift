@@ -275,6 +275,36 @@ struct ReportTests {
         }
     }
 
+    /// The backlog's average age is the total age over the count, rounded once. It was rounded at
+    /// every (unit, service) row it summed, so three requests aged 0.01, 0.03 and 0.44 days
+    /// (0.16 on average) were reported as 0.1 in every order of the rows.
+    @Test func theBacklogsAverageAgeIsRoundedOnce() async throws {
+        let clock = TestClock(CitizenAPITests.instant("2026-12-07T15:00:00+07:00"))
+        try await APITestEnvironment.withApp(clock: { clock.now }) { app in
+            let manager = try await StaffAPITests.makeOfficer(app, unit: "DISDUKCAPIL", role: .manager)
+            var codes: [String] = []
+            for nik in ["3673014501900001", "3673015208850002", "3673014501900003"] {
+                codes.append(try await app.test { try await StaffAPITests.file($0, nik: nik) })
+            }
+            let services = try await app.pool.query("SELECT id FROM service_types ORDER BY id LIMIT 3").map { try $0.decode(Int64.self, "id") }
+            for (code, (service, days)) in zip(codes, zip(services, [0.01, 0.03, 0.44])) {
+                try await app.pool.query(
+                    "UPDATE service_requests SET service_type_id = $2, created_at = $3 WHERE tracking_code = $1",
+                    code, service, clock.now.addingTimeInterval(-days * 86_400))
+            }
+            try await app.test { client in
+                try await client.execute(uri: "/api/v1/manager/reports?by=unit&from=2026-12-01&to=2026-12-08", method: .get,
+                                         headers: [.authorization: "Bearer \(manager.token)"]) { response in
+                    let rows = response.body.json["rows"] as? [[String: Any]] ?? []
+                    let idp = rows.first { $0["key"] as? String == "DISDUKCAPIL-IDP" }
+                    #expect(idp?["backlog"] as? Int == 3, "\(response.body.text)")
+                    #expect(idp?["backlog_average_age_days"] as? Double == 0.2, "\(response.body.text)")
+                    #expect((response.body.json["total"] as? [String: Any])?["backlog_average_age_days"] as? Double == 0.2)
+                }
+            }
+        }
+    }
+
     /// A request the citizen cancels without anyone having claimed it counts as a missed response
     /// if its response deadline had passed, and is not measured if it had not.
     @Test func anUnclaimedRequestCancelledAfterItsResponseDeadlineIsAMiss() async throws {
