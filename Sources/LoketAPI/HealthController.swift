@@ -43,7 +43,7 @@ struct OperationsController {
         do {
             try await services.pool.withConnection { connection in
                 try await connection.query("SELECT 1")
-                if let migrator, try await !migrator.isCurrent(on: connection) {
+                if let migrator, try await !migrator.isSatisfied(on: connection) {
                     ready = false
                     reason = "migrations pending"
                 }

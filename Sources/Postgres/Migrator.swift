@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 import Logging
 
 /// One forward-only schema change: `SQL/migrations/NNNN_name.sql`.
@@ -59,6 +60,12 @@ public enum MigrationError: Error, Sendable, CustomStringConvertible {
     }
 }
 
+/// The server's checksums of a migrator's files, once computed (a migrator is a value; the memo is
+/// shared by its copies).
+private final class ChecksumMemo: Sendable {
+    let value = Mutex<[Int: String]?>(nil)
+}
+
 /// Applies numbered SQL files in order, each in its own transaction, under a session advisory lock
 /// so that any number of processes may run it at once: one applies, the others wait and then find
 /// nothing to do. Each applied file is recorded with a SHA-256 checksum, and an applied file that
@@ -67,6 +74,8 @@ public struct Migrator: Sendable {
     /// The advisory lock key ("loket" in ASCII), shared by every Loket process.
     public static let lockKey: Int64 = 0x6C_6F6B_6574
     public let migrations: [Migration]
+    /// The server's checksums of `migrations`, computed once (readiness asks every second).
+    private let knownChecksums = ChecksumMemo()
 
     public init(migrations: [Migration]) throws {
         var seen: [Int: [String]] = [:]
@@ -169,6 +178,29 @@ public struct Migrator: Sendable {
         }
     }
 
+    /// For readiness: every migration this build knows is applied, unchanged. A newer migration
+    /// the build does not know is fine: during a rollout the previous release serves on the new
+    /// schema, and a rollback runs it there (releases only add; deployment.md). Unlike `status`
+    /// it takes no lock and writes nothing: a migration holds the lock for as long as it runs,
+    /// and probes waiting on it would hold pool connections and fail meanwhile.
+    public func isSatisfied(on connection: PostgresConnection) async throws -> Bool {
+        guard !migrations.isEmpty else { return true }
+        let present = try await connection.query("SELECT to_regclass('schema_migrations') IS NOT NULL AS present").single()
+        guard try present.decode(Bool.self, "present") else { return false }
+        let checksums: [Int: String]
+        if let known = knownChecksums.value.withLock({ $0 }) {
+            checksums = known
+        } else {
+            checksums = try await self.checksums(on: connection)
+            knownChecksums.value.withLock { $0 = checksums }
+        }
+        var recorded: [Int: String] = [:]
+        for row in try await connection.query("SELECT version, checksum FROM schema_migrations") {
+            recorded[try row.decode(Int.self, "version")] = try row.decode(String.self, "checksum")
+        }
+        return migrations.allSatisfy { recorded[$0.version] != nil && recorded[$0.version] == checksums[$0.version] }
+    }
+
     /// True when every migration is applied unchanged and the database knows no newer one.
     public func isCurrent(on connection: PostgresConnection) async throws -> Bool {
         try await status(on: connection).allSatisfy {
@@ -185,13 +217,25 @@ public struct Migrator: Sendable {
 
     private func withLock<T>(on connection: PostgresConnection, _ body: () async throws -> T) async throws -> T {
         try await connection.query("SELECT pg_advisory_lock($1)", Self.lockKey)
+        let value: T
         do {
-            let value = try await body()
-            try await connection.query("SELECT pg_advisory_unlock($1)", Self.lockKey)
-            return value
+            value = try await body()
         } catch {
-            _ = try? await connection.query("SELECT pg_advisory_unlock($1)", Self.lockKey)
+            await unlock(connection)
             throw error
+        }
+        await unlock(connection)
+        return value
+    }
+
+    /// Releases the session lock, also in a cancelled task; a connection that cannot confirm the
+    /// release is closed (which releases it), never returned to a pool still holding it, where
+    /// every later `migrate` and `status` would wait on it for ever.
+    private func unlock(_ connection: PostgresConnection) async {
+        do {
+            _ = try await connection.run("SELECT pg_advisory_unlock($1)", [Self.lockKey.postgresBind], honourCancellation: false)
+        } catch {
+            await connection.close()
         }
     }
 

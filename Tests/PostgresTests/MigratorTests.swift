@@ -62,6 +62,47 @@ struct MigratorTests {
         }
     }
 
+    /// Readiness: every migration of the build applied unchanged, newer ones tolerated (the old
+    /// release serves on the new schema during a rollout), and never waiting for a migration that
+    /// holds the lock (the probes held pool connections and failed for as long as it ran).
+    @Test func readinessNeitherWaitsForTheLockNorRefusesANewerSchema() async throws {
+        try await TestDatabase.withPool(maxConnections: 2) { pool, _ in
+            let older = try Migrator(migrations: [Migration(version: 1, name: "a", sql: "CREATE TABLE a (id int);")])
+            let newer = try Migrator(migrations: [
+                Migration(version: 1, name: "a", sql: "CREATE TABLE a (id int);"),
+                Migration(version: 2, name: "b", sql: "CREATE TABLE b (id int);"),
+            ])
+            let changed = try Migrator(migrations: [Migration(version: 1, name: "a", sql: "CREATE TABLE a (id bigint);")])
+            try await pool.withConnection { connection in
+                #expect(try await older.isSatisfied(on: connection) == false, "no schema_migrations yet")
+                let created = try await connection.query("SELECT to_regclass('schema_migrations') IS NULL AS missing").single()
+                #expect(try created.decode(Bool.self, "missing"), "readiness creates nothing")
+                try await older.apply(on: connection)
+                #expect(try await older.isSatisfied(on: connection))
+                #expect(try await newer.isSatisfied(on: connection) == false, "version 2 pending")
+                try await newer.apply(on: connection)
+                #expect(try await older.isSatisfied(on: connection))
+                #expect(try await older.isCurrent(on: connection) == false)
+                #expect(try await changed.isSatisfied(on: connection) == false)
+            }
+            try await pool.withConnection { holder in
+                try await holder.query("SELECT pg_advisory_lock($1)", Migrator.lockKey)
+                let probe = Task {
+                    try await pool.withConnection { try await older.isSatisfied(on: $0) }
+                }
+                let answered = try await withThrowingTaskGroup(of: Bool?.self) { group in
+                    group.addTask { try await probe.value }
+                    group.addTask { try await Task.sleep(for: .seconds(10)); return nil }
+                    let first = try await group.next()!
+                    group.cancelAll()
+                    return first
+                }
+                try await holder.query("SELECT pg_advisory_unlock($1)", Migrator.lockKey)
+                #expect(answered == true, "readiness waited for the migration lock")
+            }
+        }
+    }
+
     @Test func aDatabaseAheadOfTheCodeIsRefused() async throws {
         try await TestDatabase.withPool(maxConnections: 1) { pool, _ in
             let newer = try Migrator(migrations: [
