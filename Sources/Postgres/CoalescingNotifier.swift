@@ -31,7 +31,9 @@ public final class CoalescingNotifier: Sendable {
             try? await Task.sleep(for: interval)
             await flush()
         }
-        await flush()
+        // The last poke, sent from a task that is not cancelled: in this one the query would be
+        // refused unsent, and the notification of the last commits before shutdown lost.
+        await Task { await self.flush() }.value
     }
 
     /// Sends now if poked since the last send.

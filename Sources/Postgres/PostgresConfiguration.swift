@@ -48,6 +48,10 @@ public struct PostgresConfiguration: Sendable {
             parameters.append(("dbname", conninfo))
         }
         parameters.append(("fallback_application_name", applicationName))
+        // Swift strings are UTF-8 and so is every byte Loket sends and reads: a PGCLIENTENCODING,
+        // conninfo, role or database setting of another encoding would have the server convert
+        // them, silently. Last, so that it overrides them all.
+        parameters.append(("client_encoding", "UTF8"))
         return parameters
     }
 
@@ -65,7 +69,7 @@ public struct PostgresConfiguration: Sendable {
         var option = options
         while let keyword = option.pointee.keyword {
             let key = String(cString: keyword)
-            if let value = option.pointee.val, key != "password" {
+            if let value = option.pointee.val, !key.contains("password") {
                 parts.append("\(key)=\(String(cString: value))")
             }
             option += 1

@@ -274,11 +274,20 @@ public final class PostgresConnection: @unchecked Sendable {
     /// the body's earlier statements were not.
     func requireOpenTransactionBody() throws {
         guard let bodyEnd, bodyEnd != .open else { return }
-        throw PostgresError(
-            sqlState: .noActiveSQLTransaction, severity: "ERROR",
-            message: bodyEnd == .committed
-                ? "a statement after queryAndCommit in a transaction body: the transaction has already committed"
-                : "a statement after a failed queryAndCommit in a transaction body: the transaction is over and nothing was written")
+        switch bodyEnd {
+        case .writesLost:
+            throw PostgresError(
+                sqlState: .inFailedSQLTransaction, severity: "ERROR",
+                message: "a statement after the transaction's queued writes failed: nothing of the transaction will be written")
+        case .committed:
+            throw PostgresError(
+                sqlState: .noActiveSQLTransaction, severity: "ERROR",
+                message: "a statement after queryAndCommit in a transaction body: the transaction has already committed")
+        default:
+            throw PostgresError(
+                sqlState: .noActiveSQLTransaction, severity: "ERROR",
+                message: "a statement after a failed queryAndCommit in a transaction body: the transaction is over and nothing was written")
+        }
     }
 
     /// COMMIT of a transaction in which a statement failed (its error caught and not rethrown)
@@ -322,9 +331,18 @@ public final class PostgresConnection: @unchecked Sendable {
         _ statements: [(sql: String, binds: [PostgresBind])], honourCancellation: Bool
     ) async throws -> [PostgresRows] {
         let batch = queued + statements
+        let carriedWrites = !queued.isEmpty
         queued = []
-        let rows = try await withCancellableOperation(honourCancellation: honourCancellation) { operation in
-            try await self.executePipelineOnLane(batch, operation: operation)
+        let rows: [PostgresRows]
+        do {
+            rows = try await withCancellableOperation(honourCancellation: honourCancellation) { operation in
+                try await self.executePipelineOnLane(batch, operation: operation)
+            }
+        } catch {
+            // The queued writes went down with it (unsent if it was refused before sending): a
+            // transaction body that catches this must not go on to commit the rest.
+            if carriedWrites, bodyEnd == .open { bodyEnd = .writesLost }
+            throw error
         }
         return Array(rows.suffix(statements.count))
     }
@@ -441,10 +459,14 @@ public final class PostgresConnection: @unchecked Sendable {
         }
     }
 
+    /// How long a statement waits for the cancel of the one before it to reach the server.
+    static let cancelDeliveryLimit: Duration = .seconds(10)
+
     /// Marks `operation` as running unless it was cancelled before reaching the lane.
     private func beginOperation(_ operation: UInt64) async throws {
         enum Start { case waitForCancel, cancelled, started }
         let now = configuration.statementDeadline == nil ? nil : ContinuousClock.now
+        var waited = Duration.zero
         while true {
             let start = cancelState.withLock { state -> Start in
                 // A cancel of the previous statement still on its way must reach the server before
@@ -458,7 +480,18 @@ public final class PostgresConnection: @unchecked Sendable {
                 return .started
             }
             switch start {
-            case .waitForCancel: try? await Task.sleep(for: .milliseconds(1))
+            case .waitForCancel:
+                // Not Task.sleep in this task: a cancelled task (a ROLLBACK or COMMIT after its
+                // statement was cancelled) would return at once and spin the lane. PQcancel ignores
+                // connect_timeout; past the limit the connection is given up rather than waited on.
+                if waited >= Self.cancelDeliveryLimit {
+                    closeOnLane()
+                    throw PostgresError(
+                        sqlState: .connectionFailure, severity: "FATAL",
+                        message: "connection given up: the cancel of its previous statement was not delivered within \(Self.cancelDeliveryLimit)")
+                }
+                await Task.detached { try? await Task.sleep(for: .milliseconds(1)) }.value
+                waited += .milliseconds(1)
             case .cancelled: throw CancellationError()
             case .started: return
             }
@@ -551,7 +584,7 @@ public final class PostgresConnection: @unchecked Sendable {
         guard sent == 1 else { throw connectionLost(handle) }
         do {
             return try await finishCommand(handle, sql: sql)
-        } catch let error as PostgresError where error.sqlState == .invalidSQLStatementName || error.message.contains("cached plan must not change result type") {
+        } catch let error as PostgresError where error.sqlState == .invalidSQLStatementName || error.sqlState == .featureNotSupported {
             // The server forgot or invalidated our statement (DISCARD ALL, a schema change): prepare
             // afresh next time.
             statements[key] = nil
@@ -735,7 +768,7 @@ public final class PostgresConnection: @unchecked Sendable {
                     }
                 } catch let error as PostgresError {
                     if case .execute(let key?, _) = step,
-                       error.sqlState == .invalidSQLStatementName || error.message.contains("cached plan must not change result type") {
+                       error.sqlState == .invalidSQLStatementName || error.sqlState == .featureNotSupported {
                         statements[key] = nil
                     }
                     if firstError == nil { firstError = error }

@@ -55,6 +55,9 @@ public struct SQLState: RawRepresentable, Hashable, Sendable, CustomStringConver
     public static let crashShutdown = SQLState("57P02")
     public static let cannotConnectNow = SQLState("57P03")
     public static let invalidSQLStatementName = SQLState("26000")
+    /// Also what a prepared statement whose result type a schema change altered fails with
+    /// ("cached plan must not change result type", in the server's language).
+    public static let featureNotSupported = SQLState("0A000")
     public static let raiseException = SQLState("P0001")
 
     /// A transaction that failed with this code may succeed if simply run again.

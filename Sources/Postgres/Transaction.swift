@@ -8,6 +8,10 @@ enum TransactionBodyEnd {
     case committed
     /// queryAndCommit threw: the transaction is over (or aborted), nothing was written.
     case failed
+    /// A statement that carried queued writes (BEGIN among them, perhaps) failed or was refused
+    /// before it was sent, and the body caught the error: those writes are lost, so nothing of the
+    /// transaction may be committed (a COMMIT with BEGIN never sent would even answer COMMIT).
+    case writesLost
 }
 
 /// Transaction isolation levels (PostgreSQL has no real READ UNCOMMITTED).
@@ -57,6 +61,11 @@ extension PostgresConnection {
             throw PostgresError(
                 sqlState: .inFailedSQLTransaction, severity: "ERROR",
                 message: "queryAndCommit failed and the transaction body returned anyway: nothing was written")
+        case .writesLost?:
+            await rollbackAfterFailure()
+            throw PostgresError(
+                sqlState: .inFailedSQLTransaction, severity: "ERROR",
+                message: "a statement carrying the transaction's queued writes failed and the body returned anyway: nothing was written")
         case .open?, nil:
             break
         }

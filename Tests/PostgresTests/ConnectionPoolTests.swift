@@ -160,6 +160,8 @@ struct ConnectionPoolTests {
         #expect(error?.target.contains("127.0.0.1") == true)
         #expect(error?.description.contains("sekret") == false)
         #expect(pool.configuration.redacted.contains("sekret") == false)
+        // The client key's passphrase is a password too.
+        #expect(!PostgresConfiguration(conninfo: "host=127.0.0.1 sslpassword=kunci-rahasia").redacted.contains("kunci-rahasia"))
         #expect(pool.configuration.redacted.contains("127.0.0.1"))
         #expect(pool.metrics.failedConnects == 1)
         #expect(pool.metrics.open == 0)

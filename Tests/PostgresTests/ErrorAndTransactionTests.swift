@@ -412,6 +412,24 @@ struct ErrorAndTransactionTests {
                 #expect(nested?.sqlState == .activeSQLTransaction)
                 #expect(try await count("units", 15) == 0)
 
+                // Queued writes (BEGIN among them) travel with the next statement. When that one is
+                // refused unsent (its task was cancelled) and the body catches it, nothing may be
+                // committed: a lone COMMIT, with BEGIN never sent, was answered COMMIT.
+                let unsent: PostgresError? = await Task {
+                    do {
+                        try await connection.transaction { connection in
+                            try await connection.queue("INSERT INTO units VALUES ($1, $2)", 17, "DISPORA")
+                            withUnsafeCurrentTask { $0?.cancel() }
+                            _ = try? await connection.query("SELECT 1")
+                        }
+                        return nil
+                    } catch {
+                        return error as? PostgresError
+                    }
+                }.value
+                #expect(unsent?.sqlState == .inFailedSQLTransaction, "\(String(describing: unsent))")
+                #expect(try await count("units", 17) == 0)
+
                 // The connection is sound afterwards.
                 try await connection.transaction { connection in
                     try await connection.queue("INSERT INTO units VALUES ($1, $2)", 16, "DPUPR")

@@ -48,6 +48,25 @@ struct TypeRoundTripTests {
         }
     }
 
+    /// Loket's bytes are UTF-8 whatever encoding the connection string, PGCLIENTENCODING or a role
+    /// setting asks for: with LATIN1 the server read each byte of "✓" as a letter of its own.
+    @Test func textIsUTF8WhateverClientEncodingIsAskedFor() async throws {
+        try await TestDatabase.with { configuration in
+            var latin = configuration
+            let info = configuration.conninfo
+            latin.conninfo = info.contains("://")
+                ? info + (info.contains("?") ? "&" : "?") + "client_encoding=LATIN1"
+                : info + " client_encoding=LATIN1"
+            let connection = try await PostgresConnection.connect(latin)
+            let text = "Rp 50.000 — «Sukabumi» ✓ 日本"
+            let row = try await connection.query("SELECT current_setting('client_encoding') AS e, length($1::text) AS n, $1::text AS v", text).single()
+            await connection.close()
+            #expect(try row.decode(String.self, "e") == "UTF8")
+            #expect(try row.decode(Int.self, "n") == text.unicodeScalars.count)
+            #expect(try row.decode(String.self, "v") == text)
+        }
+    }
+
     @Test func timestampsKeepMicrosecondsWhateverTheSessionTimeZone() async throws {
         try await TestDatabase.withPool(maxConnections: 1) { pool, _ in
             try await pool.withConnection { connection in
