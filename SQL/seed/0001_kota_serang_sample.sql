@@ -616,7 +616,8 @@ WHERE NOT EXISTS (SELECT 1 FROM service_types s WHERE s.code = v.code)
 ON CONFLICT (code) DO NOTHING;
 
 -- ---------------------------------------------------------------------------------------------
--- Routing rules. The most specific area wins (village > district > any), then priority.
+-- Routing rules. A rule for the service beats one for any service, then the most specific area
+-- wins (village > district > any), then priority (docs/sla.md).
 --   * KTP-el: Kasemen and Walantaka go to the Kasemen service post, the rest of the city to the
 --     main office (Seksi Identitas Penduduk); Kelurahan Teritih (Walantaka) lies close to the
 --     main office and is sent there by a village rule that beats the Walantaka district rule.
