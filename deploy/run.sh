@@ -1,46 +1,75 @@
 #!/usr/bin/env bash
-# Runs Loket locally: installs what is missing, creates (once) and starts a private PostgreSQL
-# cluster under .local/postgres, builds loketd in release mode, applies migrations, loads the
-# sample Kota Serang catalog and runs the server in the foreground (LOKET_PORT, default 8080)
-# with the worker beside it (its metrics on LOKET_WORKER_METRICS_PORT, default 9091).
-# The cluster keeps running after the server stops: `deploy/run.sh stop` stops it.
+# Runs Loket locally: installs what is missing, builds loketd and loket in release mode, creates and
+# starts a private PostgreSQL cluster in a temporary folder (as the `postgres` user when run as
+# root), applies migrations, loads the sample Kota Serang catalog, and runs the server
+# (LOKET_PORT, default 8080) with the worker beside it (its metrics on LOKET_WORKER_METRICS_PORT,
+# default 9091).
+# Ctrl-C, SIGTERM, or either process ending stops the server, the worker and the cluster, and
+# removes the folder: every run starts from a fresh database with the sample catalog.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source deploy/local/postgres.sh
-cluster="$PWD/.local/postgres"
 
 if [ "${1:-}" = stop ]; then
-    loket_pg_stop "$cluster"
-    loket_log "stopped the cluster in $cluster"
+    loket_log "nothing to stop: deploy/run.sh stops its database itself when it ends"
     exit 0
 fi
 
-loket_ensure_prerequisites
-loket_pg_start "$cluster" run
-psql -qAt -d postgres -c "SELECT 1 FROM pg_database WHERE datname = 'loket'" | grep -q 1 \
-    || psql -q -d postgres -c "CREATE DATABASE loket"
-export PGDATABASE=loket
+port=${LOKET_PORT:-8080}
+metrics=${LOKET_WORKER_METRICS_PORT:-9091}
+for wanted in "$port" "$metrics"; do
+    if (exec 3<>"/dev/tcp/127.0.0.1/$wanted") 2>/dev/null; then
+        loket_log "port $wanted is taken on 127.0.0.1; set LOKET_PORT or LOKET_WORKER_METRICS_PORT to a free one"
+        exit 1
+    fi
+done
 
+loket_ensure_prerequisites
+# Built first: a failed build leaves nothing running.
 swift build -c release --product loketd
 swift build -c release --product loket
 loketd=$(swift build -c release --show-bin-path)/loketd
+
+cluster=$(mktemp -d /tmp/loket-run.XXXXXX)
+pids=()
+cleanup() {
+    trap - EXIT INT TERM
+    for pid in "${pids[@]}"; do loket_stop_pid "$pid" & done
+    wait
+    loket_pg_stop "$cluster"
+    rm -rf "$cluster"
+    loket_log "stopped; the database in $cluster is removed"
+}
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+loket_pg_start "$cluster" run
+psql -q -d postgres -c "CREATE DATABASE loket"
+export PGDATABASE=loket
 "$loketd" migrate
 "$loketd" seed
 "$loketd" migrate --status
 
-port=${LOKET_PORT:-8080}
 cat <<INFO
 
 Loket is starting on http://127.0.0.1:$port (PostgreSQL on socket $cluster, database "loket").
   catalog:  curl http://127.0.0.1:$port/api/v1/services
   API doc:  http://127.0.0.1:$port/openapi.yaml
-  officers: $(dirname "$loketd")/loket login http://127.0.0.1:$port   (token: "$loketd" admin token issue --nip NIP)
-  psql:     PGHOST=$cluster PGPORT=5432 PGUSER=postgres psql loket
-  stop:     Ctrl-C (the server), then deploy/run.sh stop (the database)
+  officers: $(dirname "$loketd")/loket login http://127.0.0.1:$port
+            (a token: PGHOST=$cluster PGDATABASE=loket "$loketd" admin token issue --nip 199001142015032002)
+  psql:     PGHOST=$cluster PGPORT=$PGPORT PGUSER=postgres psql loket
+  stop:     Ctrl-C (the server, the worker and the database)
 INFO
-export LOKET_DATABASE_URL="host=$cluster port=5432 user=postgres dbname=loket"
-# The worker runs beside the server and stops with it.
-"$loketd" worker --metrics-port "${LOKET_WORKER_METRICS_PORT:-9091}" &
-worker=$!
-trap 'kill -TERM "$worker" 2>/dev/null; wait "$worker" 2>/dev/null' EXIT
-"$loketd" serve --port "$port"
+export LOKET_DATABASE_URL="host=$cluster port=$PGPORT user=postgres dbname=loket"
+"$loketd" worker --metrics-port "$metrics" &
+pids+=("$!")
+"$loketd" serve --port "$port" &
+pids+=("$!")
+# Until one of them ends (or a signal ends the script); the EXIT trap stops the other.
+set +e
+wait -n "${pids[@]}"
+status=$?
+set -e
+loket_log "a process ended (status $status); stopping the rest"
+exit "$status"
