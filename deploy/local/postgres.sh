@@ -24,6 +24,10 @@ loket_ensure_prerequisites() {
     command -v pkg-config >/dev/null || missing+=(pkg-config)
     command -v psql >/dev/null || missing+=(postgresql-client)
     command -v openssl >/dev/null || missing+=(openssl)
+    # The whole-system checks of deploy/test.sh talk HTTP with curl and keep their Python tools
+    # (schemathesis, selenium, linters) in virtual environments.
+    command -v curl >/dev/null || missing+=(curl)
+    python3 -c 'import ensurepip, venv' >/dev/null 2>&1 || missing+=(python3-venv)
     if [ ${#missing[@]} -gt 0 ]; then
         loket_log "installing ${missing[*]}"
         local sudo=""

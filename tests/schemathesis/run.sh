@@ -47,7 +47,12 @@ pick_python() {
     done
     echo python3
 }
-venv=${LOKET_SCHEMATHESIS_VENV:-/tmp/loket-schemathesis-venv}
+# Per user, and never one someone else made: its programs run as us (as root in CI).
+venv=${LOKET_SCHEMATHESIS_VENV:-/tmp/loket-schemathesis-venv-$(id -u)}
+if [ -e "$venv" ] && [ ! -O "$venv" ]; then
+    loket_log "$venv belongs to another user; remove it or set LOKET_SCHEMATHESIS_VENV"
+    exit 2
+fi
 if [ ! -x "$venv/bin/schemathesis" ]; then
     python=$(pick_python)
     loket_log "installing schemathesis into $venv ($("$python" --version 2>&1))"
