@@ -58,9 +58,11 @@ public struct OutboxStore: Sendable {
         o.created_at, o.available_at, o.attempts, o.last_error, o.delivered_at, o.dead_at
         """
 
-    /// The claim: due rows with no earlier pending row of the same request, oldest due first. A later
-    /// row of a request waits while an earlier one is pending or in a retry's backoff; a dead letter
-    /// no longer holds its request back.
+    /// The claim: due rows with no earlier pending row of the same request for the same recipient,
+    /// oldest due first. A later row waits while an earlier one to the same person is pending or in
+    /// a retry's backoff; a dead letter no longer holds it back. Rows of one request to different
+    /// recipients (a breach to five managers) go out together, and one that keeps failing (a
+    /// citizen's address the receiver refuses) does not hold the officers' up for its backoff.
     static let claimStatement = """
         WITH next AS (
             SELECT o.id FROM notification_outbox o
@@ -68,6 +70,8 @@ public struct OutboxStore: Sendable {
               AND NOT EXISTS (
                   SELECT 1 FROM notification_outbox e
                   WHERE e.request_id = o.request_id AND e.id < o.id
+                    AND e.recipient_kind = o.recipient_kind
+                    AND e.recipient_staff_id IS NOT DISTINCT FROM o.recipient_staff_id
                     AND e.delivered_at IS NULL AND e.dead_at IS NULL)
             ORDER BY o.available_at, o.id
             LIMIT $2

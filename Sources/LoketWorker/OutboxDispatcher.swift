@@ -171,7 +171,7 @@ public struct OutboxBatchResult: Sendable, Equatable {
     }
 }
 
-/// Delivers the notification outbox, at least once and in order per request: claims a batch,
+/// Delivers the notification outbox, at least once and in order per request and recipient: claims a batch,
 /// delivers each message through the configured channel outside any transaction, then records
 /// delivery, a retry with backoff, or a dead letter after `maxAttempts`.
 public struct OutboxDispatcher: Service {

@@ -198,6 +198,33 @@ struct OutboxDispatcherTests {
         }
     }
 
+    @Test("messages of one request to other recipients neither wait for each other nor for a failing one")
+    func orderPerRecipient() async throws {
+        try await WorkerTestDatabase.withPool { pool, _ in
+            let clock = OutboxTestClock(Self.start)
+            let request = try await OutboxFixtures.insertRequest(pool)
+            let citizen = try await OutboxFixtures.insertMessage(pool, requestID: request, topic: "request.resolved", at: clock.now())
+            var managers: [Int64] = []
+            for _ in 0..<3 {
+                managers.append(try await pool.query(
+                    """
+                    INSERT INTO notification_outbox (request_id, recipient_kind, channel, topic, payload, created_at, available_at)
+                    VALUES ($1, 'manager', 'webhook', 'sla.breach', '{}', $2, $2) RETURNING id
+                    """, request, clock.now()).single().decode(Int64.self, "id"))
+            }
+            try await OutboxReceiver.run(failures: .max, only: ["loket-outbox-\(citizen)"]) { receiver in
+                let dispatcher = try Self.webhookDispatcher(pool: pool, receiver: receiver, clock: clock, jitter: OutboxFixedJitter(1))
+                // The citizen's row fails; the first manager row goes in the same batch (the other
+                // two wait for it: same recipient, the unit's managers).
+                #expect(try await dispatcher.runOnce() == OutboxBatchResult(claimed: 2, delivered: 1, retried: 1))
+                #expect(try await dispatcher.runOnce() == OutboxBatchResult(claimed: 1, delivered: 1))
+                #expect(try await dispatcher.runOnce() == OutboxBatchResult(claimed: 1, delivered: 1))
+                for id in managers { #expect(try await OutboxFixtures.row(pool, id).deliveredAt != nil) }
+                #expect(try await OutboxFixtures.row(pool, citizen).deliveredAt == nil)
+            }
+        }
+    }
+
     @Test("a dead letter no longer holds back the later messages of its request")
     func deadLetterReleasesItsRequest() async throws {
         try await WorkerTestDatabase.withPool { pool, _ in
