@@ -17,6 +17,9 @@ public struct RequestRecord: Sendable {
     public var firstClaimedAt: Date?
     public var pausedAt: Date?
     public var pausedMinutes: Int
+    /// The request has waited for the citizen at least once (a pause may have covered no working
+    /// time, leaving `pausedMinutes` at 0).
+    public var wasPaused: Bool
     public var responseDueAt: Date
     public var resolutionDueAt: Date
     public var nextSLAAt: Date?
@@ -59,7 +62,7 @@ public struct RequestRecord: Sendable {
 
     static let columns = """
         id, tracking_code, service_type_id, status, unit_id, assignee_id, lease_expires_at, priority, escalation_level,
-        first_claimed_at, paused_at, paused_minutes, response_due_at, resolution_due_at, next_sla_at, citizen_name,
+        first_claimed_at, paused_at, paused_minutes, was_paused, response_due_at, resolution_due_at, next_sla_at, citizen_name,
         citizen_nik, citizen_phone, citizen_email, area_code, address, latitude, longitude, description, media_url,
         attributes::text AS attributes, source, outcome, public_message, reject_reason, routing_reason, version,
         created_at, updated_at, closed_at, access_token_hash
@@ -82,6 +85,7 @@ public struct RequestRecord: Sendable {
         firstClaimedAt = try row.decode(Date?.self, "first_claimed_at")
         pausedAt = try row.decode(Date?.self, "paused_at")
         pausedMinutes = try row.decode(Int.self, "paused_minutes")
+        wasPaused = try row.decode(Bool.self, "was_paused")
         responseDueAt = try row.decode(Date.self, "response_due_at")
         resolutionDueAt = try row.decode(Date.self, "resolution_due_at")
         nextSLAAt = try row.decode(Date?.self, "next_sla_at")
@@ -373,7 +377,7 @@ public struct RequestStore: Sendable {
             """
             UPDATE service_requests SET
                 status = $2, unit_id = $3, assignee_id = $4, lease_expires_at = $5, priority = $6, escalation_level = $7,
-                first_claimed_at = $8, paused_at = $9, paused_minutes = $10,
+                first_claimed_at = $8, paused_at = $9, paused_minutes = $10, was_paused = was_paused OR status = 'waiting_citizen',
                 response_due_at = COALESCE($11, response_due_at), resolution_due_at = COALESCE($12, resolution_due_at),
                 next_sla_at = $13, next_sla_clock = $14, next_sla_stage = $15,
                 outcome = COALESCE($16, outcome), public_message = COALESCE($17, public_message),
@@ -403,7 +407,7 @@ public struct RequestStore: Sendable {
         of record: RequestRecord, service: ServiceType, appliedStages: [String: AppliedStages]? = nil, on connection: PostgresConnection
     ) async throws -> SLAClocks {
         var pauses: [SLAPause] = []
-        if record.pausedMinutes > 0 || record.pausedAt != nil {
+        if record.wasPaused || record.pausedMinutes > 0 || record.pausedAt != nil {
             for row in try await connection.query(
                 "SELECT kind, at FROM request_events WHERE request_id = $1 AND kind IN ('asked_citizen', 'citizen_replied') ORDER BY id",
                 record.id)

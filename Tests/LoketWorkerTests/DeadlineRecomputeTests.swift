@@ -44,4 +44,46 @@ struct DeadlineRecomputeTests {
             #expect(second == SLAStore.RecomputeResult(examined: 1, changed: 0))
         }
     }
+
+    /// A pause that covered no working time (asked at Wednesday's closing, answered on the joint
+    /// leave of Thursday 24 December) is measured again when that day becomes a working day: it was
+    /// dropped for good, since the request showed no pause, and the deadline fell inside the pause.
+    @Test func aPauseOfNoWorkingTimeIsMeasuredAgainOnANewCalendar() async throws {
+        try await WorkerTestDatabase.withPool { pool, _ in
+            let filedAt = jakarta("2026-12-21T09:00:00+07:00")
+            let asked = jakarta("2026-12-23T16:00:00+07:00")
+            let replied = jakarta("2026-12-24T15:00:00+07:00")
+            let code = try await SLAScannerTests.file(pool, service: "kk-baru", nik: "3673014501900001", now: filedAt)
+            let officer = try await SLAScannerTests.officer(pool, unit: "DISDUKCAPIL-IDP")
+            let requests = RequestStore(pool: pool)
+            var catalog = try await pool.withConnection { try await CatalogStore.load(on: $0, now: filedAt) }
+            _ = try await requests.apply(.claim, by: .staff(officer), trackingCode: code, catalog: catalog, now: filedAt)
+            _ = try await requests.apply(
+                .askCitizen(question: "Mohon lengkapi."), by: .staff(officer), trackingCode: code, catalog: catalog, now: asked)
+            _ = try await requests.apply(.citizenReply(message: "Sudah"), by: .citizen, trackingCode: code, catalog: catalog, now: replied)
+            let before = try await pool.query(
+                "SELECT paused_minutes, was_paused, resolution_due_at FROM service_requests WHERE tracking_code = $1", code).single()
+            #expect(try before.decode(Int.self, "paused_minutes") == 0)
+            #expect(try before.decode(Bool.self, "was_paused"))
+
+            try await pool.query(
+                "DELETE FROM holidays WHERE day = DATE '2026-12-24' AND calendar_id = (SELECT id FROM calendars WHERE code = 'serang-asn')")
+            let now = jakarta("2026-12-24T15:30:00+07:00")
+            catalog = try await pool.withConnection { try await CatalogStore.load(on: $0, now: now) }
+            #expect(try await SLAStore(pool: pool).recompute(catalog: catalog, now: now) == SLAStore.RecomputeResult(examined: 1, changed: 1))
+            let service = try #require(catalog.servicesByCode["kk-baru"])
+            let calendar = catalog.calendar(for: service).calendar
+            #expect(calendar.workingMinutes(from: asked, to: replied) == 390)
+            let expected = try SLAClock(
+                kind: .resolution, targetMinutes: service.resolutionTargetMinutes, startedAt: filedAt,
+                pauses: [SLAPause(start: asked, end: replied)]
+            ).deadline(on: calendar)
+            let after = try await pool.query("SELECT resolution_due_at FROM service_requests WHERE tracking_code = $1", code).single()
+            #expect(try after.decode(Date.self, "resolution_due_at") == expected)
+            // 1,260 of the 1,350 minutes had run by Wednesday 16:00; 60 more on Thursday after the
+            // answer, 30 on Monday 28 (Friday is Christmas). Without the pause the remaining 90 ran
+            // out on Thursday at 09:00, before the citizen had even answered.
+            #expect(try after.decode(Date.self, "resolution_due_at") == jakarta("2026-12-28T08:00:00+07:00"))
+        }
+    }
 }
