@@ -28,7 +28,9 @@ public final class CoalescingNotifier: Sendable {
     /// Sends the pending notification, if any, every `interval` until the task is cancelled.
     public func run() async {
         while !Task.isCancelled {
-            try? await Task.sleep(for: interval)
+            // Cancelled (shutdown) in the sleep, as it nearly always is: no flush here, where the
+            // query would be refused unsent; the one below sends what is pending.
+            do { try await Task.sleep(for: interval) } catch { break }
             await flush()
         }
         // The last poke, sent from a task that is not cancelled: in this one the query would be
@@ -41,6 +43,9 @@ public final class CoalescingNotifier: Sendable {
         guard pending.exchange(false, ordering: .acquiringAndReleasing) else { return }
         do {
             try await pool.query("SELECT pg_notify($1, '')", channel)
+        } catch is CancellationError {
+            // Not sent at all: still pending, for the last flush at shutdown.
+            pending.store(true, ordering: .releasing)
         } catch {
             // Listeners also wake on their tick; a lost notification only delays delivery.
             logger.debug("notify failed", metadata: ["channel": "\(channel)", "error": "\(error)"])

@@ -466,7 +466,7 @@ public final class PostgresConnection: @unchecked Sendable {
     private func beginOperation(_ operation: UInt64) async throws {
         enum Start { case waitForCancel, cancelled, started }
         let now = configuration.statementDeadline == nil ? nil : ContinuousClock.now
-        var waited = Duration.zero
+        let waitStarted = ContinuousClock.now
         while true {
             let start = cancelState.withLock { state -> Start in
                 // A cancel of the previous statement still on its way must reach the server before
@@ -484,14 +484,13 @@ public final class PostgresConnection: @unchecked Sendable {
                 // Not Task.sleep in this task: a cancelled task (a ROLLBACK or COMMIT after its
                 // statement was cancelled) would return at once and spin the lane. PQcancel ignores
                 // connect_timeout; past the limit the connection is given up rather than waited on.
-                if waited >= Self.cancelDeliveryLimit {
+                if ContinuousClock.now - waitStarted >= Self.cancelDeliveryLimit {
                     closeOnLane()
                     throw PostgresError(
                         sqlState: .connectionFailure, severity: "FATAL",
                         message: "connection given up: the cancel of its previous statement was not delivered within \(Self.cancelDeliveryLimit)")
                 }
                 await Task.detached { try? await Task.sleep(for: .milliseconds(1)) }.value
-                waited += .milliseconds(1)
             case .cancelled: throw CancellationError()
             case .started: return
             }
@@ -584,7 +583,7 @@ public final class PostgresConnection: @unchecked Sendable {
         guard sent == 1 else { throw connectionLost(handle) }
         do {
             return try await finishCommand(handle, sql: sql)
-        } catch let error as PostgresError where error.sqlState == .invalidSQLStatementName || error.sqlState == .featureNotSupported {
+        } catch let error as PostgresError where error.invalidatesPreparedStatement {
             // The server forgot or invalidated our statement (DISCARD ALL, a schema change): prepare
             // afresh next time.
             statements[key] = nil
@@ -768,7 +767,7 @@ public final class PostgresConnection: @unchecked Sendable {
                     }
                 } catch let error as PostgresError {
                     if case .execute(let key?, _) = step,
-                       error.sqlState == .invalidSQLStatementName || error.sqlState == .featureNotSupported {
+                       error.invalidatesPreparedStatement {
                         statements[key] = nil
                     }
                     if firstError == nil { firstError = error }
@@ -896,6 +895,7 @@ public final class PostgresConnection: @unchecked Sendable {
             table: field("t"),
             column: field("c"),
             dataType: field("d"),
-            position: field("P").flatMap { Int($0) })
+            position: field("P").flatMap { Int($0) },
+            sourceFunction: field("R"))
     }
 }

@@ -89,11 +89,14 @@ public struct PostgresError: Error, Sendable, CustomStringConvertible {
     public var dataType: String?
     /// 1-based character position in the statement text, when the server gave one.
     public var position: Int?
+    /// The server function that raised the error (`RevalidateCachedQuery`, …): the same in every
+    /// server language, unlike the message.
+    public var sourceFunction: String?
 
     public init(
         sqlState: SQLState, severity: String = "ERROR", message: String, detail: String? = nil,
         hint: String? = nil, constraint: String? = nil, schema: String? = nil, table: String? = nil,
-        column: String? = nil, dataType: String? = nil, position: Int? = nil
+        column: String? = nil, dataType: String? = nil, position: Int? = nil, sourceFunction: String? = nil
     ) {
         self.sqlState = sqlState
         self.severity = severity
@@ -106,6 +109,15 @@ public struct PostgresError: Error, Sendable, CustomStringConvertible {
         self.column = column
         self.dataType = dataType
         self.position = position
+        self.sourceFunction = sourceFunction
+    }
+
+    /// A prepared statement the server can no longer run as prepared: forgotten (DISCARD ALL,
+    /// 26000) or invalidated by a schema change that altered its result ("cached plan must not
+    /// change result type", 0A000 raised in RevalidateCachedQuery).
+    var invalidatesPreparedStatement: Bool {
+        sqlState == .invalidSQLStatementName
+            || (sqlState == .featureNotSupported && sourceFunction == "RevalidateCachedQuery")
     }
 
     public var description: String {

@@ -350,6 +350,29 @@ struct ErrorAndTransactionTests {
     /// A body that catches an error and returns anyway must not pass for a committed transaction:
     /// the server answers COMMIT of an aborted transaction with ROLLBACK, and a statement after
     /// queryAndCommit would run outside any transaction.
+    /// A statement prepared before a schema change that alters its result fails once ("cached plan
+    /// must not change result type", in whatever language the server speaks) and is prepared
+    /// afresh on the next call; after DISCARD ALL (26000 for a forgotten name) likewise.
+    @Test func aStatementInvalidatedByASchemaChangeIsPreparedAfresh() async throws {
+        try await TestDatabase.withPool(maxConnections: 1) { pool, _ in
+            try await pool.withConnection { connection in
+                try await connection.executeScript("SET lc_messages = 'C'; CREATE TABLE changing (id int); INSERT INTO changing VALUES (1);")
+                #expect(try await connection.query("SELECT * FROM changing").count == 1)
+                try await connection.executeScript("ALTER TABLE changing ADD COLUMN name text")
+                let invalidated = await #expect(throws: PostgresError.self) { try await connection.query("SELECT * FROM changing") }
+                #expect(invalidated?.sqlState == .featureNotSupported)
+                #expect(invalidated?.sourceFunction == "RevalidateCachedQuery")
+                let row = try await connection.query("SELECT * FROM changing").single()
+                #expect(try row.decode(Int.self, "id") == 1)
+                #expect(try row.isNull("name"))
+                try await connection.executeScript("DISCARD ALL")
+                let forgotten = await #expect(throws: PostgresError.self) { try await connection.query("SELECT * FROM changing") }
+                #expect(forgotten?.sqlState == .invalidSQLStatementName)
+                #expect(try await connection.query("SELECT * FROM changing").count == 1)
+            }
+        }
+    }
+
     @Test func aBodyThatSwallowsAnErrorDoesNotCommit() async throws {
         try await TestDatabase.withPool(maxConnections: 2) { pool, _ in
             try await pool.withConnection { connection in
