@@ -58,7 +58,9 @@ public struct OutboxStore: Sendable {
         o.created_at, o.available_at, o.attempts, o.last_error, o.delivered_at, o.dead_at
         """
 
-    /// The claim: due rows with no earlier pending row of the same request for the same recipient,
+    /// The claim: due rows with no earlier pending row of the same request for the same recipient
+    /// (the same officer, whether told as holder or as manager; else the citizen, or the managers
+    /// of the unit),
     /// oldest due first. A later row waits while an earlier one to the same person is pending or in
     /// a retry's backoff; a dead letter no longer holds it back. Rows of one request to different
     /// recipients (a breach to five managers) go out together, and one that keeps failing (a
@@ -70,8 +72,8 @@ public struct OutboxStore: Sendable {
               AND NOT EXISTS (
                   SELECT 1 FROM notification_outbox e
                   WHERE e.request_id = o.request_id AND e.id < o.id
-                    AND e.recipient_kind = o.recipient_kind
-                    AND e.recipient_staff_id IS NOT DISTINCT FROM o.recipient_staff_id
+                    AND (e.recipient_staff_id = o.recipient_staff_id
+                         OR (e.recipient_staff_id IS NULL AND o.recipient_staff_id IS NULL AND e.recipient_kind = o.recipient_kind))
                     AND e.delivered_at IS NULL AND e.dead_at IS NULL)
             ORDER BY o.available_at, o.id
             LIMIT $2

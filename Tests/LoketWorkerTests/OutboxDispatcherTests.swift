@@ -225,6 +225,31 @@ struct OutboxDispatcherTests {
         }
     }
 
+    @Test("one officer's messages of a request stay in order, whether sent to them as holder or as manager")
+    func orderPerPerson() async throws {
+        try await WorkerTestDatabase.withPool { pool, _ in
+            let clock = OutboxTestClock(Self.start)
+            let request = try await OutboxFixtures.insertRequest(pool)
+            let staff = try await pool.query("SELECT id FROM staff ORDER BY id LIMIT 1").single().decode(Int64.self, "id")
+            var ids: [Int64] = []
+            for (kind, topic) in [("manager", "sla.escalated"), ("staff", "sla.breach")] {
+                ids.append(try await pool.query(
+                    """
+                    INSERT INTO notification_outbox (request_id, recipient_kind, recipient_staff_id, channel, topic, payload, created_at, available_at)
+                    VALUES ($1, $2, $3, 'webhook', $4, '{}', $5, $5) RETURNING id
+                    """, request, kind, staff, topic, clock.now()).single().decode(Int64.self, "id"))
+            }
+            try await OutboxReceiver.run(failures: 1, only: ["loket-outbox-\(ids[0])"]) { receiver in
+                let dispatcher = try Self.webhookDispatcher(pool: pool, receiver: receiver, clock: clock, jitter: OutboxFixedJitter(1))
+                #expect(try await dispatcher.runOnce() == OutboxBatchResult(claimed: 1, retried: 1))
+                #expect(try await dispatcher.runOnce().claimed == 0, "the breach overtook the escalation in its backoff")
+                clock.advance(by: 5)
+                #expect(try await dispatcher.runOnce() == OutboxBatchResult(claimed: 1, delivered: 1))
+                #expect(try await dispatcher.runOnce() == OutboxBatchResult(claimed: 1, delivered: 1))
+            }
+        }
+    }
+
     @Test("a dead letter no longer holds back the later messages of its request")
     func deadLetterReleasesItsRequest() async throws {
         try await WorkerTestDatabase.withPool { pool, _ in
