@@ -11,7 +11,14 @@ cd "$(dirname "$0")/.."
 source deploy/local/postgres.sh
 
 if [ "${1:-}" = stop ]; then
-    loket_log "nothing to stop: deploy/run.sh stops its database itself when it ends"
+    # Clusters of this script are stopped when it ends; one left by an older version of it lived
+    # under .local/postgres.
+    if [ -f .local/postgres/data/PG_VERSION ]; then
+        loket_pg_stop "$PWD/.local/postgres"
+        loket_log "stopped the cluster an older deploy/run.sh left in .local/postgres"
+    else
+        loket_log "nothing to stop: deploy/run.sh stops its database itself when it ends"
+    fi
     exit 0
 fi
 
@@ -57,7 +64,7 @@ Loket is starting on http://127.0.0.1:$port (PostgreSQL on socket $cluster, data
   catalog:  curl http://127.0.0.1:$port/api/v1/services
   API doc:  http://127.0.0.1:$port/openapi.yaml
   officers: $(dirname "$loketd")/loket login http://127.0.0.1:$port
-            (a token: PGHOST=$cluster PGDATABASE=loket "$loketd" admin token issue --nip 199001142015032002)
+            (a token: PGHOST=$cluster PGUSER=postgres PGDATABASE=loket "$loketd" admin token issue --nip 199001142015032002)
   psql:     PGHOST=$cluster PGPORT=$PGPORT PGUSER=postgres psql loket
   stop:     Ctrl-C (the server, the worker and the database)
 INFO

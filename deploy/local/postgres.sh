@@ -68,6 +68,11 @@ loket_pg_start() {
     fi
     local options="-c unix_socket_directories='$dir'"
     options+=" -c shared_buffers=256MB -c random_page_cost=1.1"
+    if [ "$profile" = run ]; then
+        # The run cluster trusts every local connection, and its folder is in /tmp: only its owner
+        # (and root) may use the socket, or any local user would be its superuser.
+        options+=" -c unix_socket_permissions=0700"
+    fi
     if [ "$profile" = test ]; then
         # `swift test` runs every suite at once, each test with its own database, pools and
         # servers: at 260 tests its peak came within reach of 300 connections ("too many clients").

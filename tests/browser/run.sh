@@ -34,7 +34,7 @@ fi
 
 # Per user, and never one someone else made: its python runs as us (as root in CI).
 venv=${LOKET_BROWSER_VENV:-/tmp/loket-browser-venv-$(id -u)}
-if [ -e "$venv" ] && [ ! -O "$venv" ]; then
+if [ -L "$venv" ] || { [ -e "$venv" ] && [ ! -O "$venv" ]; }; then
     loket_log "$venv belongs to another user; remove it or set LOKET_BROWSER_VENV"
     exit 2
 fi

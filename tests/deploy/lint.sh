@@ -44,7 +44,7 @@ sudo=""
 
 # --- Tools ---------------------------------------------------------------------------------------
 mkdir -p "$state"
-[ -O "$state" ] || { say "$state belongs to another user; remove it"; exit 2; }
+[ ! -L "$state" ] && [ -O "$state" ] || { say "$state belongs to another user (or is a link); remove it"; exit 2; }
 exec 9>"$state/lock"
 flock -w 600 9 || { say "another lint run holds $state/lock"; exit 2; }
 

@@ -49,7 +49,7 @@ pick_python() {
 }
 # Per user, and never one someone else made: its programs run as us (as root in CI).
 venv=${LOKET_SCHEMATHESIS_VENV:-/tmp/loket-schemathesis-venv-$(id -u)}
-if [ -e "$venv" ] && [ ! -O "$venv" ]; then
+if [ -L "$venv" ] || { [ -e "$venv" ] && [ ! -O "$venv" ]; }; then
     loket_log "$venv belongs to another user; remove it or set LOKET_SCHEMATHESIS_VENV"
     exit 2
 fi
