@@ -206,11 +206,8 @@ struct OutboxDispatcherTests {
             let citizen = try await OutboxFixtures.insertMessage(pool, requestID: request, topic: "request.resolved", at: clock.now())
             var managers: [Int64] = []
             for _ in 0..<3 {
-                managers.append(try await pool.query(
-                    """
-                    INSERT INTO notification_outbox (request_id, recipient_kind, channel, topic, payload, created_at, available_at)
-                    VALUES ($1, 'manager', 'webhook', 'sla.breach', '{}', $2, $2) RETURNING id
-                    """, request, clock.now()).single().decode(Int64.self, "id"))
+                managers.append(try await OutboxFixtures.insertMessage(
+                    pool, requestID: request, topic: "sla.breach", at: clock.now(), recipient: "manager"))
             }
             try await OutboxReceiver.run(failures: .max, only: ["loket-outbox-\(citizen)"]) { receiver in
                 let dispatcher = try Self.webhookDispatcher(pool: pool, receiver: receiver, clock: clock, jitter: OutboxFixedJitter(1))
@@ -233,11 +230,8 @@ struct OutboxDispatcherTests {
             let staff = try await pool.query("SELECT id FROM staff ORDER BY id LIMIT 1").single().decode(Int64.self, "id")
             var ids: [Int64] = []
             for (kind, topic) in [("manager", "sla.escalated"), ("staff", "sla.breach")] {
-                ids.append(try await pool.query(
-                    """
-                    INSERT INTO notification_outbox (request_id, recipient_kind, recipient_staff_id, channel, topic, payload, created_at, available_at)
-                    VALUES ($1, $2, $3, 'webhook', $4, '{}', $5, $5) RETURNING id
-                    """, request, kind, staff, topic, clock.now()).single().decode(Int64.self, "id"))
+                ids.append(try await OutboxFixtures.insertMessage(
+                    pool, requestID: request, topic: topic, at: clock.now(), recipient: kind, staff: staff))
             }
             try await OutboxReceiver.run(failures: 1, only: ["loket-outbox-\(ids[0])"]) { receiver in
                 let dispatcher = try Self.webhookDispatcher(pool: pool, receiver: receiver, clock: clock, jitter: OutboxFixedJitter(1))
@@ -530,15 +524,18 @@ enum OutboxFixtures {
     }
 
     /// A message for a citizen of `requestID`, or for the managers when there is no request.
+    /// A message for `recipient` (`citizen` for a request's, the managers without one, unless
+    /// given), with `staff` as recipient_staff_id.
     static func insertMessage(
-        _ pool: ConnectionPool, requestID: Int64?, topic: String, payload: String = "{}", at: Date
+        _ pool: ConnectionPool, requestID: Int64?, topic: String, payload: String = "{}", at: Date,
+        recipient: String? = nil, staff: Int64? = nil
     ) async throws -> Int64 {
         try await pool.query(
             """
-            INSERT INTO notification_outbox (request_id, recipient_kind, channel, topic, payload, created_at, available_at)
-            VALUES ($1, CASE WHEN $1::bigint IS NULL THEN 'manager' ELSE 'citizen' END, 'webhook', $2, $3::jsonb, $4, $4)
+            INSERT INTO notification_outbox (request_id, recipient_kind, recipient_staff_id, channel, topic, payload, created_at, available_at)
+            VALUES ($1, COALESCE($5, CASE WHEN $1::bigint IS NULL THEN 'manager' ELSE 'citizen' END), $6, 'webhook', $2, $3::jsonb, $4, $4)
             RETURNING id
-            """, requestID, topic, payload, at
+            """, requestID, topic, payload, at, recipient, staff
         ).single().decode(Int64.self, "id")
     }
 
