@@ -28,7 +28,8 @@ struct DocumentUpload {
         if declared.lowercased().hasPrefix("multipart/form-data") {
             guard let boundary = Self.boundary(declared) else {
                 throw APIError(.badRequest, code: "multipart_boundary_missing", message: LocalizedText(
-                    id: "Header Content-Type multipart tidak memuat boundary.", en: "The multipart Content-Type has no boundary."))
+                    id: "Header Content-Type multipart tidak memuat boundary yang sah (1–70 karakter).",
+                    en: "The multipart Content-Type has no valid boundary (1 to 70 characters)."))
             }
             let parts: [FormPart]
             do {
@@ -98,11 +99,17 @@ struct DocumentUpload {
         return name + suffix
     }
 
+    /// The boundary as RFC 2046 §5.1.1 allows it (1 to 70 of its characters, not ending in a
+    /// space), or nil. multipart-kit traps on an empty boundary, which took the whole server down.
     static func boundary(_ contentType: String) -> String? {
         for parameter in contentType.split(separator: ";").dropFirst() {
             let pair = parameter.split(separator: "=", maxSplits: 1).map { $0.trimmingWhitespace(includingNewlines: false) }
             if pair.count == 2, pair[0].lowercased() == "boundary" {
-                return pair[1].trimmingCharacters(in: CharacterSet(charactersIn: "\""))
+                var value = Substring(pair[1])
+                if value.count >= 2, value.first == "\"", value.last == "\"" { value = value.dropFirst().dropLast() }
+                let allowed = Set("0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ'()+_,-./:=? ")
+                guard (1...70).contains(value.count), value.last != " ", value.allSatisfy(allowed.contains) else { return nil }
+                return String(value)
             }
         }
         return nil

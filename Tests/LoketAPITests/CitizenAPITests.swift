@@ -463,6 +463,17 @@ struct CitizenAPITests {
                     #expect(response.status == .badRequest)
                     #expect((response.body.json["error"] as? [String: Any])?["code"] as? String == "multipart_invalid")
                 }
+                // An empty boundary trapped inside multipart-kit and took the whole server down; one
+                // of spaces, one too long or one with characters RFC 2046 does not allow is refused.
+                for declared in [#"boundary="""#, "boundary=", "boundary= ", "boundary=\"  \"", "boundary=" + String(repeating: "b", count: 71)] {
+                    try await client.execute(
+                        uri: "/api/v1/requests/\(code)/documents", method: .post,
+                        headers: auth.merging([.contentType: "multipart/form-data; \(declared)"]), body: ByteBuffer(bytes: multipart)
+                    ) { response in
+                        #expect(response.status == .badRequest, "\(declared)")
+                        #expect((response.body.json["error"] as? [String: Any])?["code"] as? String == "multipart_boundary_missing", "\(declared)")
+                    }
+                }
                 // A name of 150 Characters but 300 Unicode scalars is cut to 200 scalars, which the
                 // database counts (it once refused the row: a 500).
                 let accented = String(repeating: "e\u{301}", count: 150).addingPercentEncoding(withAllowedCharacters: .alphanumerics)!
