@@ -320,6 +320,21 @@ struct PagesTests {
                     // The code is kept in the form, escaped.
                     #expect(response.body.text.contains("value=\"\(receipt.code)\""))
                 }
+                // A quote or bracket inside a grapheme cluster (after U+0600, GB9b; before a
+                // combining accent, GB9) is escaped too: Mustache's escaping compared whole
+                // Characters and let it through, closing the attribute.
+                let hostile = "\"\u{301}\u{600}\"\u{600}>\u{600}<meta http-equiv=refresh content=0;url=//x.example>"
+                try await client.execute(
+                    uri: "/lacak", method: .post, headers: Self.formHeaders,
+                    body: Self.form(["tracking_code": hostile, "access_token": receipt.token])
+                ) { response in
+                    // Compared as bytes: as Characters, "\u{600}<" is not "<".
+                    let html = Array(response.body.text.utf8)
+                    func has(_ text: String) -> Bool { html.firstRange(of: Array(text.utf8)) != nil }
+                    #expect(!has("<meta http-equiv"), "\(response.body.text)")
+                    #expect(!has("\"\u{301}") && !has("\u{600}\""))
+                    #expect(has("&lt;meta http-equiv") && has("&quot;\u{301}"))
+                }
                 try await client.execute(
                     uri: "/lacak", method: .post, headers: Self.formHeaders,
                     body: Self.form(["tracking_code": "SRG-0000-0000-0000", "access_token": receipt.token])

@@ -37,12 +37,16 @@ struct PageRenderer: Sendable {
     }
 
     init(directory: URL) throws {
+        ScalarHTMLEscaping.register()
         var templates: [String: MustacheTemplate] = [:]
         let files = try FileManager.default.contentsOfDirectory(atPath: directory.path)
         for file in files where file.hasSuffix(".mustache") {
             let text = try String(contentsOf: directory.appendingPathComponent(file), encoding: .utf8)
             do {
-                templates[String(file.dropLast(".mustache".count))] = try MustacheTemplate(string: text)
+                // Every template and partial escapes with ScalarHTMLEscaping (a partial starts
+                // over with Mustache's own escaping, so each carries the pragma).
+                templates[String(file.dropLast(".mustache".count))] = try MustacheTemplate(
+                    string: "{{% CONTENT_TYPE: \(ScalarHTMLEscaping.name)}}" + text)
             } catch {
                 throw PageRendererError("template \(file): \(error)")
             }
@@ -113,4 +117,30 @@ struct PageRendererError: Error, CustomStringConvertible {
 extension HTTPField.Name {
     static let xFrameOptions = HTTPField.Name("X-Frame-Options")!
     static let referrerPolicy = HTTPField.Name("Referrer-Policy")!
+}
+
+/// HTML escaping by Unicode scalar. Mustache's own escaping compares whole Characters, and a
+/// grapheme cluster that holds `<` or `"` is not equal to it: U+0600 followed by `<` (a prepended
+/// concatenation mark, GB9b) or `"` followed by a combining accent (GB9) went out raw, so typed
+/// text such as a tracking code echoed into the form could close the attribute and open a tag.
+struct ScalarHTMLEscaping: MustacheContentType {
+    static let name = "LOKET_HTML"
+    private static let registration: Void = MustacheContentTypes.register(ScalarHTMLEscaping(), named: name)
+
+    static func register() { _ = registration }
+
+    func escapeText(_ text: String) -> String {
+        var escaped = String.UnicodeScalarView()
+        for scalar in text.unicodeScalars {
+            switch scalar {
+            case "<": escaped.append(contentsOf: "&lt;".unicodeScalars)
+            case ">": escaped.append(contentsOf: "&gt;".unicodeScalars)
+            case "&": escaped.append(contentsOf: "&amp;".unicodeScalars)
+            case "\"": escaped.append(contentsOf: "&quot;".unicodeScalars)
+            case "'": escaped.append(contentsOf: "&#39;".unicodeScalars)
+            default: escaped.append(scalar)
+            }
+        }
+        return String(escaped)
+    }
 }
