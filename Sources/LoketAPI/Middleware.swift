@@ -31,6 +31,12 @@ struct RequestMiddleware: RouterMiddleware {
             response = Self.apiError(for: error, logger: context.logger).response(language: context.language, requestID: context.requestID)
         }
         response.headers[.requestID] = context.requestID
+        // API answers carry personal data (a citizen's detail and documents behind an access token
+        // in X-Access-Token, which shared caches are not told to respect): none is stored unless
+        // its route says otherwise (the catalog is public for 30 s).
+        if response.headers[.cacheControl] == nil, request.uri.path.hasPrefix("/api/") {
+            response.headers[.cacheControl] = "no-store"
+        }
         return response
     }
 

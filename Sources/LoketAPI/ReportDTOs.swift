@@ -95,8 +95,14 @@ struct ReportDTO: ResponseEncodable {
         header += ["ikm_respondents", "ikm_value", "ikm_grade"]
         func field(_ value: Any?) -> String {
             guard let value else { return "" }
-            let text = "\(value)"
-            return text.contains(where: { $0 == "," || $0 == "\"" || $0 == "\n" }) ? "\"" + text.replacingOccurrences(of: "\"", with: "\"\"") + "\"" : text
+            var text = "\(value)"
+            // A name that starts like a formula (=, +, -, @) would run as one in a spreadsheet.
+            if value is String, text.unicodeScalars.count > 1, let first = text.unicodeScalars.first,
+               "=+-@\t\r".unicodeScalars.contains(first) {
+                text = "'" + text
+            }
+            return text.unicodeScalars.contains(where: { $0 == "," || $0 == "\"" || $0 == "\n" || $0 == "\r" })
+                ? "\"" + text.replacingOccurrences(of: "\"", with: "\"\"") + "\"" : text
         }
         var lines = [header.joined(separator: ",")]
         for row in rows + [total] {

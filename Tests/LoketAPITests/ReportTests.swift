@@ -120,6 +120,16 @@ struct ReportTests {
                     #expect(lines.first?.hasPrefix("key,name,closed") == true)
                     #expect(lines.contains { $0.hasPrefix("kk-baru,") && $0.contains(",4,2,1,1,66.7,100.0,5.0,9.0,") })
                 }
+                // A name that starts like a spreadsheet formula is written as text.
+                try await app.pool.query("UPDATE staff SET name = $2 WHERE id = $1", officer.member.id, #"=HYPERLINK("http://x.example","Nurul")"#)
+                try await client.execute(
+                    uri: "/api/v1/manager/reports?by=officer&from=2026-11-15&to=2027-01-10&format=csv", method: .get,
+                    headers: [.authorization: "Bearer \(manager.token)"]
+                ) { response in
+                    #expect(response.headers[.cacheControl] == "no-store")
+                    let line = response.body.text.split(separator: "\r\n").first { $0.hasPrefix(officer.nip + ",") }
+                    #expect(line?.hasPrefix(#"\#(officer.nip),"'=HYPERLINK(""http://x.example"",""Nurul"")","#) == true, "\(line ?? "")")
+                }
                 // Services are named in the reader's language.
                 try await client.execute(
                     uri: "/api/v1/manager/reports?by=service&from=2026-11-15&to=2027-01-10", method: .get,
