@@ -41,11 +41,18 @@ struct Worker: AsyncParsableCommand {
     @Option(help: "Address for the metrics port (LOKET_WORKER_METRICS_BIND; 0.0.0.0 in containers).")
     var metricsBind = ProcessInfo.processInfo.environment["LOKET_WORKER_METRICS_BIND"] ?? "127.0.0.1"
 
+    @Option(help: """
+        Working days a request may wait for the citizen before the system closes it (rejected, with \
+        the reason told to the citizen); 0 never closes (LOKET_AUTO_CLOSE_DAYS).
+        """)
+    var autoCloseDays = EnvironmentDefaults.integer("LOKET_AUTO_CLOSE_DAYS", default: 14)
+
     func validate() throws {
         try EnvironmentDefaults.check()
         guard (1...10_000).contains(batchSize) else { throw ValidationError("--batch-size must be 1…10000") }
         guard (0...65535).contains(metricsPort) else { throw ValidationError("--metrics-port must be 0…65535") }
         guard (1...3600).contains(tickSeconds) else { throw ValidationError("--tick-seconds must be 1…3600") }
+        guard (0...365).contains(autoCloseDays) else { throw ValidationError("--auto-close-days must be 0…365") }
     }
 
     func run() async throws {
@@ -75,6 +82,9 @@ struct Worker: AsyncParsableCommand {
             RetentionCleaner(store: RetentionStore(pool: pool)),
             MonthlyRollup(store: ReportStore(pool: pool)),
         ]
+        if autoCloseDays > 0 {
+            services.append(AutoCloser(store: AutoCloseStore(pool: pool), catalog: catalog, workingDays: autoCloseDays))
+        }
         if metricsPort > 0 {
             let metricsRouter = Router()
             metricsRouter.get("healthz") { _, _ in "ok" }
