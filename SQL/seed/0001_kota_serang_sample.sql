@@ -273,7 +273,7 @@ FROM (VALUES
        {"id": "Surat Keterangan Pindah bagi penduduk yang datang dari daerah lain", "en": "Moving certificate for residents arriving from another region"},
        {"id": "KK lama untuk pisah KK, perubahan data, atau KK rusak", "en": "The existing family card when splitting, changing data, or replacing a damaged card"}
      ]$j$,
-     0, NULL, NULL, 240, 1350, 'DISDUKCAPIL-IDP', '{}', true, false,
+     0, NULL, NULL, 240, 1350, 'DISDUKCAPIL-IDP', '{}', false, false,
      $j$[
        {"code": "alasan", "datatype": "singlevaluelist", "required": true, "order": 1,
         "description_id": "Alasan permohonan KK", "description_en": "Reason for the request",
@@ -296,7 +296,7 @@ FROM (VALUES
        {"id": "Surat keterangan kehilangan dari kepolisian (jika hilang)", "en": "Police report of loss (if lost)"},
        {"id": "KTP-el yang rusak (jika rusak)", "en": "The damaged e-KTP (if damaged)"}
      ]$j$,
-     0, NULL, NULL, 240, 450, 'DISDUKCAPIL-IDP', '{}', true, false,
+     0, NULL, NULL, 240, 450, 'DISDUKCAPIL-IDP', '{}', false, false,
      $j$[
        {"code": "jenis_permohonan", "datatype": "singlevaluelist", "required": true, "order": 1,
         "description_id": "Jenis permohonan KTP-el", "description_en": "Kind of e-KTP request",
@@ -321,7 +321,7 @@ FROM (VALUES
        {"id": "Buku nikah/akta perkawinan orang tua atau SPTJM kebenaran pasangan suami istri", "en": "Parents' marriage book or certificate, or a signed statement of responsibility (SPTJM)"},
        {"id": "KTP-el kedua orang tua", "en": "Both parents' e-KTP"}
      ]$j$,
-     0, NULL, NULL, 240, 450, 'DISDUKCAPIL-KLM', '{}', true, false, '[]',
+     0, NULL, NULL, 240, 450, 'DISDUKCAPIL-KLM', '{}', false, false, '[]',
      ARRAY['akta', 'kelahiran', 'birth certificate', 'adminduk']),
 
     ('akta-kematian', 'adminduk',
@@ -335,7 +335,7 @@ FROM (VALUES
        {"id": "KTP-el almarhum/almarhumah", "en": "e-KTP of the deceased"},
        {"id": "KTP-el pelapor", "en": "e-KTP of the person reporting"}
      ]$j$,
-     0, NULL, NULL, 240, 450, 'DISDUKCAPIL-KLM', '{}', true, false, '[]',
+     0, NULL, NULL, 240, 450, 'DISDUKCAPIL-KLM', '{}', false, false, '[]',
      ARRAY['akta', 'kematian', 'death certificate', 'adminduk']),
 
     ('pindah-datang', 'adminduk',
@@ -349,7 +349,7 @@ FROM (VALUES
        {"id": "Formulir F-1.03 (pendaftaran perpindahan penduduk)", "en": "Form F-1.03 (registration of moving residents)"},
        {"id": "Surat Keterangan Pindah dari daerah asal (untuk kedatangan)", "en": "Moving certificate from the region of origin (for arrivals)"}
      ]$j$,
-     0, NULL, NULL, 240, 1350, 'DISDUKCAPIL-PDP', '{}', true, false,
+     0, NULL, NULL, 240, 1350, 'DISDUKCAPIL-PDP', '{}', false, false,
      $j$[
        {"code": "jenis", "datatype": "singlevaluelist", "required": true, "order": 1,
         "description_id": "Pindah keluar atau datang", "description_en": "Moving out or arriving",
@@ -377,7 +377,7 @@ FROM (VALUES
        {"id": "Alamat e-mail dan nomor HP yang aktif", "en": "Active e-mail address and mobile number"},
        {"id": "Data usaha: lokasi, bidang usaha (KBLI), dan modal", "en": "Business data: location, line of business (KBLI) and capital"}
      ]$j$,
-     0, NULL, NULL, 240, 450, 'DPMPTSP-USAHA', '{}', true, false, '[]',
+     0, NULL, NULL, 240, 450, 'DPMPTSP-USAHA', '{}', false, false, '[]',
      ARRAY['nib', 'oss', 'izin usaha', 'business', 'umkm']),
 
     ('pbg', 'perizinan',
@@ -395,7 +395,7 @@ FROM (VALUES
      0,
      'Retribusi PBG dihitung per permohonan dari luas dan indeks bangunan sesuai Perda pajak dan retribusi daerah; tagihan terbit setelah penilaian teknis.',
      'The PBG retribution is assessed per application from floor area and building indices under the regional tax and retribution bylaw; the bill is issued after the technical assessment.',
-     900, 12600, 'DPMPTSP-BANGUNAN', '{}', true, false,
+     900, 12600, 'DPMPTSP-BANGUNAN', '{}', false, false,
      $j$[
        {"code": "fungsi_bangunan", "datatype": "singlevaluelist", "required": true, "order": 1,
         "description_id": "Fungsi bangunan", "description_en": "Building function",
@@ -421,7 +421,7 @@ FROM (VALUES
        {"id": "Rekomendasi organisasi profesi", "en": "Recommendation from the professional association"},
        {"id": "Pas foto berwarna terbaru", "en": "Recent colour photograph"}
      ]$j$,
-     0, NULL, NULL, 480, 2250, 'DPMPTSP-KESEHATAN', '{}', true, false,
+     0, NULL, NULL, 480, 2250, 'DPMPTSP-KESEHATAN', '{}', false, false,
      $j$[
        {"code": "profesi", "datatype": "singlevaluelist", "required": true, "order": 1,
         "description_id": "Profesi tenaga kesehatan", "description_en": "Health profession",
@@ -445,7 +445,7 @@ FROM (VALUES
        {"id": "Surat keterangan dari RT/RW dan kelurahan", "en": "Letter from the RT/RW and the kelurahan"},
        {"id": "Foto rumah tampak depan dan dalam", "en": "Photos of the house, front and inside"}
      ]$j$,
-     0, NULL, NULL, 480, 6300, 'DINSOS-DATA', '{}', true, false,
+     0, NULL, NULL, 480, 6300, 'DINSOS-DATA', '{}', false, false,
      $j$[
        {"code": "program", "datatype": "multivaluelist", "required": false, "order": 1,
         "description_id": "Program bantuan yang diusulkan", "description_en": "Assistance programmes requested",
@@ -467,7 +467,7 @@ FROM (VALUES
        {"id": "Surat keterangan tidak mampu dari kelurahan", "en": "Low-income statement from the kelurahan"},
        {"id": "Dokumen pendukung keperluan, misalnya surat rujukan rumah sakit", "en": "Supporting document for the purpose, e.g. a hospital referral"}
      ]$j$,
-     0, NULL, NULL, 240, 450, 'DINSOS-LINJAMSOS', '{}', true, false,
+     0, NULL, NULL, 240, 450, 'DINSOS-LINJAMSOS', '{}', false, false,
      $j$[
        {"code": "keperluan", "datatype": "singlevaluelist", "required": true, "order": 1,
         "description_id": "Keperluan SKTM", "description_en": "Purpose of the certificate",

@@ -19,7 +19,8 @@ public struct Open311Request: Sendable {
     public var statusNotes: String?
     /// Nil for private services.
     public var address: String?
-    /// The Kemendagri area code (kelurahan or kecamatan): coarse, never personal.
+    /// The Kemendagri area code: the kelurahan for a public service, at most the kecamatan for
+    /// another (a village and a birth certificate can point to a family).
     public var areaCode: String?
     /// Nil for private services.
     public var latitude: Double?
@@ -60,7 +61,7 @@ public struct Open311Store: Sendable {
                    CASE WHEN r.status = 'rejected' THEN r.reject_reason ELSE r.public_message END
                END AS status_notes,
                CASE WHEN st.is_public THEN r.address END AS address,
-               r.area_code,
+               CASE WHEN st.is_public THEN r.area_code ELSE left(r.area_code, 8) END AS area_code,
                CASE WHEN st.is_public THEN r.latitude END AS latitude,
                CASE WHEN st.is_public THEN r.longitude END AS longitude,
                CASE WHEN st.is_public THEN r.media_url END AS media_url,

@@ -535,6 +535,10 @@ struct Open311Tests {
                     ("api_key", partner.key), ("service_code", "akta-kelahiran"), ("phone", "081234567890"),
                     ("address_string", "Jl. Veteran 1"), ("lat", "-6.12"), ("long", "106.15"), ("description", "Anak kami lahir 1 November"),
                 ])
+                // The sample catalog keeps civil registration private: a birth tells where a family lives.
+                let hidden = try #require(try await client.execute(uri: "/open311/v2/requests/\(code).json", method: .get).body.jsonArray.first)
+                for key in ["description", "address", "lat", "long"] { #expect(hidden[key] is NSNull, "\(key)") }
+                try await app.pool.query("UPDATE service_types SET is_public = true WHERE code = 'akta-kelahiran'")
                 let json = try await client.execute(uri: "/open311/v2/requests/\(code).json", method: .get)
                 #expect(json.status == .ok)
                 let list = json.body.jsonArray
@@ -594,6 +598,8 @@ struct Open311Tests {
                 "RAHASIA-PRIVATWEB", "Jalan Rahasia Privatweb", "RAHASIA-PRIVATO311", "Jalan Rahasia O311", "106.654321", "6.123456",
                 "foto.rahasia.example",
             ]
+            // Two services made public for the test (the sample catalog keeps both private).
+            try await app.pool.query("UPDATE service_types SET is_public = true WHERE code IN ('kk-baru', 'akta-kelahiran')")
             let codes = try await app.test { client in
                 var codes: [String] = []
                 for (service, nik, name, phone, email, description, address) in [
@@ -664,6 +670,13 @@ struct Open311Tests {
                     #expect(fields[key] is NSNull, "\(key) of a private request")
                 }
                 #expect(fields["service_code"] as? String == "pengaduan-asn")
+                // A private request's area is the kecamatan at most; a public one's the kelurahan.
+                var areas: [String?] = []
+                for code in [codes[0], codes[1]] {
+                    let answer = try await client.execute(uri: "/open311/v2/requests/\(code).json", method: .get)
+                    areas.append(answer.body.jsonArray.first?["address_id"] as? String)
+                }
+                #expect(areas == ["36.73.01.1001", "36.73.01"])
             }
         }
     }
