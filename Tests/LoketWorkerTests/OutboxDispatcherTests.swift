@@ -326,15 +326,16 @@ struct OutboxDispatcherTests {
         try await WorkerTestDatabase.withPool { pool, _ in
             let clock = OutboxTestClock(Self.start)
             let id = try await OutboxFixtures.insertMessage(pool, requestID: nil, topic: "sla.warning", at: clock.now())
-            try await OutboxReceiver.run(trickle: .seconds(10)) { receiver in
+            try await OutboxReceiver.run(trickle: .seconds(60)) { receiver in
                 let endpoint = try WebhookEndpoint(url: receiver.url, secret: Self.secret, timeout: .milliseconds(500))
                 let dispatcher = OutboxDispatcher(
                     store: OutboxStore(pool: pool), configuration: OutboxDispatcherConfiguration(channel: .webhook(endpoint)), clock: clock,
                     jitter: OutboxFixedJitter(1))
                 let began = ContinuousClock.now
                 #expect(try await dispatcher.runOnce() == OutboxBatchResult(claimed: 1, retried: 1))
-                // Bounded by the limit (0.75 s), not by the receiver's ten seconds.
-                #expect(ContinuousClock.now - began < .seconds(6))
+                // Bounded by the limit (0.75 s), not by the receiver's minute; the margin is wide
+                // because the whole suite runs in parallel on two cores (6.5 s was seen).
+                #expect(ContinuousClock.now - began < .seconds(30))
                 #expect(receiver.deliveries.count == 1)
             }
             let row = try await OutboxFixtures.row(pool, id)
