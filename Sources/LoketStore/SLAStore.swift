@@ -88,7 +88,9 @@ public struct SLAStore: Sendable {
             let kind = stage.stage.isBreach ? "breach" : stage.stage.percent < 100 ? "warning" : "escalation"
             result.stages[kind, default: 0] += 1
             if record.unitID != before.unitID { result.moved += 1 }
-            try await notify(stage: stage, kind: kind, targets: escalation.notify, record: record, catalog: catalog, now: now, on: connection)
+            try await notify(
+                stage: stage, kind: kind, targets: escalation.notify, record: record, holder: before.assigneeID,
+                catalog: catalog, now: now, on: connection)
         }
         if !appliedAny {
             // Nothing was due after all (a pause or recompute moved it), or the lifecycle refused:
@@ -102,14 +104,17 @@ public struct SLAStore: Sendable {
     }
 
     /// One outbox row per person told: the holder, the supervisors of the request's unit (or of the
-    /// nearest unit above that has any), and the managers of every unit up the tree.
+    /// nearest unit above that has any), and the managers of every unit up the tree. `holder` is
+    /// who held the request when the stage fell due: a stage that moves the request up the tree
+    /// clears the holder, who is told all the same (and told of the move even when the stage does
+    /// not name the assignee).
     private func notify(
-        stage: ScheduledStage, kind: String, targets: [NotifyTarget], record: RequestRecord, catalog: CatalogSnapshot,
-        now: Date, on connection: PostgresConnection
+        stage: ScheduledStage, kind: String, targets: [NotifyTarget], record: RequestRecord, holder: StaffID?,
+        catalog: CatalogSnapshot, now: Date, on connection: PostgresConnection
     ) async throws {
         let chain = [record.unitID] + catalog.ancestors(of: record.unitID)
         var recipients: [(kind: String, staff: StaffID)] = []
-        if targets.contains(.assignee), let holder = record.assigneeID { recipients.append(("staff", holder)) }
+        if let holder, targets.contains(.assignee) || record.assigneeID != holder { recipients.append(("staff", holder)) }
         if targets.contains(.supervisors) || targets.contains(.managers) {
             var supervisors: [UnitID: [StaffID]] = [:]
             var managers: [StaffID] = []

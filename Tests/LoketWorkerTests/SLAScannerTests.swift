@@ -232,6 +232,42 @@ struct SLAScannerTests {
         }
     }
 
+    /// The officer holding a request that a stage moves up the tree is told, though the move clears
+    /// the holder (the notice was built from the request after the move, and went to nobody).
+    @Test func theHolderIsToldWhenAStageMovesTheRequestAway() async throws {
+        try await WorkerTestDatabase.withPool { pool, _ in
+            let clock = ManualClock(jakarta("2026-12-18T14:00:00+07:00"))
+            let scanner = SLAScanner(store: SLAStore(pool: pool), catalog: CatalogCache(pool: pool), clock: clock)
+            let code = try await Self.file(pool, service: "pengaduan-pelayanan", nik: "3673014501900001", now: clock.now())
+            let member = try await pool.query(
+                """
+                INSERT INTO staff (nip, name, unit_id, role)
+                SELECT '198501012010011999', 'Petugas Uji', unit_id, 'staff' FROM service_requests WHERE tracking_code = $1
+                RETURNING id, unit_id
+                """, code
+            ).single()
+            let officer = StaffMember(id: try member.decode(Int64.self, "id"), role: .staff, unitId: try member.decode(Int64.self, "unit_id"))
+            let catalog = try await pool.withConnection { try await CatalogStore.load(on: $0, now: clock.now()) }
+            _ = try await RequestStore(pool: pool).apply(.claim, by: .staff(officer), trackingCode: code, catalog: catalog, now: clock.now())
+            var moved = 0
+            for _ in 0..<10 where moved == 0 {
+                guard let due = try await Self.nextSLA(pool, code).at else { break }
+                clock.set(due)
+                moved = try await scanner.runOnce().moved
+            }
+            #expect(moved == 1, "a resolution stage of pengaduan-pelayanan moves the request up")
+            let told = try await pool.query(
+                """
+                SELECT count(*) AS n FROM notification_outbox o JOIN service_requests r ON r.id = o.request_id
+                WHERE r.tracking_code = $1 AND o.recipient_staff_id = $2 AND o.topic = 'sla.breach'
+                """, code, officer.id
+            ).single()
+            #expect(try told.decode(Int.self, "n") == 1)
+            let holder = try await pool.query("SELECT assignee_id FROM service_requests WHERE tracking_code = $1", code).single()
+            #expect(try holder.decode(Int64?.self, "assignee_id") == nil)
+        }
+    }
+
     /// A policy changed while a request is open goes on from the last share of the target applied:
     /// it neither records a second breach nor skips one. (The count of applied stages was taken
     /// as a position in the new schedule: here it pointed at the new policy's 75 % warning, and
