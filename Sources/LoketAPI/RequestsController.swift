@@ -217,6 +217,11 @@ struct RequestsController {
             throw APIError.requestClosed(status, language: context.language)
         } catch RequestStoreError.notFound {
             throw APIError.requestNotFound
+        } catch RequestStoreError.documentLimit {
+            let count = RequestStore.maxDocuments, mebibytes = RequestStore.maxDocumentBytes >> 20
+            throw APIError(.unprocessableContent, code: "document_limit", message: LocalizedText(
+                id: "Satu permohonan memuat paling banyak \(count) dokumen, \(mebibytes) MiB seluruhnya.",
+                en: "A request holds at most \(count) documents, \(mebibytes) MiB in all."), field: "file")
         }
         var response = try context.responseEncoder.encode(
             DocumentDTO(info, trackingCode: record.trackingCode, base: services.options.publicBaseURL), from: request, context: context)

@@ -157,6 +157,8 @@ public enum RequestStoreError: Error, Sendable {
     case feedbackNotAllowed(RequestStatus)
     /// The request is final: nothing more may be added to it.
     case closed(RequestStatus)
+    /// The request already holds as many documents, or as many bytes, as one request may.
+    case documentLimit(count: Int, bytes: Int)
 }
 
 /// Reads and changes requests. Every state change goes through `Lifecycle.transition` and writes
@@ -258,18 +260,33 @@ public struct RequestStore: Sendable {
         }
     }
 
+    /// At most this many documents per request, and this many bytes in all: a citizen's token
+    /// would otherwise let one request fill the database, 10 MiB at a time.
+    public static let maxDocuments = 20
+    public static let maxDocumentBytes = 50 * 1024 * 1024
+
     /// Stores a document and its audit event.
     public func addDocument(
         requestID: Int64, filename: String, contentType: String, content: Data, by actor: Principal, now: Date = Date()
     ) async throws -> DocumentInfo {
         let digest = Data(SHA256.hash(data: content))
         return try await pool.transaction { connection in
-            // The request's row, share-locked: a resolve or reject that commits meanwhile (an upload
-            // can take a while) waits, or has happened and is seen here.
-            guard let status = try await connection.query("SELECT status FROM service_requests WHERE id = $1 FOR SHARE", requestID)
-                .first.flatMap({ RequestStatus(rawValue: try $0.decode(String.self, "status")) })
+            // The request's row, locked: a resolve or reject that commits meanwhile (an upload can
+            // take a while) waits, or has happened and is seen here; and uploads to one request
+            // take turns, so that the limits below hold.
+            let answers = try await connection.query(batch: [
+                PostgresStatement("SELECT status FROM service_requests WHERE id = $1 FOR NO KEY UPDATE", requestID),
+                PostgresStatement(
+                    "SELECT count(*) AS n, coalesce(sum(size_bytes), 0)::bigint AS bytes FROM documents WHERE request_id = $1", requestID),
+            ])
+            guard let status = try answers[0].first.flatMap({ RequestStatus(rawValue: try $0.decode(String.self, "status")) })
             else { throw RequestStoreError.notFound }
             guard !status.isFinal else { throw RequestStoreError.closed(status) }
+            let held = try answers[1].single()
+            let count = try held.decode(Int.self, "n"), bytes = try held.decode(Int.self, "bytes")
+            guard count < Self.maxDocuments, bytes + content.count <= Self.maxDocumentBytes else {
+                throw RequestStoreError.documentLimit(count: count, bytes: bytes)
+            }
             let row = try await connection.query(
                 """
                 WITH d AS (

@@ -485,6 +485,26 @@ struct CitizenAPITests {
                     #expect((response.body.json["filename"] as? String)?.unicodeScalars.count == 200)
                     #expect((response.body.json["filename"] as? String)?.hasSuffix(".pdf") == true, "the extension is kept when the name is cut")
                 }
+                // At most 20 documents per request: one token must not fill the database.
+                let held = try await app.pool.query(
+                    "SELECT count(*) AS n FROM documents d JOIN service_requests r ON r.id = d.request_id WHERE r.tracking_code = $1", code
+                ).single().decode(Int.self, "n")
+                // (Filled in SQL: as many uploads would meet the rate limit first.)
+                try await app.pool.query(
+                    """
+                    INSERT INTO documents (request_id, uploaded_by, filename, content_type, size_bytes, sha256, content, created_at)
+                    SELECT r.id, 'citizen', 'lampiran-' || g || '.pdf', 'application/pdf', length($3::bytea), sha256($3::bytea), $3::bytea, now()
+                    FROM service_requests r, generate_series(1, $2::int) g WHERE r.tracking_code = $1
+                    """, code, RequestStore.maxDocuments - held, pdf)
+                try await client.execute(
+                    uri: "/api/v1/requests/\(code)/documents?filename=satu-lagi.pdf", method: .post,
+                    headers: auth.merging([.contentType: "application/pdf"]), body: ByteBuffer(bytes: pdf)
+                ) { response in
+                    #expect(response.status == .unprocessableContent, "\(response.body.text)")
+                    #expect((response.body.json["error"] as? [String: Any])?["code"] as? String == "document_limit")
+                }
+                try await app.pool.query(
+                    "DELETE FROM documents WHERE request_id = (SELECT id FROM service_requests WHERE tracking_code = $1) AND filename LIKE 'lampiran-%'", code)
                 // A name whose extension does not fit the content gets one that does, so that the
                 // officer who downloads it opens a PDF, not a web page.
                 var disguised = 0
