@@ -39,6 +39,7 @@ not generate one.
 
 Every change is made on the case itself, so the reproduction that schemathesis prints is exact.
 """
+import calendar
 import datetime
 import hashlib
 import json
@@ -178,6 +179,18 @@ def _period_is_valid(query):
     return first < end and (end - first).days <= 3700
 
 
+def _existing_day(text):
+    """An RFC 3339 date-time whose day does not exist in its month (3167-11-31) names no instant,
+    and the server refuses it (400), but schemathesis's date-time format lets it through: the day
+    is settled to the month's last."""
+    match = re.match(r"^([0-9]{4})-([0-9]{2})-([0-9]{2})(T.*)$", text)
+    if not match:
+        return text
+    year, month, day = int(match.group(1)), int(match.group(2)), int(match.group(3))
+    last = calendar.monthrange(year, month)[1] if year > 0 else (29 if month == 2 else calendar.monthrange(2000, month)[1])
+    return f"{match.group(1)}-{match.group(2)}-{last:02d}{match.group(4)}" if day > last else text
+
+
 def _instant(text):
     try:
         return datetime.datetime.fromisoformat(text.strip().replace(" ", "+"))
@@ -301,6 +314,11 @@ def _settle_query(case, path, staff, manager):
             query.pop("from", None)
             query.pop("to", None)
             changed = True
+    if path == "/open311/v2/requests.{format}":
+        for name in ("start_date", "end_date"):
+            if _matches(_DATETIME_PATTERN, query.get(name)) and _existing_day(query[name]) != query[name]:
+                query[name] = _existing_day(query[name])
+                changed = True
     if path == "/open311/v2/requests.{format}" and _matches(_DATETIME_PATTERN, query.get("start_date")) \
             and _matches(_DATETIME_PATTERN, query.get("end_date")):
         start, end = _instant(query["start_date"]), _instant(query["end_date"])
