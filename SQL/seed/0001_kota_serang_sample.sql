@@ -115,7 +115,8 @@ ON CONFLICT (code) DO NOTHING;
 
 -- ---------------------------------------------------------------------------------------------
 -- Units. One statement per tree level: a statement cannot see the parents it inserts itself.
--- The Sekretariat Daerah sits at the top so that escalations can climb above an agency head.
+-- The Sekretariat Daerah sits at the top: its managers see every agency. Escalations move a request
+-- up to its agency, not above it (docs/sla.md).
 -- ---------------------------------------------------------------------------------------------
 INSERT INTO units (code, name, parent_id, kind)
 SELECT 'SETDA', 'Sekretariat Daerah Kota Serang', NULL, 'agency'

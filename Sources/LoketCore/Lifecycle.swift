@@ -395,11 +395,7 @@ public enum Lifecycle: Sendable {
             details.escalationLevel = ValueChange(from: state.escalationLevel, to: next.escalationLevel)
             details.priority = ValueChange(from: state.priority, to: next.priority)
             details.notify = escalation.notify.filter { $0 != .assignee || state.holder != nil }
-            // A move up the tree goes with a level: once the policy's ceiling is reached (both
-            // clocks climb the one level), further stages notify and boost but move no higher,
-            // or a late request would end above every agency, out of its managers' sight.
-            let climbs = escalation.levels == 0 || next.escalationLevel > state.escalationLevel
-            if let unit = escalation.moveToUnit, unit != state.unitId, climbs {
+            if let unit = escalation.moveToUnit, unit != state.unitId {
                 details.fromUnit = state.unitId
                 details.toUnit = unit
                 details.previousHolder = state.holder

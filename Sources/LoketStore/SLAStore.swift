@@ -66,9 +66,15 @@ public struct SLAStore: Sendable {
         let due = clocks.dueStages(at: now, policy: service.policy, calendar: calendar)
         var appliedAny = false
         for stage in due {
-            // Up to the nearest active unit above: an inactive unit's queue is not worked.
-            var parent = catalog.units[record.unitID]?.parentID
-            while let id = parent, let unit = catalog.units[id], !unit.active { parent = unit.parentID }
+            // Up to the nearest active unit above (an inactive unit's queue is not worked), and no
+            // higher than the agency: escalation climbs "up the unit tree to the agency head"
+            // (DESIGN.md). It went on into the secretariat above every agency, out of the sight of
+            // the agency's own managers.
+            var parent: UnitID?
+            if let unit = catalog.units[record.unitID], unit.kind != "agency" {
+                parent = unit.parentID
+                while let id = parent, let above = catalog.units[id], !above.active { parent = above.parentID }
+            }
             let escalation = stage.stage.escalation(clock: stage.clock, parentUnit: parent, maxLevel: service.policy.maxEscalationLevel)
             let context = TransitionContext(now: now, unitAncestors: [record.unitID] + catalog.ancestors(of: record.unitID))
             guard case .success(let transition) = Lifecycle.transition(record.state, .escalate(escalation), by: .system, context: context) else {

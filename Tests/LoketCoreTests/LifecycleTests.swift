@@ -308,14 +308,6 @@ enum Cast {
         #expect(!result.event.isPublic)
         #expect(result.event.summary(.english) == "The resolution deadline was breached (stage 3, 100%).")
 
-        // At the ceiling a stage still tells and boosts, but moves the request no higher.
-        var capped = Cast.state(.queued)
-        capped.escalationLevel = 3
-        let atCeiling = try Lifecycle.transition(capped, .escalate(escalation), by: .system, context: Cast.context).get()
-        #expect(atCeiling.state.unitId == Cast.unit && atCeiling.state.escalationLevel == 3)
-        #expect(atCeiling.event.details.toUnit == nil)
-        #expect(atCeiling.state.priority == capped.priority + 10)
-
         // Nobody holds a queued request: the assignee is not told; a negative boost stops at 0.
         var queued = Cast.state(.queued)
         queued.priority = 5

@@ -233,7 +233,8 @@ struct SLAScannerTests {
     }
 
     /// The officer holding a request that a stage moves up the tree is told, though the move clears
-    /// the holder (the notice was built from the request after the move, and went to nobody).
+    /// the holder (the notice was built from the request after the move, and went to nobody); and
+    /// moves end at the agency (they went on into the secretariat above every agency).
     @Test func theHolderIsToldWhenAStageMovesTheRequestAway() async throws {
         try await WorkerTestDatabase.withPool { pool, _ in
             let clock = ManualClock(jakarta("2026-12-18T14:00:00+07:00"))
@@ -265,6 +266,17 @@ struct SLAScannerTests {
             #expect(try told.decode(Int.self, "n") == 1)
             let holder = try await pool.query("SELECT assignee_id FROM service_requests WHERE tracking_code = $1", code).single()
             #expect(try holder.decode(Int64?.self, "assignee_id") == nil)
+            // The later stages (repeats that move up too) leave it at the agency, never above it.
+            for _ in 0..<6 {
+                guard let due = try await Self.nextSLA(pool, code).at else { break }
+                clock.set(due)
+                _ = try await scanner.runOnce()
+            }
+            let unit = try await pool.query(
+                "SELECT u.code, u.kind FROM service_requests r JOIN units u ON u.id = r.unit_id WHERE r.tracking_code = $1", code
+            ).single()
+            #expect(try unit.decode(String.self, "kind") == "agency")
+            #expect(try unit.decode(String.self, "code") == "INSPEKTORAT")
         }
     }
 
