@@ -23,15 +23,18 @@ public struct AutoCloseStore: Sendable {
     }
 
     /// Requests waiting for the citizen since `cutoff` or before, oldest first, after `cursor` (the
-    /// last one of the previous page).
+    /// last one of the previous page; the row comparison bounds the index scan), leaving out those
+    /// whose citizen uploaded a document since the question.
     public func waiting(since cutoff: Date, after cursor: WaitingRequest?, limit: Int) async throws -> [WaitingRequest] {
         try await pool.query(
             """
-            SELECT id, tracking_code, service_type_id, paused_at FROM service_requests
-            WHERE status = 'waiting_citizen' AND paused_at <= $1
-              AND ($2::timestamptz IS NULL OR (paused_at, id) > ($2, $3))
-            ORDER BY paused_at, id LIMIT $4
-            """, cutoff, cursor?.pausedAt, cursor?.id ?? 0, limit
+            SELECT r.id, r.tracking_code, r.service_type_id, r.paused_at FROM service_requests r
+            WHERE r.status = 'waiting_citizen' AND r.paused_at <= $1
+              AND (r.paused_at, r.id) > ($2::timestamptz, $3::bigint)
+              AND NOT EXISTS (
+                  SELECT 1 FROM documents d WHERE d.request_id = r.id AND d.uploaded_by = 'citizen' AND d.created_at >= r.paused_at)
+            ORDER BY r.paused_at, r.id LIMIT $4
+            """, cutoff, cursor?.pausedAt ?? Date(timeIntervalSince1970: -62_135_596_800), cursor?.id ?? 0, limit
         ).map { row in
             WaitingRequest(
                 id: try row.decode(Int64.self, "id"), trackingCode: try row.decode(String.self, "tracking_code"),

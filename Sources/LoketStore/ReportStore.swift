@@ -216,7 +216,7 @@ public struct ReportStore: Sendable {
     /// read), so a closing costs no round trip of its own.
     static func recordOutcome(
         of record: RequestRecord, previous: RequestRecord, service: ServiceType, calendar: BusinessCalendar,
-        on connection: PostgresConnection
+        closedBy actor: Principal, on connection: PostgresConnection
     ) async throws {
         guard let closedAt = record.closedAt else { return }
         var paused = record.pausedMinutes
@@ -231,7 +231,9 @@ public struct ReportStore: Sendable {
         let responseMet: Bool? = record.firstClaimedAt.map { $0 <= record.responseDueAt }
             ?? (closedAt > record.responseDueAt ? false : nil)
         let resolutionMet = closedAt <= record.resolutionDueAt
-        let officer = record.status == .cancelled ? nil : record.assigneeID
+        // A closing that is no officer's doing counts for no officer: the citizen's cancellation,
+        // and the worker's auto-close of a request the citizen never answered.
+        let officer = record.status == .cancelled || actor == .system ? nil : record.assigneeID
         var histogram: [Int32] = []
         if measured {
             // Bucket b holds (15b, 15(b+1)] minutes, so an exact quarter hour reads as itself.

@@ -412,7 +412,8 @@ public struct RequestStore: Sendable {
         let updated = try RequestRecord(row: row)
         try await Self.insertEvent(event, requestID: record.id, fromUnit: record.unitID, toUnit: state.unitId, on: connection)
         if isFinal && !record.status.isFinal {
-            try await ReportStore.recordOutcome(of: updated, previous: record, service: service, calendar: calendar, on: connection)
+            try await ReportStore.recordOutcome(
+                of: updated, previous: record, service: service, calendar: calendar, closedBy: event.actor, on: connection)
         }
         try await notify(for: event, record: updated, previousHolder: record.assigneeID, on: connection, now: now)
         return updated

@@ -7,8 +7,9 @@ import ServiceLifecycle
 /// Closes requests that have waited for the citizen for `workingDays` working days of their
 /// service's calendar (a working day is the calendar's `day_minutes`): the system rejects them
 /// with a reason the citizen reads, in the audit trail and the citizen's notification, so that
-/// nothing waits in a drawer for ever. A request whose citizen answers in the meantime is left
-/// alone; several workers may run, each close takes the request's row lock.
+/// nothing waits in a drawer for ever. A request whose citizen answers in the meantime, or has
+/// uploaded a document since the question (without a reply to go with it), is left alone: an
+/// officer decides. Several workers may run; each close takes the request's row lock.
 public struct AutoCloser: Service {
     public let store: AutoCloseStore
     public let catalog: CatalogCache
@@ -56,9 +57,16 @@ public struct AutoCloser: Service {
                 guard let service = snapshot.servicesByID[request.serviceTypeID] else { continue }
                 let calendar = snapshot.calendar(for: service)
                 guard calendar.calendar.workingMinutes(from: request.pausedAt, to: now) >= workingDays * calendar.dayMinutes else { continue }
-                if try await store.close(request, reason: reason, catalog: snapshot, now: now) { closed.append(request.trackingCode) }
+                do {
+                    if try await store.close(request, reason: reason, catalog: snapshot, now: now) { closed.append(request.trackingCode) }
+                } catch is CancellationError {
+                    throw CancellationError()
+                } catch {
+                    // One request that cannot be closed must not hold up the ones after it.
+                    logger.error("auto-close of a request failed", metadata: ["request": "\(request.trackingCode)", "error": "\(error)"])
+                }
             }
-            guard page.count == batchSize, let last = page.last else { break }
+            guard page.count == batchSize, let last = page.last, !Task.isShuttingDownGracefully, !Task.isCancelled else { break }
             cursor = last
         }
         if !closed.isEmpty {

@@ -11,7 +11,7 @@ import ServiceLifecycle
 
 struct Worker: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Run the background worker: SLA stages and escalations, lease rescue, notification delivery.",
+        abstract: "Run the background worker: SLA stages and escalations, lease rescue, notification delivery, auto-close.",
         discussion: """
             Any number of workers may run at once, on any number of machines: batches are claimed with
             FOR UPDATE SKIP LOCKED and every SLA stage is recorded exactly once. Loops wake on
