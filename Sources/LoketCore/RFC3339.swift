@@ -60,7 +60,7 @@ public enum RFC3339 {
     }
 
     /// Parses an RFC 3339 date-time: `YYYY-MM-DDTHH:MM:SS`, optional fractional seconds, and a
-    /// zone (`Z` or `±hh:mm`; `T` and `Z` in either case, §5.6). Strict, where Foundation's
+    /// zone (`Z` or `±hh:mm`, also `±hhmm` and `±hh`; `T` and `Z` in either case, §5.6). Strict, where Foundation's
     /// formatter was lenient: 30 February is refused, not read as 2 March.
     public static func date(from text: String) -> Date? {
         let bytes = Array(text.utf8)
@@ -104,7 +104,15 @@ public enum RFC3339 {
             guard index < bytes.count, bytes[index] == UInt8(ascii: "+") || bytes[index] == UInt8(ascii: "-") else { return nil }
             let sign = bytes[index] == UInt8(ascii: "-") ? -1 : 1
             index += 1
-            guard let hours = number(2), expect(":"), let minutes = number(2), hours < 24, minutes < 60 else { return nil }
+            // ±hh:mm as RFC 3339 writes it; ±hhmm and ±hh (ISO 8601's basic forms, which PHP's
+            // DATE_ISO8601, Python's %z and Java's Z write) are read too.
+            guard let hours = number(2), hours < 24 else { return nil }
+            var minutes = 0
+            if index < bytes.count {
+                if bytes[index] == UInt8(ascii: ":") { index += 1 }
+                guard let value = number(2), value < 60 else { return nil }
+                minutes = value
+            }
             offset = sign * (hours * 3600 + minutes * 60)
         }
         guard index == bytes.count else { return nil }

@@ -18,6 +18,10 @@ struct RFC3339Tests {
         // RFC 3339 §5.6: "T" and "Z" may be written in lower case.
         ("2026-12-01t03:00:00z", 0),
         ("2026-12-01t10:00:00+07:00", 0),
+        // ISO 8601's basic offsets, as PHP, Python's %z and Java write them.
+        ("2026-12-01T10:00:00+0700", 0),
+        ("2026-12-01T10:00:00+07", 0),
+        ("2026-12-01T00:30:00-0230", 0),
     ])
     func instantsWithAZoneAreRead(text: String, offset: Double) throws {
         let date = try #require(RFC3339.date(from: text), "\(text)")
@@ -32,6 +36,9 @@ struct RFC3339Tests {
         "2026-02-30T10:00:00+07:00",
         "2026-12-01T25:00:00+07:00",
         "2026-12-01T10:00:00+24:00",
+        "2026-12-01T10:00:00+07:0",
+        "2026-12-01T10:00:00+070",
+        "2026-12-01T10:00:00+07:60",
         "2026-12-01T10:00:00.+07:00",
         "2026-12-01T10:00:60+07:00",
         "+2026-12-01T10:00:00Z",

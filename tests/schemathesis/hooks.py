@@ -87,8 +87,8 @@ _JAKARTA = datetime.timezone(datetime.timedelta(hours=7))
 _UNIT_PATTERN = re.compile(r"^[A-Z][A-Z0-9]*(?:-[A-Z0-9]+)*$")
 _NIP_PATTERN = re.compile(r"^[0-9]{18}$")
 _DATE_PATTERN = re.compile(r"^(?:19[0-9]{2}|[2-9][0-9]{3})-[0-9]{2}-[0-9]{2}$")
-_DATETIME_PATTERN = re.compile(r"^[0-9]{4}-(?:0[1-9]|1[0-2])-(?:0[1-9]|[12][0-9]|3[01])T(?:[01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9]"
-                               r"(?:\.[0-9]+)?(?:Z|[+-](?:[01][0-9]|2[0-3]):[0-5][0-9])$")
+_DATETIME_PATTERN = re.compile(r"^[0-9]{4}-(?:0[1-9]|1[0-2])-(?:0[1-9]|[12][0-9]|3[01])[Tt](?:[01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9]"
+                               r"(?:\.[0-9]+)?(?:[Zz]|[+-](?:[01][0-9]|2[0-3])(?::?[0-5][0-9])?)$")
 _IDEMPOTENCY_PATTERN = re.compile(r"^[!-~]{1,255}$")
 _PERIOD_PATHS = ("/api/v1/manager/reports", "/api/v1/public/transparency", "/api/v1/public/transparency.csv", "/transparansi")
 
@@ -183,7 +183,7 @@ def _existing_day(text):
     """An RFC 3339 date-time whose day does not exist in its month (3167-11-31) names no instant,
     and the server refuses it (400), but schemathesis's date-time format lets it through: the day
     is settled to the month's last."""
-    match = re.match(r"^([0-9]{4})-([0-9]{2})-([0-9]{2})(T.*)$", text)
+    match = re.match(r"^([0-9]{4})-([0-9]{2})-([0-9]{2})([Tt].*)$", text)
     if not match:
         return text
     year, month, day = int(match.group(1)), int(match.group(2)), int(match.group(3))
@@ -192,8 +192,12 @@ def _existing_day(text):
 
 
 def _instant(text):
+    text = text.strip().replace(" ", "+").replace("t", "T").replace("z", "Z")
+    match = re.match(r"^(.*[+-][0-9]{2})([0-9]{2})?$", text)
+    if match and ":" not in match.group(1)[-6:]:
+        text = match.group(1) + ":" + (match.group(2) or "00")  # ±hhmm and ±hh as ±hh:mm
     try:
-        return datetime.datetime.fromisoformat(text.strip().replace(" ", "+"))
+        return datetime.datetime.fromisoformat(text)
     except ValueError:
         return None
 
