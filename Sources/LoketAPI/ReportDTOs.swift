@@ -101,8 +101,17 @@ struct ReportDTO: ResponseEncodable {
                "=+-@\t\r".unicodeScalars.contains(first) {
                 text = "'" + text
             }
-            return text.unicodeScalars.contains(where: { $0 == "," || $0 == "\"" || $0 == "\n" || $0 == "\r" })
-                ? "\"" + text.replacingOccurrences(of: "\"", with: "\"\"") + "\"" : text
+            guard text.unicodeScalars.contains(where: { $0 == "," || $0 == "\"" || $0 == "\n" || $0 == "\r" }) else { return text }
+            // Quotes doubled scalar by scalar: a quote that starts a grapheme cluster (one followed
+            // by a combining accent) is still a quote to a CSV reader.
+            var quoted = String.UnicodeScalarView()
+            quoted.append("\"")
+            for scalar in text.unicodeScalars {
+                quoted.append(scalar)
+                if scalar == "\"" { quoted.append("\"") }
+            }
+            quoted.append("\"")
+            return String(quoted)
         }
         var lines = [header.joined(separator: ",")]
         for row in rows + [total] {
