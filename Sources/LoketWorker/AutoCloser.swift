@@ -77,15 +77,9 @@ public struct AutoCloser: Service {
     }
 
     public func run() async throws {
-        while !Task.isShuttingDownGracefully && !Task.isCancelled {
-            do {
-                try await runOnce()
-            } catch is CancellationError {
-                break
-            } catch {
-                logger.error("auto-close failed; retrying later", metadata: ["error": "\(error)"])
-            }
-            try? await cancelWhenGracefulShutdown { try await Task.sleep(for: interval) }
+        await runPasses(logger: logger, failure: "auto-close failed; retrying later", pause: { await sleepUntilShutdown(interval) }) {
+            _ = try await runOnce()
+            return false
         }
     }
 }

@@ -37,18 +37,8 @@ public struct LeaseRescuer: Service {
     }
 
     public func run() async throws {
-        // Cancelled too when another service of the group failed: that is no graceful shutdown, and
-        // with the pool closed every pass would fail at once, for ever.
-        while !Task.isShuttingDownGracefully && !Task.isCancelled {
-            do {
-                let rescued = try await runOnce()
-                if rescued.count == batchSize { continue }
-            } catch is CancellationError {
-                break
-            } catch {
-                logger.error("lease rescue failed; retrying at the next tick", metadata: ["error": "\(error)"])
-            }
-            try? await cancelWhenGracefulShutdown { try await Task.sleep(for: tick) }
+        await runPasses(logger: logger, failure: "lease rescue failed; retrying at the next tick", pause: { await sleepUntilShutdown(tick) }) {
+            try await runOnce().count == batchSize
         }
     }
 }

@@ -50,15 +50,9 @@ public struct MonthlyRollup: Service {
     }
 
     public func run() async throws {
-        // Cancelled too when another service of the group failed: that is no graceful shutdown, and
-        // with the pool closed every pass would fail at once, for ever.
-        while !Task.isShuttingDownGracefully && !Task.isCancelled {
-            do {
-                try await runOnce()
-            } catch {
-                logger.error("monthly report rollup failed; retrying later", metadata: ["error": "\(error)"])
-            }
-            try? await cancelWhenGracefulShutdown { try await Task.sleep(for: interval) }
+        await runPasses(logger: logger, failure: "monthly report rollup failed; retrying later", pause: { await sleepUntilShutdown(interval) }) {
+            _ = try await runOnce()
+            return false
         }
     }
 }

@@ -237,21 +237,15 @@ public struct OutboxDispatcher: Service {
         } else {
             logger.info("no webhook configured: notifications go to the log")
         }
-        // Cancelled too when another service of the group failed: that is no graceful shutdown, and
-        // with the pool closed every pass would fail at once, for ever.
-        while !Task.isShuttingDownGracefully && !Task.isCancelled {
-            do {
-                // The batch in hand runs to its recorded outcomes; shutdown is checked between batches.
-                let result = try await runOnce()
-                Gauge(label: "loket_worker_outbox_pending").record(try await store.pendingCount(now: clock.now()))
-                // A full batch means more is waiting: go again without waiting.
-                if result.claimed == configuration.batchSize { continue }
-            } catch is CancellationError {
-                break
-            } catch {
-                logger.error("outbox dispatch failed; retrying at the next tick", metadata: ["error": "\(error)"])
-            }
-            await cancelWhenGracefulShutdown { await wakeup.wait(timeout: configuration.tick) }
+        await runPasses(
+            logger: logger, failure: "outbox dispatch failed; retrying at the next tick",
+            pause: { await cancelWhenGracefulShutdown { await wakeup.wait(timeout: configuration.tick) } }
+        ) {
+            // The batch in hand runs to its recorded outcomes before shutdown is looked at.
+            let result = try await runOnce()
+            Gauge(label: "loket_worker_outbox_pending").record(try await store.pendingCount(now: clock.now()))
+            // A full batch means more is waiting: go again without waiting.
+            return result.claimed == configuration.batchSize
         }
     }
 

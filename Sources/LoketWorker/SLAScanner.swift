@@ -50,21 +50,14 @@ public struct SLAScanner: Service {
     }
 
     public func run() async throws {
-        // Cancelled too when another service of the group failed: that is no graceful shutdown, and
-        // with the pool closed every pass would fail at once, for ever.
-        while !Task.isShuttingDownGracefully && !Task.isCancelled {
-            do {
-                // A batch in hand runs to its commit; shutdown is checked between batches.
-                let result = try await runOnce()
-                Gauge(label: "loket_worker_sla_due_backlog").record(try await store.dueCount(now: clock.now()))
-                // A full batch means more is due: go again without waiting.
-                if result.requests == batchSize { continue }
-            } catch is CancellationError {
-                break
-            } catch {
-                logger.error("SLA scan failed; retrying at the next tick", metadata: ["error": "\(error)"])
-            }
-            await cancelWhenGracefulShutdown { await wakeup.wait(timeout: tick) }
+        await runPasses(
+            logger: logger, failure: "SLA scan failed; retrying at the next tick",
+            pause: { await cancelWhenGracefulShutdown { await wakeup.wait(timeout: tick) } }
+        ) {
+            let result = try await runOnce()
+            Gauge(label: "loket_worker_sla_due_backlog").record(try await store.dueCount(now: clock.now()))
+            // A full batch means more is due: go again without waiting.
+            return result.requests == batchSize
         }
     }
 }
