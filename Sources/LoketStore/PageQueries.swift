@@ -34,15 +34,20 @@ public struct StaffSessionStore: Sendable {
 
     /// The account behind a token id if the token is still good now (not revoked, not expired,
     /// the account active). Records the use at most once a minute, as bearer use does.
-    public func account(tokenID: Int64, now: Date = Date()) async throws -> Result<StaffAccount, TokenRefusal> {
+    ///
+    /// `session` is the browser session's nonce: a session signed out (`signOut`) is refused as
+    /// `unknown`, whatever its token.
+    public func account(tokenID: Int64, session: String? = nil, now: Date = Date()) async throws -> Result<StaffAccount, TokenRefusal> {
         try await pool.withConnection { connection in
             guard let row = try await connection.query(
                 """
                 SELECT t.token_prefix, t.expires_at, t.revoked_at, t.last_used_at,
-                       s.id, s.nip, s.name, s.email, s.role, s.unit_id, s.active
+                       s.id, s.nip, s.name, s.email, s.role, s.unit_id, s.active,
+                       EXISTS (SELECT 1 FROM dashboard_sign_outs WHERE nonce = $2) AS signed_out
                 FROM api_tokens t JOIN staff s ON s.id = t.staff_id WHERE t.id = $1
-                """, tokenID
+                """, tokenID, session
             ).first else { return .failure(.unknown) }
+            if try row.decode(Bool.self, "signed_out") { return .failure(.unknown) }
             if try row.decode(Date?.self, "revoked_at") != nil { return .failure(.revoked) }
             let expiresAt = try row.decode(Date?.self, "expires_at")
             if let expiresAt, expiresAt <= now { return .failure(.expired(expiresAt)) }
@@ -58,5 +63,15 @@ public struct StaffSessionStore: Sendable {
                 unitID: try row.decode(Int64.self, "unit_id"), tokenPrefix: try row.decode(String.self, "token_prefix"),
                 tokenExpiresAt: expiresAt))
         }
+    }
+
+    /// Ends a browser session for good: its cookie, copies included, is refused from now on.
+    /// `until` is when the cookie expires by itself (the row may go then).
+    public func signOut(session: String, staffID: Int64, until: Date, now: Date = Date()) async throws {
+        try await pool.query(
+            """
+            INSERT INTO dashboard_sign_outs (nonce, staff_id, signed_out_at, expires_at) VALUES ($1, $2, $3, $4)
+            ON CONFLICT (nonce) DO NOTHING
+            """, session, staffID, now, until)
     }
 }

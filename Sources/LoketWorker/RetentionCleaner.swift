@@ -3,8 +3,8 @@ import Logging
 import LoketStore
 import ServiceLifecycle
 
-/// Hourly: drops expired Idempotency-Key answers and notifications delivered more than
-/// `keepDelivered` ago, in small batches.
+/// Hourly: drops expired Idempotency-Key answers, notifications delivered more than
+/// `keepDelivered` ago and dashboard sign-outs whose cookies have expired, in small batches.
 public struct RetentionCleaner: Service {
     public let store: RetentionStore
     public let clock: any WorkerClock
@@ -33,10 +33,13 @@ public struct RetentionCleaner: Service {
             let purged = try await store.purge(now: clock.now(), keepDelivered: keepDelivered, limit: batchSize)
             total.idempotencyKeys += purged.idempotencyKeys
             total.notifications += purged.notifications
-            if purged.idempotencyKeys < batchSize && purged.notifications < batchSize { break }
+            total.signOuts += purged.signOuts
+            if max(purged.idempotencyKeys, purged.notifications, purged.signOuts) < batchSize { break }
         }
         if total != RetentionStore.Purged() {
-            logger.info("purged expired rows", metadata: ["idempotency_keys": "\(total.idempotencyKeys)", "notifications": "\(total.notifications)"])
+            logger.info("purged expired rows", metadata: [
+                "idempotency_keys": "\(total.idempotencyKeys)", "notifications": "\(total.notifications)", "sign_outs": "\(total.signOuts)",
+            ])
         }
         return total
     }

@@ -536,6 +536,53 @@ struct PagesTests {
         }
     }
 
+    @Test func aSignedOutSessionsCookieOpensNothingAgainButOtherSessionsStay() async throws {
+        try await APITestEnvironment.withApp { app in
+            let manager = try await Self.issueToken(app, nip: Self.managerNIP)
+            try await app.test { client in
+                // Two sessions of one token: an office computer and a phone.
+                let office = try await Self.signIn(client, token: manager.token)
+                let phone = try await Self.signIn(client, token: manager.token)
+                #expect(office != phone)
+                let csrf = try await client.execute(uri: "/dasbor", method: .get, headers: [.cookie: office]) { response in
+                    try #require(Self.field("csrf", in: response.body.text))
+                }
+                try await client.execute(
+                    uri: "/dasbor/keluar", method: .post, headers: Self.formHeaders.merging([.cookie: office]), body: Self.form(["csrf": csrf])
+                ) { response in
+                    #expect(response.status == .seeOther)
+                    #expect(response.headers[.location] == "/dasbor/masuk?reason=signed_out")
+                }
+                // A copy of the signed-out cookie (still within its Max-Age, its signature good) is refused.
+                for uri in ["/dasbor", "/dasbor?lang=en"] {
+                    try await client.execute(uri: uri, method: .get, headers: [.cookie: office]) { response in
+                        #expect(response.status == .seeOther)
+                        #expect(response.headers[.location]?.hasPrefix("/dasbor/masuk?reason=session_expired") == true)
+                        #expect(response.headers[values: .setCookie].contains { $0.hasPrefix("loket_session=;") && $0.contains("Max-Age=0") })
+                        #expect(!response.body.text.contains("csrf"))
+                    }
+                }
+                // Signing out twice is harmless.
+                try await client.execute(
+                    uri: "/dasbor/keluar", method: .post, headers: Self.formHeaders.merging([.cookie: office]), body: Self.form(["csrf": csrf])
+                ) { response in
+                    #expect(response.status == .seeOther)
+                }
+                // The other session, and the token itself, go on.
+                try await client.execute(uri: "/dasbor", method: .get, headers: [.cookie: phone]) { response in
+                    #expect(response.status == .ok)
+                }
+                try await client.execute(uri: "/api/v1/staff/me", method: .get, headers: [.authorization: "Bearer \(manager.token)"]) { response in
+                    #expect(response.status == .ok)
+                }
+                let recorded = try await app.pool.query(
+                    "SELECT count(*) AS n, bool_and(expires_at > signed_out_at) AS later FROM dashboard_sign_outs").single()
+                #expect(try recorded.decode(Int.self, "n") == 1)
+                #expect(try recorded.decode(Bool.self, "later"))
+            }
+        }
+    }
+
     // MARK: Without a database
 
     @Test func numbersMoneyAndDatesReadAsEachLanguageWritesThem() throws {

@@ -6,7 +6,7 @@ import Testing
 
 @Suite("Retention")
 struct RetentionCleanerTests {
-    @Test func expiredKeysAndOldDeliveredNotificationsGoTheRestStays() async throws {
+    @Test func expiredKeysOldDeliveredNotificationsAndExpiredSignOutsGoTheRestStays() async throws {
         try await WorkerTestDatabase.withPool { pool, _ in
             let now = jakarta("2026-12-19T12:00:00+07:00")
             try await pool.query(
@@ -24,14 +24,26 @@ struct RetentionCleanerTests {
                                                                   WHEN g = 3 THEN $1::timestamptz - interval '1 day' END
                 FROM generate_series(1, 4) g
                 """, now)
+            // Dashboard sign-outs: three whose cookies have expired, one still within its cookie's life.
+            try await pool.query(
+                """
+                INSERT INTO dashboard_sign_outs (nonce, staff_id, signed_out_at, expires_at)
+                SELECT 'n' || g, (SELECT min(id) FROM staff), $1::timestamptz - interval '9 hours',
+                       $1::timestamptz + CASE WHEN g <= 3 THEN interval '-1 minute' ELSE interval '1 minute' END
+                FROM generate_series(1, 4) g
+                """, now)
             let cleaner = RetentionCleaner(store: RetentionStore(pool: pool), clock: ManualClock(now), batchSize: 2)
             let purged = try await cleaner.runOnce()
-            #expect(purged == RetentionStore.Purged(idempotencyKeys: 3, notifications: 2))
+            #expect(purged == RetentionStore.Purged(idempotencyKeys: 3, notifications: 2, signOuts: 3))
             let left = try await pool.query(
-                "SELECT (SELECT count(*) FROM idempotency_keys) AS keys, (SELECT count(*) FROM notification_outbox) AS outbox").single()
+                """
+                SELECT (SELECT count(*) FROM idempotency_keys) AS keys, (SELECT count(*) FROM notification_outbox) AS outbox,
+                       (SELECT string_agg(nonce, ',') FROM dashboard_sign_outs) AS sign_outs
+                """).single()
             #expect(try left.decode(Int.self, "keys") == 2)
             // The recently delivered one and the undelivered one stay.
             #expect(try left.decode(Int.self, "outbox") == 2)
+            #expect(try left.decode(String?.self, "sign_outs") == "n4")
         }
     }
 }

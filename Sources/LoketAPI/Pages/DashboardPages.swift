@@ -93,6 +93,13 @@ extension PagesController {
             return response
         }
         guard session.acceptsCSRF(form["csrf"], keys: keys) else { throw APIError.csrfInvalid }
+        // The cookie is signed, not stored: expiring it in this browser leaves any copy of it
+        // valid until it expires. The session's nonce is recorded as ended so that no copy opens
+        // the dashboard again.
+        try await sessions.signOut(
+            session: session.nonce, staffID: session.staffID, until: Date(timeIntervalSince1970: Double(session.expiresAt)),
+            now: services.clock())
+        context.logger.info("dashboard sign-out", metadata: ["token_id": .stringConvertible(session.tokenID)])
         var response = redirect(to: page.href("/dasbor/masuk", [("reason", "signed_out")]))
         response.setCookie(PageCookies.expired(DashboardSession.cookieName, path: "/dasbor", secure: secure))
         return response
@@ -122,7 +129,7 @@ extension PagesController {
         guard let value = PageCookies.value(DashboardSession.cookieName, in: request) else { return .signIn(back(nil)) }
         let now = services.clock()
         guard let session = DashboardSession.open(value, keys: keys, now: now) else { return .signIn(back("session_expired")) }
-        switch try await sessions.account(tokenID: session.tokenID, now: now) {
+        switch try await sessions.account(tokenID: session.tokenID, session: session.nonce, now: now) {
         case .failure(.revoked): return .signIn(back("token_revoked"))
         case .failure(.expired): return .signIn(back("token_expired"))
         case .failure(.inactiveAccount): return .signIn(back("account_inactive"))
