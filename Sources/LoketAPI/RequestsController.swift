@@ -146,11 +146,17 @@ struct RequestsController {
             throw APIError(.unprocessableContent, code: "idempotency_key_reused", message: LocalizedText(
                 id: "Idempotency-Key ini sudah dipakai untuk permintaan dengan isi berbeda. Gunakan kunci baru.",
                 en: "This Idempotency-Key was already used with a different body. Use a new key."))
-        case .duplicateOpen(let code):
+        case .duplicateOpen(let code?):
             throw APIError(.conflict, code: "duplicate_open_request", message: LocalizedText(
                 id: "Anda masih memiliki permohonan layanan ini yang belum selesai: \(code).",
                 en: "You already have an open request for this service: \(code)."),
                 field: "citizen.nik", extra: ["tracking_code": code])
+        case .duplicateOpen(nil):
+            // Another contact than the open request's: whoever typed this NIK is not told its code.
+            throw APIError(.conflict, code: "duplicate_open_request", message: LocalizedText(
+                id: "Sudah ada permohonan layanan ini yang belum selesai untuk NIK ini. Nomor pelacakannya dikirim ke nomor telepon atau e-mail yang diisi saat itu; bila tidak Anda terima, hubungi unit layanan.",
+                en: "An open request for this service already exists for this NIK. Its tracking code went to the phone number or e-mail given when it was filed; if you did not receive it, contact the service unit."),
+                field: "citizen.nik")
         }
     }
 

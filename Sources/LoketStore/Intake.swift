@@ -92,8 +92,11 @@ public enum IntakeOutcome: Sendable {
     case replay(StoredResponse)
     /// The same Idempotency-Key came with a different body.
     case idempotencyKeyReused
-    /// The citizen already has an open request of this service type, which allows one at a time.
-    case duplicateOpen(trackingCode: String)
+    /// The NIK already has an open request of this service type, which allows one at a time.
+    /// `trackingCode` names it only when this filing gives the open request's phone number or
+    /// e-mail address: a NIK is no secret, so a stranger who types it learns only that a request
+    /// is open, not the code that shows its progress.
+    case duplicateOpen(trackingCode: String?)
 }
 
 /// Intake failures that are not the citizen's.
@@ -180,16 +183,20 @@ public struct IntakeStore: Sendable {
                     "SELECT pg_advisory_xact_lock(hashtextextended($1, 0))", "intake:\(nik.digits):\(service.id)")
                 let open = try await connection.query(
                     """
-                    SELECT tracking_code FROM service_requests
+                    SELECT tracking_code, citizen_phone, citizen_email FROM service_requests
                     WHERE citizen_nik = $1 AND service_type_id = $2 AND status IN ('queued', 'in_progress', 'waiting_citizen')
                     LIMIT 1
                     """, nik.digits, service.id)
                 if let existing = open.first {
                     let code = try existing.decode(String.self, "tracking_code")
+                    let phone = try existing.decode(String?.self, "citizen_phone")
+                    let email = try existing.decode(String?.self, "citizen_email")
+                    let sameContact = (phone != nil && phone == request.phone?.e164)
+                        || (email != nil && email?.lowercased() == request.email?.description.lowercased())
                     if let idempotency {
                         try await connection.query("DELETE FROM idempotency_keys WHERE scope = $1 AND key = $2", idempotency.scope, idempotency.key)
                     }
-                    return .duplicateOpen(trackingCode: code)
+                    return .duplicateOpen(trackingCode: sameContact ? code : nil)
                 }
             }
             let (id, code) = try await insert(

@@ -229,6 +229,34 @@ struct CitizenAPITests {
                     #expect(error?["code"] as? String == "duplicate_open_request")
                     #expect((error?["extra"] as? [String: String])?["tracking_code"] == first)
                 }
+                // The same NIK with only the phone or only the e-mail of the open request: the citizen, told the code.
+                for citizen in [["name": "Siti Aminah", "nik": "3673014501900001", "phone": "+6281234567890"],
+                                ["name": "Siti Aminah", "nik": "3673014501900001", "email": "SITI@Example.ID"]] {
+                    try await client.execute(
+                        uri: "/api/v1/requests", method: .post, headers: jsonHeaders, body: .json(sampleFiling(extra: ["citizen": citizen]))
+                    ) { response in
+                        #expect(response.status == .conflict)
+                        let error = response.body.json["error"] as? [String: Any]
+                        #expect((error?["extra"] as? [String: String])?["tracking_code"] == first, "\(citizen)")
+                    }
+                }
+                // The same NIK with another contact: a NIK is no secret, so the code is not told.
+                let stranger = ["name": "Orang Lain", "nik": "3673014501900001", "phone": "0813-1111-2222", "email": "lain@example.id"]
+                for language in ["id", "en"] {
+                    try await client.execute(
+                        uri: "/api/v1/requests", method: .post, headers: jsonHeaders.merging([.acceptLanguage: language]),
+                        body: .json(sampleFiling(extra: ["citizen": stranger]))
+                    ) { response in
+                        #expect(response.status == .conflict)
+                        let error = response.body.json["error"] as? [String: Any]
+                        #expect(error?["code"] as? String == "duplicate_open_request")
+                        #expect(error?["field"] as? String == "citizen.nik")
+                        #expect(error?["extra"] == nil)
+                        let first = try #require(first)
+                        #expect(!response.body.text.contains(first))
+                        #expect(!response.body.text.contains(String(first.suffix(4))))
+                    }
+                }
                 // Another citizen, or the same citizen for another service, is fine.
                 try await client.execute(uri: "/api/v1/requests", method: .post, headers: jsonHeaders, body: .json(sampleFiling(nik: "3673015208850002"))) { response in
                     #expect(response.status == .created)
