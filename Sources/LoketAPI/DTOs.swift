@@ -76,6 +76,20 @@ func eventLabel(_ kind: EventKind, _ language: Language) -> String {
     }
 }
 
+/// Words for one timeline entry: its kind's, except an escalation that moved the request up the
+/// unit tree, which says so.
+func eventLabel(_ entry: TimelineEntry, _ language: Language) -> String {
+    let english = language == .english
+    switch entry.kind {
+    case .slaStage where entry.toUnitID != nil:
+        return english ? "Moved up to the unit above (time limit passed)" : "Dialihkan ke unit di atasnya (batas waktu terlampaui)"
+    case .escalated where entry.toUnitID != nil:
+        return english ? "Moved up to the unit above" : "Dialihkan ke unit di atasnya"
+    default:
+        return eventLabel(entry.kind, language)
+    }
+}
+
 /// Everything the citizen who filed a request may see.
 struct RequestDetailDTO: ResponseEncodable {
     struct Citizen: Codable {
@@ -168,7 +182,7 @@ struct RequestDetailDTO: ResponseEncodable {
         rejectReason = record.rejectReason
         feedbackAllowed = record.status == .completed || record.status == .rejected
         self.timeline = timeline.map {
-            TimelineEntryDTO(at: $0.at, kind: $0.kind.rawValue, label: eventLabel($0.kind, language), status: $0.toStatus?.rawValue, message: $0.message)
+            TimelineEntryDTO(at: $0.at, kind: $0.kind.rawValue, label: eventLabel($0, language), status: $0.toStatus?.rawValue, message: $0.message)
         }
         self.documents = documents.map { DocumentDTO($0, trackingCode: record.trackingCode, base: base) }
     }
@@ -210,7 +224,7 @@ struct PublicRequestDTO: ResponseEncodable {
         closedAt = record.closedAt
         resolutionDueAt = record.resolutionDueAt
         self.timeline = timeline.map {
-            TimelineEntryDTO(at: $0.at, kind: $0.kind.rawValue, label: eventLabel($0.kind, language), status: $0.toStatus?.rawValue, message: nil)
+            TimelineEntryDTO(at: $0.at, kind: $0.kind.rawValue, label: eventLabel($0, language), status: $0.toStatus?.rawValue, message: nil)
         }
     }
 }

@@ -204,7 +204,7 @@ struct StaffRequestDTO: ResponseEncodable {
         func person(_ id: StaffID?) -> PersonDTO? { id.flatMap { names[$0].map { PersonDTO(nip: $0.nip, name: $0.name) } } }
         audit = timeline.map { entry in
             AuditEntry(
-                id: entry.id, at: entry.at, kind: entry.kind.rawValue, label: eventLabel(entry.kind, language),
+                id: entry.id, at: entry.at, kind: entry.kind.rawValue, label: eventLabel(entry, language),
                 actor: entry.actorKind.rawValue, staff: person(entry.actorStaffID),
                 fromStatus: entry.fromStatus?.rawValue, toStatus: entry.toStatus?.rawValue, isPublic: entry.isPublic,
                 message: entry.message, fromUnit: entry.fromUnitID.flatMap { catalog.units[$0]?.code },

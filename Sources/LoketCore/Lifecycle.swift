@@ -426,9 +426,11 @@ public enum Lifecycle: Sendable {
             eventKind = .assigned
         }
 
+        // Where the request is, is the citizen's to see: an escalation that moves it up the tree is
+        // on their timeline, as a transfer is; one that stays in the unit is internal.
         let event = AuditEvent(
             kind: eventKind, actor: actor, occurredAt: now, fromStatus: state.status, toStatus: next.status,
-            isPublic: eventKind.isPublicByDefault, details: details
+            isPublic: eventKind.isPublicByDefault || next.unitId != state.unitId, details: details
         )
         return .success(Transition(state: next, event: event, clockEffects: effects))
     }

@@ -6,7 +6,7 @@ import HummingbirdTesting
 import Logging
 @testable import LoketAPI
 import LoketCore
-import LoketStore
+@testable import LoketStore
 import Postgres
 import Testing
 
@@ -584,6 +584,20 @@ struct PagesTests {
     }
 
     // MARK: Without a database
+
+    @Test func aMoveUpTheTreeIsLabelledAsAMove() {
+        func entry(_ kind: EventKind, to unit: UnitID?) -> TimelineEntry {
+            TimelineEntry(
+                id: 1, at: Date(timeIntervalSince1970: 0), kind: kind, actorKind: .system, actorStaffID: nil, fromStatus: .inProgress,
+                toStatus: .queued, isPublic: unit != nil, message: nil, fromUnitID: unit.map { _ in 1 }, toUnitID: unit, newHolderID: nil,
+                overriddenHolderID: nil)
+        }
+        #expect(eventLabel(entry(.slaStage, to: 2), .english) == "Moved up to the unit above (time limit passed)")
+        #expect(eventLabel(entry(.slaStage, to: 2), .indonesian) == "Dialihkan ke unit di atasnya (batas waktu terlampaui)")
+        #expect(eventLabel(entry(.escalated, to: 2), .english) == "Moved up to the unit above")
+        #expect(eventLabel(entry(.slaStage, to: nil), .english) == "Service-level checkpoint")
+        #expect(eventLabel(entry(.transferred, to: 2), .english) == "Transferred to another unit")
+    }
 
     @Test func numbersMoneyAndDatesReadAsEachLanguageWritesThem() throws {
         let id = PageFormat(language: .indonesian, timeZone: "Asia/Jakarta")

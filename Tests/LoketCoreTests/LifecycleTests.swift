@@ -305,7 +305,7 @@ enum Cast {
         #expect(result.event.details.escalationLevel == ValueChange(from: 2, to: 3))
         #expect(result.event.details.priority == ValueChange(from: 95, to: 100))
         #expect(result.event.details.notify == [.assignee, .supervisors, .managers])
-        #expect(!result.event.isPublic)
+        #expect(result.event.isPublic, "where the request is, is the citizen's to see: a move up the tree is public")
         #expect(result.event.summary(.english) == "The resolution deadline was breached (stage 3, 100%).")
 
         // Nobody holds a queued request: the assignee is not told; a negative boost stops at 0.
@@ -317,6 +317,7 @@ enum Cast {
         #expect(noticed.event.details.notify == [])
         #expect(noticed.state.priority == 0)
         #expect(noticed.state.status == .queued && noticed.state.unitId == Cast.unit)
+        #expect(!noticed.event.isPublic, "a stage that stays in the unit is internal")
     }
 
     @Test func refusalsForBadArguments() {

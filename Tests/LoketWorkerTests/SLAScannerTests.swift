@@ -229,6 +229,14 @@ struct SLAScannerTests {
             ).single()
             #expect(try event.decode(String.self, "kind") == "sla_stage")
             #expect(try event.decode(String?.self, "from_unit") == unitBefore.decode(String.self, "code"))
+            // The citizen's timeline shows the move, and only the move: the warnings stay internal.
+            let visible = try await pool.query(
+                """
+                SELECT e.kind, e.to_unit_id FROM request_events e JOIN service_requests r ON r.id = e.request_id
+                WHERE r.tracking_code = $1 AND e.is_public ORDER BY e.id
+                """, code)
+            #expect(try visible.map { try $0.decode(String.self, "kind") } == ["created", "sla_stage"])
+            #expect(try visible.last?.decode(Int64?.self, "to_unit_id") != nil)
         }
     }
 
