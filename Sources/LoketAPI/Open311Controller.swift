@@ -694,52 +694,17 @@ indirect enum Open311Value: Sendable {
 /// `service_notice`: what the citizen (through the partner app) can expect, in words.
 enum Open311Notice {
     static func expected(unit: String, due: Date, language: Language, timeZone: String) -> String {
-        let when = humanInstant(due, language: language, timeZone: timeZone)
+        let when = HumanInstant.string(due, language: language, timeZone: timeZone)
         return language == .english
             ? "The request is handled by \(unit) and is expected to be completed by \(when)."
             : "Permohonan ditangani oleh \(unit) dan diperkirakan selesai pada \(when)."
     }
 
     static func closed(status: RequestStatus, at: Date, language: Language, timeZone: String) -> String {
-        let when = humanInstant(at, language: language, timeZone: timeZone)
+        let when = HumanInstant.string(at, language: language, timeZone: timeZone)
         return language == .english
             ? "The request was \(status.label(.english)) on \(when)."
             : "Permohonan \(status.label(.indonesian)) pada \(when)."
-    }
-
-    /// "3 Desember 2026 pukul 15.30 WIB" / "3 December 2026 at 15:30 WIB".
-    static func humanInstant(_ date: Date, language: Language, timeZone identifier: String) -> String {
-        let zone = TimeZone(identifier: identifier) ?? TimeZone(identifier: "Asia/Jakarta")!
-        var calendar = Calendar(identifier: .gregorian)
-        calendar.timeZone = zone
-        let parts = calendar.dateComponents([.year, .month, .day, .hour, .minute], from: date)
-        let month = (language == .english ? englishMonths : indonesianMonths)[(parts.month ?? 1) - 1]
-        let hour = String(format: "%02d", parts.hour ?? 0)
-        let minute = String(format: "%02d", parts.minute ?? 0)
-        let day = "\(parts.day ?? 1) \(month) \(parts.year ?? 1970)"
-        let label = zoneLabel(zone, at: date)
-        return language == .english ? "\(day) at \(hour):\(minute) \(label)" : "\(day) pukul \(hour).\(minute) \(label)"
-    }
-
-    static let indonesianMonths = [
-        "Januari", "Februari", "Maret", "April", "Mei", "Juni", "Juli", "Agustus", "September", "Oktober", "November", "Desember",
-    ]
-    static let englishMonths = [
-        "January", "February", "March", "April", "May", "June", "July", "August", "September", "October", "November", "December",
-    ]
-
-    /// Indonesia's own zone names where they apply, else the UTC offset.
-    static func zoneLabel(_ zone: TimeZone, at date: Date) -> String {
-        switch zone.identifier {
-        case "Asia/Jakarta", "Asia/Pontianak": return "WIB"
-        case "Asia/Makassar": return "WITA"
-        case "Asia/Jayapura": return "WIT"
-        default:
-            let seconds = zone.secondsFromGMT(for: date)
-            let hours = String(format: "%02d", abs(seconds) / 3600)
-            let minutes = String(format: "%02d", abs(seconds) % 3600 / 60)
-            return "UTC\(seconds < 0 ? "-" : "+")\(hours):\(minutes)"
-        }
     }
 }
 

@@ -24,8 +24,11 @@ public struct AutoCloseStore: Sendable {
 
     /// Requests waiting for the citizen since `cutoff` or before, oldest first, after `cursor` (the
     /// last one of the previous page; the row comparison bounds the index scan), leaving out those
-    /// whose citizen uploaded a document since the question.
-    public func waiting(since cutoff: Date, after cursor: WaitingRequest?, limit: Int) async throws -> [WaitingRequest] {
+    /// whose citizen uploaded a document since the question, and with `unremindedOnly` those
+    /// already reminded in this pause.
+    public func waiting(
+        since cutoff: Date, after cursor: WaitingRequest?, limit: Int, unremindedOnly: Bool = false
+    ) async throws -> [WaitingRequest] {
         try await pool.query(
             """
             SELECT r.id, r.tracking_code, r.service_type_id, r.paused_at FROM service_requests r
@@ -33,8 +36,11 @@ public struct AutoCloseStore: Sendable {
               AND (r.paused_at, r.id) > ($2::timestamptz, $3::bigint)
               AND NOT EXISTS (
                   SELECT 1 FROM documents d WHERE d.request_id = r.id AND d.uploaded_by = 'citizen' AND d.created_at >= r.paused_at)
+              AND NOT ($5 AND EXISTS (
+                  SELECT 1 FROM request_events e
+                  WHERE e.request_id = r.id AND e.kind = 'note' AND e.actor_kind = 'system' AND e.at >= r.paused_at))
             ORDER BY r.paused_at, r.id LIMIT $4
-            """, cutoff, cursor?.pausedAt ?? Date(timeIntervalSince1970: -62_135_596_800), cursor?.id ?? 0, limit
+            """, cutoff, cursor?.pausedAt ?? Date(timeIntervalSince1970: -62_135_596_800), cursor?.id ?? 0, limit, unremindedOnly
         ).map { row in
             WaitingRequest(
                 id: try row.decode(Int64.self, "id"), trackingCode: try row.decode(String.self, "tracking_code"),
@@ -55,6 +61,40 @@ public struct AutoCloseStore: Sendable {
             return false
         } catch RequestStoreError.refused(_) {
             return false
+        }
+    }
+
+    /// Reminds the citizen that `request` will be closed at `closesAt` without an answer: a public
+    /// note by the system on the timeline (the tracking page shows it) and a notification, once per
+    /// pause. False when it no longer waits in the same pause, or was reminded already (another
+    /// worker).
+    public func remind(_ request: WaitingRequest, message: String, closesAt: Date, now: Date) async throws -> Bool {
+        try await pool.transaction { connection in
+            guard let row = try await connection.query(
+                """
+                SELECT r.status, r.paused_at, EXISTS (
+                    SELECT 1 FROM request_events e
+                    WHERE e.request_id = r.id AND e.kind = 'note' AND e.actor_kind = 'system' AND e.at >= r.paused_at) AS reminded
+                FROM service_requests r WHERE r.id = $1 FOR NO KEY UPDATE
+                """, request.id
+            ).first else { return false }
+            guard try row.decode(String.self, "status") == RequestStatus.waitingCitizen.rawValue,
+                  try row.decode(Date?.self, "paused_at") == request.pausedAt,
+                  try !row.decode(Bool.self, "reminded")
+            else { return false }
+            try await connection.queue(
+                """
+                INSERT INTO request_events (request_id, at, actor_kind, kind, from_status, to_status, is_public, message)
+                VALUES ($1, $2, 'system', 'note', 'waiting_citizen', 'waiting_citizen', true, $3)
+                """, request.id, now, message)
+            try await connection.query(
+                """
+                INSERT INTO notification_outbox (request_id, recipient_kind, channel, topic, payload, created_at, available_at)
+                VALUES ($1, 'citizen', 'webhook', 'request.auto_close_reminder',
+                        jsonb_build_object('tracking_code', $2::text, 'status', 'waiting_citizen'::text, 'message', $3::text,
+                                           'closes_at', $4::timestamptz), $5, $5)
+                """, request.id, request.trackingCode, message, closesAt, now)
+            return true
         }
     }
 }

@@ -1,5 +1,6 @@
 import Foundation
 import Logging
+import LoketCore
 import LoketStore
 import Metrics
 import ServiceLifecycle
@@ -10,23 +11,30 @@ import ServiceLifecycle
 /// nothing waits in a drawer for ever. A request whose citizen answers in the meantime, or has
 /// uploaded a document since the question (without a reply to go with it), is left alone: an
 /// officer decides. Several workers may run; each close takes the request's row lock.
+///
+/// `reminderDays` working days before the close (0: never), the citizen is reminded once per
+/// pause: a public note on the timeline, which the tracking page shows, and a
+/// `request.auto_close_reminder` notification, both naming the instant of the close.
 public struct AutoCloser: Service {
     public let store: AutoCloseStore
     public let catalog: CatalogCache
     public let workingDays: Int
+    public let reminderDays: Int
     public let clock: any WorkerClock
     public let batchSize: Int
     public let interval: Duration
     public let logger: Logger
 
     public init(
-        store: AutoCloseStore, catalog: CatalogCache, workingDays: Int, clock: any WorkerClock = SystemWorkerClock(),
+        store: AutoCloseStore, catalog: CatalogCache, workingDays: Int, reminderDays: Int = 0, clock: any WorkerClock = SystemWorkerClock(),
         batchSize: Int = 200, interval: Duration = .seconds(300), logger: Logger = Logger(label: "loket.worker.autoclose")
     ) {
         precondition(workingDays >= 1, "auto-close needs at least one working day")
+        precondition((0..<workingDays).contains(reminderDays), "a reminder comes before the close")
         self.store = store
         self.catalog = catalog
         self.workingDays = workingDays
+        self.reminderDays = reminderDays
         self.clock = clock
         self.batchSize = batchSize
         self.interval = interval
@@ -41,39 +49,85 @@ public struct AutoCloser: Service {
             + "Please file a new request if it is still needed.)"
     }
 
-    /// Closes every request due by now; returns their tracking codes.
+    /// The reminder the citizen reads: in both languages, as the reason of the close is.
+    public func reminder(closesAt: Date, timeZone: String) -> String {
+        "Pengingat: permohonan ini menunggu tanggapan Anda atas permintaan petugas. Bila tidak ada tanggapan sampai "
+            + "\(HumanInstant.string(closesAt, language: .indonesian, timeZone: timeZone)), permohonan akan ditutup otomatis. "
+            + "(Reminder: this request is waiting for your answer to the officer's request. Without an answer by "
+            + "\(HumanInstant.string(closesAt, language: .english, timeZone: timeZone)), it will be closed automatically.)"
+    }
+
+    /// Closes every request due by now, then reminds those whose close is `reminderDays` away;
+    /// returns the tracking codes of both.
     @discardableResult
-    public func runOnce() async throws -> [String] {
-        let now = clock.now()
-        let snapshot = try await catalog.snapshot()
-        // N working days take at least N calendar days: the index narrows to those, the calendar
-        // decides.
-        let cutoff = now.addingTimeInterval(-Double(workingDays) * 86_400)
-        var closed: [String] = []
-        var cursor: WaitingRequest?
-        while true {
-            let page = try await store.waiting(since: cutoff, after: cursor, limit: batchSize)
-            for request in page {
-                guard let service = snapshot.servicesByID[request.serviceTypeID] else { continue }
-                let calendar = snapshot.calendar(for: service)
-                guard calendar.calendar.workingMinutes(from: request.pausedAt, to: now) >= workingDays * calendar.dayMinutes else { continue }
-                do {
-                    if try await store.close(request, reason: reason, catalog: snapshot, now: now) { closed.append(request.trackingCode) }
-                } catch is CancellationError {
-                    throw CancellationError()
-                } catch {
-                    // One request that cannot be closed must not hold up the ones after it.
-                    logger.error("auto-close of a request failed", metadata: ["request": "\(request.trackingCode)", "error": "\(error)"])
-                }
-            }
-            guard page.count == batchSize, let last = page.last, !Task.isShuttingDownGracefully, !Task.isCancelled else { break }
-            cursor = last
+    public func runOnce() async throws -> (closed: [String], reminded: [String]) {
+        let closed = try await closeDue()
+        let reminded = reminderDays > 0 ? try await remindDue() : []
+        return (closed, reminded)
+    }
+
+    private func closeDue() async throws -> [String] {
+        let closed = try await eachWaiting(days: workingDays, unremindedOnly: false, failure: "auto-close of a request failed") {
+            request, waited, calendar, snapshot, now in
+            guard waited >= workingDays * calendar.dayMinutes else { return false }
+            return try await store.close(request, reason: reason, catalog: snapshot, now: now)
         }
         if !closed.isEmpty {
             Counter(label: "loket_worker_auto_closed_total").increment(by: closed.count)
             logger.info("closed requests that waited too long for the citizen", metadata: ["requests": "\(closed)"])
         }
         return closed
+    }
+
+    private func remindDue() async throws -> [String] {
+        let remindAfter = workingDays - reminderDays
+        let reminded = try await eachWaiting(days: remindAfter, unremindedOnly: true, failure: "auto-close reminder failed") {
+            request, waited, calendar, _, now in
+            // Not yet due, or already past the close (the close pass ends it; a worker that was
+            // down does not announce a close that has already passed).
+            guard waited >= remindAfter * calendar.dayMinutes, waited < workingDays * calendar.dayMinutes else { return false }
+            let closesAt = calendar.calendar.adding(workingMinutes: workingDays * calendar.dayMinutes, to: request.pausedAt)
+            let message = reminder(closesAt: closesAt, timeZone: calendar.calendar.timeZoneIdentifier)
+            return try await store.remind(request, message: message, closesAt: closesAt, now: now)
+        }
+        if !reminded.isEmpty {
+            Counter(label: "loket_worker_auto_close_reminders_total").increment(by: reminded.count)
+            logger.info("reminded citizens of the coming auto-close", metadata: ["requests": "\(reminded)"])
+        }
+        return reminded
+    }
+
+    /// Runs `act` on every request waiting for the citizen for at least `days` calendar days (N
+    /// working days take at least N calendar days: the index narrows to those, `act` decides with
+    /// the working minutes waited on the service's calendar), page by page; returns the codes of
+    /// those `act` acted on. One request that fails holds up none after it.
+    private func eachWaiting(
+        days: Int, unremindedOnly: Bool, failure: Logger.Message,
+        _ act: (WaitingRequest, _ waited: Int, StoredCalendar, CatalogSnapshot, _ now: Date) async throws -> Bool
+    ) async throws -> [String] {
+        let now = clock.now()
+        let snapshot = try await catalog.snapshot()
+        let cutoff = now.addingTimeInterval(-Double(days) * 86_400)
+        var done: [String] = []
+        var cursor: WaitingRequest?
+        while true {
+            let page = try await store.waiting(since: cutoff, after: cursor, limit: batchSize, unremindedOnly: unremindedOnly)
+            for request in page {
+                guard let service = snapshot.servicesByID[request.serviceTypeID] else { continue }
+                let calendar = snapshot.calendar(for: service)
+                do {
+                    let waited = calendar.calendar.workingMinutes(from: request.pausedAt, to: now)
+                    if try await act(request, waited, calendar, snapshot, now) { done.append(request.trackingCode) }
+                } catch is CancellationError {
+                    throw CancellationError()
+                } catch {
+                    logger.error(failure, metadata: ["request": "\(request.trackingCode)", "error": "\(error)"])
+                }
+            }
+            guard page.count == batchSize, let last = page.last, !Task.isShuttingDownGracefully, !Task.isCancelled else { break }
+            cursor = last
+        }
+        return done
     }
 
     public func run() async throws {

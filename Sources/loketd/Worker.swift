@@ -47,12 +47,20 @@ struct Worker: AsyncParsableCommand {
         """)
     var autoCloseDays = EnvironmentDefaults.integer("LOKET_AUTO_CLOSE_DAYS", default: 14)
 
+    @Option(help: """
+        Working days before the auto-close that the citizen is reminded of it, once per wait (a \
+        public note on the timeline and a request.auto_close_reminder notification); 0 sends none; \
+        at most one less than --auto-close-days (LOKET_AUTO_CLOSE_REMINDER_DAYS).
+        """)
+    var autoCloseReminderDays = EnvironmentDefaults.integer("LOKET_AUTO_CLOSE_REMINDER_DAYS", default: 3)
+
     func validate() throws {
         try EnvironmentDefaults.check()
         guard (1...10_000).contains(batchSize) else { throw ValidationError("--batch-size must be 1…10000") }
         guard (0...65535).contains(metricsPort) else { throw ValidationError("--metrics-port must be 0…65535") }
         guard (1...3600).contains(tickSeconds) else { throw ValidationError("--tick-seconds must be 1…3600") }
         guard (0...365).contains(autoCloseDays) else { throw ValidationError("--auto-close-days must be 0…365") }
+        guard autoCloseReminderDays >= 0 else { throw ValidationError("--auto-close-reminder-days must be 0 or more") }
     }
 
     func run() async throws {
@@ -83,7 +91,10 @@ struct Worker: AsyncParsableCommand {
             MonthlyRollup(store: ReportStore(pool: pool)),
         ]
         if autoCloseDays > 0 {
-            services.append(AutoCloser(store: AutoCloseStore(pool: pool), catalog: catalog, workingDays: autoCloseDays))
+            // A reminder as early as the close itself, or earlier, is one the day after the question.
+            services.append(AutoCloser(
+                store: AutoCloseStore(pool: pool), catalog: catalog, workingDays: autoCloseDays,
+                reminderDays: min(autoCloseReminderDays, autoCloseDays - 1)))
         }
         if metricsPort > 0 {
             let metricsRouter = Router()

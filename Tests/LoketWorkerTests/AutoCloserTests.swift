@@ -35,12 +35,46 @@ struct AutoCloserTests {
                 requestID: record.id, filename: "akta.pdf", contentType: "application/pdf", content: Data("%PDF-1.4\n%%EOF\n".utf8),
                 by: .citizen, now: jakarta("2026-12-08T09:30:00+07:00"))
 
-            let clock = ManualClock(jakarta("2026-12-10T09:59:00+07:00"))
-            let closer = AutoCloser(store: AutoCloseStore(pool: pool), catalog: CatalogCache(pool: pool), workingDays: 3, clock: clock, batchSize: 1)
-            #expect(try await closer.runOnce().isEmpty, "one working minute early")
+            // One working day before the close (Wednesday 10:00, after 900 working minutes), the
+            // citizen who has not answered is reminded, once.
+            let clock = ManualClock(jakarta("2026-12-09T09:59:00+07:00"))
+            let closer = AutoCloser(
+                store: AutoCloseStore(pool: pool), catalog: CatalogCache(pool: pool), workingDays: 3, reminderDays: 1, clock: clock,
+                batchSize: 1)
+            #expect(try await closer.runOnce() == ([], []), "one working minute before the reminder")
+            clock.set(jakarta("2026-12-09T10:00:00+07:00"))
+            #expect(try await closer.runOnce() == ([], [silent]))
+            #expect(try await closer.runOnce() == ([], []), "reminded once")
+            let note = try await pool.query(
+                """
+                SELECT e.kind, e.actor_kind, e.is_public, e.message, e.at FROM request_events e JOIN service_requests r ON r.id = e.request_id
+                WHERE r.tracking_code = $1 ORDER BY e.id DESC LIMIT 1
+                """, silent
+            ).single()
+            #expect(try note.decode(String.self, "kind") == "note")
+            #expect(try note.decode(String.self, "actor_kind") == "system")
+            #expect(try note.decode(Bool.self, "is_public"), "the tracking page shows it")
+            let message = try note.decode(String.self, "message")
+            #expect(message.contains("10 Desember 2026 pukul 10.00 WIB"), "\(message)")
+            #expect(message.contains("10 December 2026 at 10:00 WIB"), "\(message)")
+            let reminder = try await pool.query(
+                """
+                SELECT o.recipient_kind, o.payload->>'tracking_code' AS code, (o.payload->>'closes_at')::timestamptz AS closes_at,
+                       o.payload->>'message' AS message
+                FROM notification_outbox o JOIN service_requests r ON r.id = o.request_id
+                WHERE r.tracking_code = ANY($1) AND o.topic = 'request.auto_close_reminder'
+                """, [silent, answered, uploaded]
+            ).single()
+            #expect(try reminder.decode(String.self, "recipient_kind") == "citizen")
+            #expect(try reminder.decode(String.self, "code") == silent)
+            #expect(try reminder.decode(Date.self, "closes_at") == jakarta("2026-12-10T10:00:00+07:00"))
+            #expect(try reminder.decode(String.self, "message") == message)
+
+            clock.set(jakarta("2026-12-10T09:59:00+07:00"))
+            #expect(try await closer.runOnce() == ([], []), "one working minute early")
             clock.set(jakarta("2026-12-10T10:00:00+07:00"))
-            #expect(try await closer.runOnce() == [silent])
-            #expect(try await closer.runOnce().isEmpty, "closed once")
+            #expect(try await closer.runOnce() == ([silent], []))
+            #expect(try await closer.runOnce() == ([], []), "closed once")
 
             let rows = try await pool.query(
                 "SELECT tracking_code, status, reject_reason, closed_at FROM service_requests WHERE tracking_code = ANY($1)", [silent, answered])
@@ -72,6 +106,61 @@ struct AutoCloserTests {
                 """, silent
             ).single()
             #expect(try told.decode(Int.self, "n") == 1)
+        }
+    }
+
+    /// A new question is a new wait, with a reminder of its own; a worker that first looks after
+    /// the close has passed closes without announcing what has already happened.
+    @Test func eachWaitGetsItsOwnReminderAndNoneComesAfterTheClose() async throws {
+        try await WorkerTestDatabase.withPool { pool, _ in
+            let filedAt = jakarta("2026-12-07T08:00:00+07:00")
+            let asked = jakarta("2026-12-07T10:00:00+07:00")
+            let twice = try await SLAScannerTests.file(pool, service: "kk-baru", nik: "3673014501900001", now: filedAt)
+            let late = try await SLAScannerTests.file(pool, service: "kk-baru", nik: "3673015208850002", now: filedAt)
+            let officer = try await SLAScannerTests.officer(pool, unit: "DISDUKCAPIL-IDP")
+            let requests = RequestStore(pool: pool)
+            let catalog = try await pool.withConnection { try await CatalogStore.load(on: $0, now: filedAt) }
+            for code in [twice, late] {
+                _ = try await requests.apply(.claim, by: .staff(officer), trackingCode: code, catalog: catalog, now: filedAt)
+                _ = try await requests.apply(
+                    .askCitizen(question: "Mohon unggah akta nikah."), by: .staff(officer), trackingCode: code, catalog: catalog, now: asked)
+            }
+            let clock = ManualClock(jakarta("2026-12-09T10:00:00+07:00"))
+            let closer = AutoCloser(
+                store: AutoCloseStore(pool: pool), catalog: CatalogCache(pool: pool), workingDays: 3, reminderDays: 1, clock: clock)
+            let first = try await closer.runOnce()
+            #expect(Set(first.reminded) == [twice, late])
+            // The citizen answers; the officer asks again on Wednesday at 13:00: 900 working minutes
+            // later is Friday 13:30 (Friday's hours are 07:30–11:30 and 13:00–16:30).
+            _ = try await requests.apply(
+                .citizenReply(message: "Akta nikah hilang, ini surat keterangan."), by: .citizen, trackingCode: twice, catalog: catalog,
+                now: jakarta("2026-12-09T11:00:00+07:00"))
+            _ = try await requests.apply(
+                .askCitizen(question: "Mohon surat keterangan dari kelurahan."), by: .staff(officer), trackingCode: twice, catalog: catalog,
+                now: jakarta("2026-12-09T13:00:00+07:00"))
+            clock.set(jakarta("2026-12-11T13:29:00+07:00"))
+            #expect(try await closer.runOnce() == ([late], []), "the first wait's close; the second wait not yet due")
+            clock.set(jakarta("2026-12-11T13:30:00+07:00"))
+            #expect(try await closer.runOnce() == ([], [twice]))
+            let reminders = try await pool.query(
+                """
+                SELECT (o.payload->>'closes_at')::timestamptz AS closes_at FROM notification_outbox o
+                JOIN service_requests r ON r.id = o.request_id
+                WHERE r.tracking_code = $1 AND o.topic = 'request.auto_close_reminder' ORDER BY o.id
+                """, twice)
+            // 1,350 working minutes from Wednesday 13:00: Wednesday 180, Thursday 450, Friday 450,
+            // then Monday's 270 minutes before the lunch break: Monday 14 December 12:00.
+            let closes = try reminders.map { try $0.decode(Date.self, "closes_at") }
+            #expect(closes == [jakarta("2026-12-10T10:00:00+07:00"), jakarta("2026-12-14T12:00:00+07:00")], "\(closes)")
+
+            // A worker down through the reminder and the close: it closes, and reminds of nothing.
+            let missed = try await SLAScannerTests.file(pool, service: "kk-baru", nik: "3673014501900003", now: filedAt)
+            _ = try await requests.apply(.claim, by: .staff(officer), trackingCode: missed, catalog: catalog, now: filedAt)
+            _ = try await requests.apply(
+                .askCitizen(question: "Mohon unggah KTP."), by: .staff(officer), trackingCode: missed, catalog: catalog, now: asked)
+            let result = try await closer.runOnce()
+            #expect(result.closed == [missed])
+            #expect(result.reminded.isEmpty)
         }
     }
 }
