@@ -14,6 +14,10 @@ public struct OutboxMessage: Sendable, Equatable {
     public var topic: String
     /// The payload object as JSON text, as stored.
     public var payloadJSON: String
+    /// How to reach the recipient, as JSON text (`name`, `phone`, `email` of a citizen; `name`,
+    /// `nip`, `email` of an officer; absent values null), read when the row was claimed; nil for
+    /// the managers of a unit and when the person is gone.
+    public var recipientJSON: String? = nil
     public var createdAt: Date
     /// For a claimed message: when the claim lapses and another worker may take the row.
     public var availableAt: Date
@@ -53,9 +57,18 @@ public struct OutboxStore: Sendable {
         self.pool = pool
     }
 
+    /// The row, and how to reach its recipient as of now (read at each claim, so a corrected phone
+    /// number or e-mail address is used, and never copied into the outbox): the citizen's name and
+    /// contact for a request's citizen, the officer's name, NIP and e-mail for a named officer.
     static let columns = """
         o.id, o.request_id, o.recipient_kind, o.recipient_staff_id, o.channel, o.topic, o.payload::text AS payload,
-        o.created_at, o.available_at, o.attempts, o.last_error, o.delivered_at, o.dead_at
+        o.created_at, o.available_at, o.attempts, o.last_error, o.delivered_at, o.dead_at,
+        (CASE WHEN o.recipient_staff_id IS NOT NULL THEN
+                  (SELECT jsonb_build_object('name', s.name, 'nip', s.nip, 'email', s.email) FROM staff s WHERE s.id = o.recipient_staff_id)
+              WHEN o.recipient_kind = 'citizen' THEN
+                  (SELECT jsonb_build_object('name', r.citizen_name, 'phone', r.citizen_phone, 'email', r.citizen_email)
+                   FROM service_requests r WHERE r.id = o.request_id)
+         END)::text AS recipient
         """
 
     /// The claim: due rows with no earlier pending row of the same request for the same recipient
@@ -192,6 +205,7 @@ extension OutboxMessage {
             channel: try row.decode(String.self, "channel"),
             topic: try row.decode(String.self, "topic"),
             payloadJSON: try row.decode(String.self, "payload"),
+            recipientJSON: try row.decode(String?.self, "recipient"),
             createdAt: try row.decode(Date.self, "created_at"),
             availableAt: try row.decode(Date.self, "available_at"),
             attempts: try row.decode(Int.self, "attempts"),

@@ -376,6 +376,9 @@ public struct OutboxDispatcher: Service {
             "request_id": message.requestID.map { $0 as Any } ?? NSNull(),
             "recipient_kind": message.recipientKind,
             "recipient_staff_id": message.recipientStaffID.map { $0 as Any } ?? NSNull(),
+            // The receiver is the city's SMS and e-mail gateway: it needs the address, and has no
+            // database to look it up in.
+            "recipient": try message.recipientJSON.map { try JSONSerialization.jsonObject(with: Data($0.utf8)) } ?? NSNull(),
             "payload": payload,
         ]
         return Array(try JSONSerialization.data(withJSONObject: envelope, options: [.sortedKeys, .withoutEscapingSlashes]))

@@ -59,6 +59,11 @@ struct OutboxDispatcherTests {
                 #expect(body["request_id"] as? Int == Int(request))
                 #expect(body["recipient_kind"] as? String == "citizen")
                 #expect(body["recipient_staff_id"] is NSNull)
+                // The citizen's contact, read from the request when the message was claimed.
+                let recipient = try #require(body["recipient"] as? [String: Any])
+                #expect(recipient["name"] as? String == "Siti Aminah")
+                #expect(recipient["email"] as? String == "siti@example.id")
+                #expect(recipient["phone"] is NSNull)
                 let createdAt = try #require(body["created_at"] as? String)
                 #expect(try Date(createdAt, strategy: Date.ISO8601FormatStyle(includingFractionalSeconds: true)) == Self.start)
                 let payload = try #require(body["payload"] as? [String: Any])
@@ -240,6 +245,16 @@ struct OutboxDispatcherTests {
                 clock.advance(by: 5)
                 #expect(try await dispatcher.runOnce() == OutboxBatchResult(claimed: 1, delivered: 1))
                 #expect(try await dispatcher.runOnce() == OutboxBatchResult(claimed: 1, delivered: 1))
+                // Each names the officer: the gateway needs no database to reach them.
+                let person = try await pool.query("SELECT nip, name, email FROM staff WHERE id = $1", staff).single()
+                for delivery in receiver.deliveries {
+                    let body = try #require(try JSONSerialization.jsonObject(with: Data(delivery.body)) as? [String: Any])
+                    let recipient = try #require(body["recipient"] as? [String: Any])
+                    #expect(recipient["nip"] as? String == (try person.decode(String.self, "nip")))
+                    #expect(recipient["name"] as? String == (try person.decode(String.self, "name")))
+                    #expect((recipient["email"] as? String) == (try person.decode(String?.self, "email")))
+                    #expect(recipient["phone"] == nil)
+                }
             }
         }
     }
