@@ -144,13 +144,20 @@ public struct StaffWorkStore: Sendable {
         resolution_due_at, lease_expires_at, created_at, first_claimed_at, paused_at
         """
 
-    /// Queued requests of the given units, most urgent first (escalation level, priority, deadline).
+    /// Most urgent first: escalation level, priority, then the deadline of the clock that runs (the
+    /// response deadline until the first claim, the resolution deadline after it, as the lists'
+    /// SLA column shows). The claim-queue index (migration 0009) has the same order.
+    public static let urgency = """
+        escalation_level DESC, priority DESC, (CASE WHEN first_claimed_at IS NULL THEN response_due_at ELSE resolution_due_at END), id
+        """
+
+    /// Queued requests of the given units, most urgent first (`urgency`).
     public func queue(units: [UnitID], limit: Int) async throws -> [QueueItem] {
         try await pool.query(
             """
             SELECT \(Self.queueColumns) FROM service_requests
             WHERE status = 'queued' AND unit_id = ANY($1)
-            ORDER BY escalation_level DESC, priority DESC, resolution_due_at, id LIMIT $2
+            ORDER BY \(Self.urgency) LIMIT $2
             """, units, limit
         ).map(QueueItem.init(row:))
     }
@@ -161,7 +168,7 @@ public struct StaffWorkStore: Sendable {
             """
             SELECT \(Self.queueColumns) FROM service_requests
             WHERE assignee_id = $1 AND status IN ('in_progress', 'waiting_citizen')
-            ORDER BY escalation_level DESC, priority DESC, resolution_due_at, id
+            ORDER BY \(Self.urgency)
             """, staff
         ).map(QueueItem.init(row:))
     }
@@ -172,7 +179,7 @@ public struct StaffWorkStore: Sendable {
             """
             SELECT \(Self.queueColumns) FROM service_requests
             WHERE unit_id = ANY($1) AND escalation_level > 0 AND status IN ('queued', 'in_progress', 'waiting_citizen')
-            ORDER BY escalation_level DESC, priority DESC, resolution_due_at, id LIMIT $2
+            ORDER BY \(Self.urgency) LIMIT $2
             """, units, limit
         ).map(QueueItem.init(row:))
     }
@@ -204,7 +211,7 @@ public struct StaffWorkStore: Sendable {
             // makes it read the row's newest version. Without it the outer scan would read the
             // version of the statement's snapshot: a change the worker committed in between (an SLA
             // stage raising the escalation level) would be read stale and written back undone.
-            let order = "ORDER BY escalation_level DESC, priority DESC, resolution_due_at, id LIMIT 1 FOR UPDATE SKIP LOCKED"
+            let order = "ORDER BY \(Self.urgency) LIMIT 1 FOR UPDATE SKIP LOCKED"
             let rows = units.count == 1
                 ? try await connection.query(
                     """

@@ -256,6 +256,84 @@ struct StaffAPITests {
         }
     }
 
+    /// The queue and the claim follow the running deadline: the response deadline of a request no
+    /// one has claimed yet, the resolution deadline of one claimed before (released, transferred).
+    /// They followed the resolution deadline alone, out of step with the SLA column shown.
+    @Test func theQueueFollowsTheRunningDeadline() async throws {
+        try await APITestEnvironment.withApp { app in
+            let officer = try await Self.makeOfficer(app, unit: "DISDUKCAPIL-IDP", role: .staff)
+            try await app.test { client in
+                let soonResponse = try await Self.file(client)
+                let soonResolution = try await Self.file(client, nik: "3673015208850002")
+                let claimedBefore = try await Self.file(client, nik: "3673014501900003")
+                // Claimed and given back: its response clock has stopped.
+                for step in ["claim", "release"] {
+                    try await client.execute(uri: "/api/v1/staff/requests/\(claimedBefore)/\(step)", method: .post, headers: officer.auth) { response in
+                        #expect(response.status == .ok, "\(step): \(response.body.text)")
+                    }
+                }
+                // soonResponse: response due first, resolution due last. soonResolution: the reverse.
+                // claimedBefore: its response clock has stopped (its response deadline, the earliest, no
+                // longer counts); its resolution deadline is between the two.
+                try await app.pool.query(
+                    """
+                    UPDATE service_requests SET
+                        response_due_at = now() + CASE tracking_code WHEN $1 THEN interval '1 hour' WHEN $2 THEN interval '5 hours'
+                                                                     ELSE interval '30 minutes' END,
+                        resolution_due_at = now() + CASE tracking_code WHEN $1 THEN interval '9 days' WHEN $2 THEN interval '2 days'
+                                                                       ELSE interval '4 days' END
+                    WHERE tracking_code IN ($1, $2, $3)
+                    """, soonResponse, soonResolution, claimedBefore)
+                let listed: [(code: String, clock: String, due: String)] = try await client.execute(
+                    uri: "/api/v1/staff/queue", method: .get, headers: officer.auth
+                ) { response in
+                    (response.body.json["requests"] as? [[String: Any]] ?? []).map { item in
+                        let sla = item["sla"] as? [String: Any]
+                        return (item["tracking_code"] as? String ?? "", sla?["clock"] as? String ?? "", sla?["due_at"] as? String ?? "")
+                    }
+                }
+                #expect(listed.map(\.code) == [soonResponse, soonResolution, claimedBefore])
+                #expect(listed.map(\.clock) == ["response", "response", "resolution"])
+                let due = listed.map(\.due)
+                #expect(due == due.sorted(), "the SLA column is in order: \(due)")
+                for expected in [soonResponse, soonResolution, claimedBefore] {
+                    try await client.execute(uri: "/api/v1/staff/claim", method: .post, headers: officer.auth) { response in
+                        #expect(response.body.json["tracking_code"] as? String == expected, "\(response.body.text)")
+                    }
+                }
+            }
+        }
+    }
+
+    /// The claim of one unit walks the claim-queue index in order and stops at the first row: no
+    /// sort, whatever the backlog (docs/schema.md). A change to the ORDER BY that the index does
+    /// not match would make every claim sort the unit's whole queue.
+    @Test func theClaimPickWalksTheQueueIndex() async throws {
+        try await APITestEnvironment.withApp { app in
+            try await app.pool.query(
+                """
+                INSERT INTO service_requests (tracking_code, service_type_id, unit_id, citizen_name, citizen_phone, access_token_hash,
+                                              source, routing_reason, response_due_at, resolution_due_at)
+                SELECT 'SRG-PLAN-' || g, st.id, st.default_unit_id, 'Warga', '+6281234567890', sha256(g::text::bytea), 'web', 'test',
+                       now() + g * interval '1 minute', now() + g * interval '1 hour'
+                FROM generate_series(1, 20000) g, service_types st WHERE st.code = 'kk-baru'
+                """)
+            try await app.pool.query("ANALYZE service_requests")
+            let unit = try await app.pool.query("SELECT default_unit_id FROM service_types WHERE code = 'kk-baru'").single()
+                .decode(Int64.self, "default_unit_id")
+            let plan = try await app.pool.transaction { connection in
+                try await connection.query(
+                    """
+                    EXPLAIN SELECT id FROM service_requests WHERE status = 'queued' AND unit_id = $1
+                    ORDER BY \(StaffWorkStore.urgency) LIMIT 1 FOR UPDATE SKIP LOCKED
+                    """, unit
+                ).map { try $0.decode(String.self, 0) }.joined(separator: "\n")
+            }
+            #expect(plan.contains("Index Scan using service_requests_claim_queue_running_idx"), "\(plan)")
+            #expect(!plan.contains("Sort"), "\(plan)")
+        }
+    }
+
     /// A request waiting for the citizen shows the time left when it paused, in the lists as in its
     /// detail: `mine` and `escalated` counted on to now, so a paused request turned red as overdue.
     @Test func aPausedRequestKeepsItsTimeLeftInTheLists() async throws {
