@@ -66,22 +66,28 @@ public struct AutoCloseStore: Sendable {
 
     /// Reminds the citizen that `request` will be closed at `closesAt` without an answer: a public
     /// note by the system on the timeline (the tracking page shows it) and a notification, once per
-    /// pause. False when it no longer waits in the same pause, or was reminded already (another
-    /// worker).
+    /// pause. False when it no longer waits in the same pause, was reminded already (another
+    /// worker), or the citizen has uploaded a document since the question.
     public func remind(_ request: WaitingRequest, message: String, closesAt: Date, now: Date) async throws -> Bool {
         try await pool.transaction { connection in
             guard let row = try await connection.query(
-                """
-                SELECT r.status, r.paused_at, EXISTS (
-                    SELECT 1 FROM request_events e
-                    WHERE e.request_id = r.id AND e.kind = 'note' AND e.actor_kind = 'system' AND e.at >= r.paused_at) AS reminded
-                FROM service_requests r WHERE r.id = $1 FOR NO KEY UPDATE
-                """, request.id
-            ).first else { return false }
-            guard try row.decode(String.self, "status") == RequestStatus.waitingCitizen.rawValue,
-                  try row.decode(Date?.self, "paused_at") == request.pausedAt,
-                  try !row.decode(Bool.self, "reminded")
+                "SELECT status, paused_at FROM service_requests WHERE id = $1 FOR NO KEY UPDATE", request.id
+            ).first,
+                try row.decode(String.self, "status") == RequestStatus.waitingCitizen.rawValue,
+                try row.decode(Date?.self, "paused_at") == request.pausedAt
             else { return false }
+            // Read after the lock is held, in a statement of its own: its snapshot then sees what a
+            // worker that held the lock before committed (a reminder, an upload). Read in the
+            // locking statement, with that statement's older snapshot, two workers both sent one.
+            let since = try await connection.query(
+                """
+                SELECT EXISTS (SELECT 1 FROM request_events
+                               WHERE request_id = $1 AND kind = 'note' AND actor_kind = 'system' AND at >= $2) AS reminded,
+                       EXISTS (SELECT 1 FROM documents
+                               WHERE request_id = $1 AND uploaded_by = 'citizen' AND created_at >= $2) AS uploaded
+                """, request.id, request.pausedAt
+            ).single()
+            guard try !since.decode(Bool.self, "reminded"), try !since.decode(Bool.self, "uploaded") else { return false }
             try await connection.queue(
                 """
                 INSERT INTO request_events (request_id, at, actor_kind, kind, from_status, to_status, is_public, message)

@@ -128,8 +128,15 @@ struct AutoCloserTests {
             let clock = ManualClock(jakarta("2026-12-09T10:00:00+07:00"))
             let closer = AutoCloser(
                 store: AutoCloseStore(pool: pool), catalog: CatalogCache(pool: pool), workingDays: 3, reminderDays: 1, clock: clock)
-            let first = try await closer.runOnce()
-            #expect(Set(first.reminded) == [twice, late])
+            // Workers started together find the same requests: each is reminded by one of them only.
+            let sent = try await withThrowingTaskGroup(of: [String].self) { group in
+                for _ in 0..<4 { group.addTask { try await closer.runOnce().reminded } }
+                return try await group.reduce(into: []) { $0 += $1 }
+            }
+            #expect(sent.sorted() == [twice, late].sorted())
+            let notes = try await pool.query(
+                "SELECT count(*) AS n FROM request_events WHERE kind = 'note' AND actor_kind = 'system'").single().decode(Int.self, "n")
+            #expect(notes == 2)
             // The citizen answers; the officer asks again on Wednesday at 13:00: 900 working minutes
             // later is Friday 13:30 (Friday's hours are 07:30–11:30 and 13:00–16:30).
             _ = try await requests.apply(
@@ -161,6 +168,49 @@ struct AutoCloserTests {
             let result = try await closer.runOnce()
             #expect(result.closed == [missed])
             #expect(result.reminded.isEmpty)
+        }
+    }
+
+    /// A worker whose reminder waited for another worker's lock sees that worker's reminder once it
+    /// gets the row: the check runs after the lock, not in the snapshot of the statement that
+    /// waited (which was taken before the other committed, and sent the citizen a second one).
+    @Test func aReminderSentWhileThisWorkerWaitedForTheRowIsSeen() async throws {
+        try await WorkerTestDatabase.withPool { pool, _ in
+            let filedAt = jakarta("2026-12-07T08:00:00+07:00")
+            let code = try await SLAScannerTests.file(pool, service: "kk-baru", nik: "3673014501900001", now: filedAt)
+            let officer = try await SLAScannerTests.officer(pool, unit: "DISDUKCAPIL-IDP")
+            let requests = RequestStore(pool: pool)
+            let catalog = try await pool.withConnection { try await CatalogStore.load(on: $0, now: filedAt) }
+            _ = try await requests.apply(.claim, by: .staff(officer), trackingCode: code, catalog: catalog, now: filedAt)
+            _ = try await requests.apply(
+                .askCitizen(question: "Mohon unggah akta nikah."), by: .staff(officer), trackingCode: code, catalog: catalog,
+                now: jakarta("2026-12-07T10:00:00+07:00"))
+            let now = jakarta("2026-12-09T10:00:00+07:00")
+            let store = AutoCloseStore(pool: pool)
+            let waiting = try #require(try await store.waiting(since: now, after: nil, limit: 10, unremindedOnly: true).first)
+            // The other worker: holds the row, reminds, and commits while this one waits.
+            let competitor = try await pool.transaction { connection in
+                try await connection.query("SELECT id FROM service_requests WHERE id = $1 FOR NO KEY UPDATE", waiting.id)
+                try await connection.query(
+                    """
+                    INSERT INTO request_events (request_id, at, actor_kind, kind, from_status, to_status, is_public, message)
+                    VALUES ($1, $2, 'system', 'note', 'waiting_citizen', 'waiting_citizen', true, 'Pengingat')
+                    """, waiting.id, now)
+                let competitor = Task { try await store.remind(waiting, message: "Pengingat", closesAt: now, now: now) }
+                for _ in 0..<250 {
+                    let blocked = try await pool.query(
+                        "SELECT count(*) AS n FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'"
+                    ).single().decode(Int.self, "n")
+                    if blocked > 0 { break }
+                    try await Task.sleep(for: .milliseconds(20))
+                }
+                return competitor
+            }
+            #expect(try await competitor.value == false, "reminded twice")
+            let notes = try await pool.query(
+                "SELECT count(*) AS n FROM request_events WHERE request_id = $1 AND kind = 'note'", waiting.id
+            ).single().decode(Int.self, "n")
+            #expect(notes == 1)
         }
     }
 }
