@@ -51,7 +51,13 @@ public struct WebhookEndpoint: Sendable {
         self.url = url
         self.secret = Array(secret.utf8)
         self.timeout = timeout
+        let loopback = host == "localhost" || host.hasPrefix("127.") || host == "::1" || host == "[::1]"
+        self.isPlainTextToAnotherHost = scheme == "http" && !loopback
     }
+
+    /// Plain `http://` to a host other than this one: the notifications, which carry citizens'
+    /// names, phone numbers and e-mail addresses, cross the network unencrypted (the worker warns).
+    public let isPlainTextToAnotherHost: Bool
 
     /// `sha256=<hex>` of HMAC-SHA256 over `"<timestamp>.<body>"`. The timestamp is inside the MAC so a
     /// receiver can refuse replays of an old, validly signed request.
@@ -234,6 +240,11 @@ public struct OutboxDispatcher: Service {
     public func run() async throws {
         if case .webhook(let endpoint) = configuration.channel {
             logger.info("delivering notifications by webhook", metadata: ["url": "\(endpoint.url)"])
+            if endpoint.isPlainTextToAnotherHost {
+                logger.warning(
+                    "the webhook is plain http to another host: citizens' contact details in the notifications cross the network unencrypted; use https",
+                    metadata: ["url": "\(endpoint.url)"])
+            }
         } else {
             logger.info("no webhook configured: notifications go to the log")
         }

@@ -464,6 +464,11 @@ struct OutboxDispatcherTests {
             try WebhookEndpoint(url: "ftp://example.go.id/x", secret: "s")
         }
         #expect(throws: WebhookConfigurationError.emptySecret) { try WebhookEndpoint(url: "https://example.go.id/hook", secret: "") }
+        // Contact details unencrypted over the network are warned about; to this host they are not.
+        for (url, warned) in [("http://notify.example.go.id/hook", true), ("HTTP://10.0.0.5:8080/x", true), ("https://notify.example.go.id/hook", false),
+                              ("http://127.0.0.1:9000/hook", false), ("http://localhost/hook", false), ("http://[::1]:9000/hook", false)] {
+            #expect(try WebhookEndpoint(url: url, secret: "s").isPlainTextToAnotherHost == warned, "\(url)")
+        }
         let endpoint = try WebhookEndpoint(url: "https://example.go.id/hook", secret: "s", timeout: .seconds(10))
         // A delivery takes at most 15 s (the 10 s timeout to the answer's head, its body included).
         #expect(endpoint.exchangeLimit == .seconds(15))
