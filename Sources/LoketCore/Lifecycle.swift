@@ -426,11 +426,12 @@ public enum Lifecycle: Sendable {
             eventKind = .assigned
         }
 
-        // Where the request is, is the citizen's to see: an escalation that moves it up the tree is
-        // on their timeline, as a transfer is; one that stays in the unit is internal.
+        // Where the request is, is the citizen's to see: an SLA stage that moves it up the tree is
+        // on their timeline, as a transfer is; one that stays in the unit is internal. (A manual
+        // escalation's move is not: its message is an officer's reason, written for colleagues.)
         let event = AuditEvent(
             kind: eventKind, actor: actor, occurredAt: now, fromStatus: state.status, toStatus: next.status,
-            isPublic: eventKind.isPublicByDefault || next.unitId != state.unitId, details: details
+            isPublic: eventKind.isPublicByDefault || (eventKind == .slaStage && next.unitId != state.unitId), details: details
         )
         return .success(Transition(state: next, event: event, clockEffects: effects))
     }

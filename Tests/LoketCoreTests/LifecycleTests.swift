@@ -318,6 +318,13 @@ enum Cast {
         #expect(noticed.state.priority == 0)
         #expect(noticed.state.status == .queued && noticed.state.unitId == Cast.unit)
         #expect(!noticed.event.isPublic, "a stage that stays in the unit is internal")
+
+        // A manual escalation's move stays internal: its message is the officer's reason.
+        let manual = Escalation(cause: .manual(reason: "Kepala seksi cuti"), levels: 1, priorityBoost: 0, moveToUnit: 2, maxLevel: 3,
+                                notify: [])
+        let moved = try Lifecycle.transition(Cast.state(.inProgress), .escalate(manual), by: .system, context: Cast.context).get()
+        #expect(moved.state.unitId == 2)
+        #expect(!moved.event.isPublic)
     }
 
     @Test func refusalsForBadArguments() {
