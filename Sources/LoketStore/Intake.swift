@@ -181,22 +181,28 @@ public struct IntakeStore: Sendable {
                 // before it, as the pipeline keeps order.
                 try await connection.queue(
                     "SELECT pg_advisory_xact_lock(hashtextextended($1, 0))", "intake:\(nik.digits):\(service.id)")
+                // Usually none or one; several when the service allowed more than one open request
+                // before. The code told is that of one whose contact this filing gives.
                 let open = try await connection.query(
                     """
                     SELECT tracking_code, citizen_phone, citizen_email FROM service_requests
                     WHERE citizen_nik = $1 AND service_type_id = $2 AND status IN ('queued', 'in_progress', 'waiting_citizen')
-                    LIMIT 1
+                    ORDER BY id
                     """, nik.digits, service.id)
-                if let existing = open.first {
-                    let code = try existing.decode(String.self, "tracking_code")
-                    let phone = try existing.decode(String?.self, "citizen_phone")
-                    let email = try existing.decode(String?.self, "citizen_email")
-                    let sameContact = (phone != nil && phone == request.phone?.e164)
-                        || (email != nil && email?.lowercased() == request.email?.description.lowercased())
+                if !open.isEmpty {
+                    var known: String?
+                    for existing in open where known == nil {
+                        let phone = try existing.decode(String?.self, "citizen_phone")
+                        let email = try existing.decode(String?.self, "citizen_email")
+                        if (phone != nil && phone == request.phone?.e164)
+                            || (email != nil && email?.lowercased() == request.email?.description.lowercased()) {
+                            known = try existing.decode(String.self, "tracking_code")
+                        }
+                    }
                     if let idempotency {
                         try await connection.query("DELETE FROM idempotency_keys WHERE scope = $1 AND key = $2", idempotency.scope, idempotency.key)
                     }
-                    return .duplicateOpen(trackingCode: sameContact ? code : nil)
+                    return .duplicateOpen(trackingCode: known)
                 }
             }
             let (id, code) = try await insert(

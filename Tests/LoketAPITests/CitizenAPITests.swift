@@ -278,6 +278,34 @@ struct CitizenAPITests {
         }
     }
 
+    /// Two requests of one NIK still open from before the service allowed only one: the code told
+    /// is that of the one whose contact the filing gives, whichever the index returns first.
+    @Test func theCodeToldIsThatOfTheOpenRequestWithTheFilingsContact() async throws {
+        try await APITestEnvironment.withApp { app in
+            try await app.test { client in
+                let nik = "3673014501900001"
+                let first = try await client.execute(uri: "/api/v1/requests", method: .post, headers: jsonHeaders, body: .json(sampleFiling())) {
+                    $0.body.json["tracking_code"] as? String ?? ""
+                }
+                try await app.pool.query("UPDATE service_requests SET citizen_nik = '3673015208850002' WHERE tracking_code = $1", first)
+                let other = ["name": "Siti Aminah", "nik": nik, "phone": "0813-9999-8888", "email": "siti.baru@example.id"]
+                let second = try await client.execute(
+                    uri: "/api/v1/requests", method: .post, headers: jsonHeaders, body: .json(sampleFiling(extra: ["citizen": other]))
+                ) { $0.body.json["tracking_code"] as? String ?? "" }
+                try await app.pool.query("UPDATE service_requests SET citizen_nik = $2 WHERE tracking_code = $1", first, nik)
+                for (citizen, expected) in [(other, second), (["name": "Siti Aminah", "nik": nik, "phone": "0812-3456-7890"], first)] {
+                    try await client.execute(
+                        uri: "/api/v1/requests", method: .post, headers: jsonHeaders, body: .json(sampleFiling(extra: ["citizen": citizen]))
+                    ) { response in
+                        #expect(response.status == .conflict)
+                        let error = response.body.json["error"] as? [String: Any]
+                        #expect((error?["extra"] as? [String: String])?["tracking_code"] == expected, "\(response.body.text)")
+                    }
+                }
+            }
+        }
+    }
+
     @Test func concurrentDuplicatesFileExactlyOne() async throws {
         try await APITestEnvironment.withApp(poolSize: 8) { app in
             let statuses = try await app.test { client in
