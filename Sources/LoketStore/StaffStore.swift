@@ -145,8 +145,9 @@ public struct StaffWorkStore: Sendable {
         """
 
     /// Most urgent first: escalation level, priority, then the deadline of the clock that runs (the
-    /// response deadline until the first claim, the resolution deadline after it, as the lists'
-    /// SLA column shows). The claim-queue index (migration 0009) has the same order.
+    /// response deadline until the first claim, the resolution deadline after it: the deadline the
+    /// lists' SLA column counts down to). The claim-queue index (migration 0009) has the same order.
+    /// A paused request keeps its stored deadline here, though its SLA column stands still.
     public static let urgency = """
         escalation_level DESC, priority DESC, (CASE WHEN first_claimed_at IS NULL THEN response_due_at ELSE resolution_due_at END), id
         """

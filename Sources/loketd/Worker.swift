@@ -91,10 +91,16 @@ struct Worker: AsyncParsableCommand {
             MonthlyRollup(store: ReportStore(pool: pool)),
         ]
         if autoCloseDays > 0 {
-            // A reminder as early as the close itself, or earlier, is one the day after the question.
+            // A reminder as early as the close itself, or earlier, comes one working day after the
+            // question (the default of 3 with a close after 2 or 3 days, say): said, not refused.
+            let reminderDays = min(autoCloseReminderDays, autoCloseDays - 1)
+            if reminderDays != autoCloseReminderDays {
+                logger.notice(
+                    "auto-close reminders come \(reminderDays) working days before the close: --auto-close-reminder-days must be less than --auto-close-days",
+                    metadata: ["auto_close_days": "\(autoCloseDays)", "auto_close_reminder_days": "\(autoCloseReminderDays)"])
+            }
             services.append(AutoCloser(
-                store: AutoCloseStore(pool: pool), catalog: catalog, workingDays: autoCloseDays,
-                reminderDays: min(autoCloseReminderDays, autoCloseDays - 1)))
+                store: AutoCloseStore(pool: pool), catalog: catalog, workingDays: autoCloseDays, reminderDays: reminderDays))
         }
         if metricsPort > 0 {
             let metricsRouter = Router()
