@@ -29,14 +29,17 @@ public struct SLAStore: Sendable {
         self.requests = RequestStore(pool: pool)
     }
 
+    /// The scan's batch: an ordered range read of `service_requests_next_sla_idx`, so its cost
+    /// follows what is due, not the open backlog (a test checks the plan).
+    public static let dueBatch = """
+        SELECT \(RequestRecord.columns) FROM service_requests
+        WHERE next_sla_at <= $1 ORDER BY next_sla_at LIMIT $2 FOR UPDATE SKIP LOCKED
+        """
+
     /// Applies every stage due by `now` to at most `limit` requests, in one transaction.
     public func applyDueStages(now: Date, limit: Int, catalog: CatalogSnapshot) async throws -> SLABatchResult {
         try await pool.transaction { connection in
-            let rows = try await connection.query(
-                """
-                SELECT \(RequestRecord.columns) FROM service_requests
-                WHERE next_sla_at <= $1 ORDER BY next_sla_at LIMIT $2 FOR UPDATE SKIP LOCKED
-                """, now, limit)
+            let rows = try await connection.query(Self.dueBatch, now, limit)
             var result = SLABatchResult()
             for row in rows {
                 result.requests += 1

@@ -197,6 +197,29 @@ struct SLAScannerTests {
         }
     }
 
+    /// The scan reads only what is due: an ordered range scan of the next-SLA index that stops at
+    /// the batch size, never a sort or a scan of the open backlog (docs/schema.md, bench/scan).
+    @Test func theScanReadsTheDueRangeOfItsIndex() async throws {
+        try await WorkerTestDatabase.withPool { pool, _ in
+            try await pool.query(
+                """
+                INSERT INTO service_requests (tracking_code, service_type_id, unit_id, citizen_name, citizen_phone, access_token_hash,
+                                              source, routing_reason, response_due_at, resolution_due_at, next_sla_at, next_sla_clock,
+                                              next_sla_stage)
+                SELECT 'SRG-PLAN-' || g, st.id, st.default_unit_id, 'Warga', '+6281234567890', sha256(g::text::bytea), 'web', 'test',
+                       now() + interval '1 day', now() + interval '3 days', now() + g * interval '1 minute', 'response', 1
+                FROM generate_series(1, 20000) g, service_types st WHERE st.code = 'kk-baru'
+                """)
+            try await pool.query("ANALYZE service_requests")
+            let plan = try await pool.transaction { connection in
+                try await connection.query("EXPLAIN " + SLAStore.dueBatch, Date().addingTimeInterval(3600), 500)
+                    .map { try $0.decode(String.self, 0) }.joined(separator: "\n")
+            }
+            #expect(plan.contains("Index Scan using service_requests_next_sla_idx"), "\(plan)")
+            #expect(!plan.contains("Sort") && !plan.contains("Seq Scan"), "\(plan)")
+        }
+    }
+
     @Test func aBreachMovesTheRequestUpTheTreeWhenThePolicySaysSo() async throws {
         try await WorkerTestDatabase.withPool { pool, _ in
             let clock = ManualClock(jakarta("2026-12-18T14:00:00+07:00"))
