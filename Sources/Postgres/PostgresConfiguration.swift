@@ -44,6 +44,12 @@ public struct PostgresConfiguration: Sendable {
         if ProcessInfo.processInfo.environment["PGCONNECT_TIMEOUT"] == nil {
             parameters.append(("connect_timeout", String(connectTimeoutSeconds)))
         }
+        // TCP keepalive probes after a minute of silence, so that a connection whose peer vanished
+        // without a word (a host powered off, a NAT or firewall that dropped the flow) fails within
+        // about two minutes instead of the system's two hours: the worker's LISTEN connection,
+        // which only reads, would otherwise never learn and never reconnect. Before the conninfo,
+        // which may set its own; Unix sockets ignore them.
+        parameters += [("keepalives", "1"), ("keepalives_idle", "60"), ("keepalives_interval", "10"), ("keepalives_count", "6")]
         if !conninfo.isEmpty {
             parameters.append(("dbname", conninfo))
         }

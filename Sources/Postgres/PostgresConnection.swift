@@ -377,6 +377,21 @@ public final class PostgresConnection: @unchecked Sendable {
         }
     }
 
+    /// The value libpq uses for a connection option (`PQconninfo`): what the conninfo, the
+    /// environment and Loket's defaults came to. Nil for an option not set.
+    func option(_ keyword: String) async throws -> String? {
+        try await onLane {
+            guard let handle = self.handle, let options = PQconninfo(handle) else { return nil }
+            defer { PQconninfoFree(options) }
+            var option = options
+            while let name = option.pointee.keyword {
+                if String(cString: name) == keyword { return option.pointee.val.map { String(cString: $0) } }
+                option += 1
+            }
+            return nil
+        }
+    }
+
     /// Closes the connection. Safe to call twice.
     public func close() async {
         _ = try? await onLane { self.closeOnLane() }

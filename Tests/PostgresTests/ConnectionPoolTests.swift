@@ -1,5 +1,5 @@
 import Foundation
-import Postgres
+@testable import Postgres
 import Testing
 
 @Suite("Connection pool")
@@ -149,6 +149,26 @@ struct ConnectionPoolTests {
             work.cancel()
             await #expect(throws: CancellationError.self) { try await work.value }
             #expect(try await pool.query("SELECT count(*) AS n FROM t").single().decode(Int.self, "n") == 0)
+        }
+    }
+
+    /// A peer that vanishes without a word (a host powered off, a dropped NAT flow) is noticed by
+    /// TCP keepalive within minutes: Loket asks for probes after a minute unless the conninfo
+    /// says otherwise.
+    @Test func keepaliveProbesStartAfterAMinuteUnlessTheConninfoSaysOtherwise() async throws {
+        try await TestDatabase.with { configuration in
+            let connection = try await PostgresConnection.connect(configuration)
+            #expect(try await connection.option("keepalives") == "1")
+            #expect(try await connection.option("keepalives_idle") == "60")
+            #expect(try await connection.option("keepalives_interval") == "10")
+            #expect(try await connection.option("keepalives_count") == "6")
+            await connection.close()
+            var own = configuration
+            own.conninfo += " keepalives_idle=15"
+            let tuned = try await PostgresConnection.connect(own)
+            #expect(try await tuned.option("keepalives_idle") == "15")
+            #expect(try await tuned.option("keepalives_count") == "6")
+            await tuned.close()
         }
     }
 
