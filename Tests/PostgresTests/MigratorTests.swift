@@ -232,6 +232,36 @@ struct MigratorTests {
         }
     }
 
+    /// The CHECK on escalation policies refuses what LoketCore cannot load: one such row, written
+    /// by hand, made every catalog load, and so every request, fail.
+    @Test func anEscalationPolicyTheCatalogCannotLoadIsRefused() async throws {
+        let migrator = try Migrator(directory: Self.migrationsDirectory)
+        try await TestDatabase.withPool(maxConnections: 1) { pool, _ in
+            try await pool.withConnection { connection in
+                try await migrator.apply(on: connection)
+                try await loadSeed(on: connection)
+                let update = "UPDATE service_types SET escalation_policy = $1::jsonb WHERE code = 'kk-baru'"
+                for policy in [
+                    #"{"stages": [{"percent": 50}], "max_escalation_level": 3}"#,
+                    #"{"stages": [{"percent": 100, "breach": false}], "max_escalation_level": 3}"#,
+                    #"{"stages": [{"percent": 75, "breach": true}, {"percent": 100}], "max_escalation_level": 3}"#,
+                    #"{"stages": [{"percent": 100}], "max_escalation_level": 11}"#,
+                    #"{"stages": [{"percent": 100}], "max_escalation_level": 3, "repeat_every_percent": 50, "repeat": {"escalation_levels": 0}}"#,
+                ] {
+                    let refused = await #expect(throws: PostgresError.self, "\(policy)") { try await connection.query(update, policy) }
+                    #expect(refused?.constraint == "service_types_escalation_policy_shape", "\(policy)")
+                }
+                for policy in [
+                    "{}",
+                    #"{"stages": [{"percent": 50}, {"percent": 100}], "max_escalation_level": 10}"#,
+                    #"{"stages": [{"percent": 100, "breach": true}], "max_escalation_level": 0, "repeat_every_percent": 50, "repeat": {}}"#,
+                ] {
+                    try await connection.query(update, policy)
+                }
+            }
+        }
+    }
+
     @Test func theSeedIsIdempotentAndComplete() async throws {
         let migrator = try Migrator(directory: Self.migrationsDirectory)
         try await TestDatabase.withPool(maxConnections: 1) { pool, _ in
