@@ -1,11 +1,13 @@
 import Foundation
 import Hummingbird
+import LoketStore
 import NIOCore
 import Postgres
 import Prometheus
 import Synchronization
 
-/// /healthz (the process answers), /readyz (the database answers and the schema is current),
+/// /healthz (the process answers), /readyz (the database answers, the schema is current and the
+/// catalog loads),
 /// /metrics (Prometheus text), /openapi.yaml.
 struct OperationsController {
     let services: LoketServices
@@ -51,6 +53,20 @@ struct OperationsController {
         } catch {
             ready = false
             reason = "database unavailable"
+        }
+        // Every request of every service needs the catalog: one it cannot load (a row written by
+        // hand past the checks) fails them all, so this server is not ready either.
+        if ready {
+            do {
+                _ = try await services.catalog.snapshot()
+            } catch let error as CatalogError {
+                ready = false
+                reason = "catalog cannot load"
+                context.logger.error("the catalog cannot load", metadata: ["error": "\(error)"])
+            } catch {
+                ready = false
+                reason = "database unavailable"
+            }
         }
         readiness.state.withLock { $0 = (ready, reason, now) }
         return answer(ready, reason)

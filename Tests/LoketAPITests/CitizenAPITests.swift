@@ -819,6 +819,24 @@ struct CitizenAPITests {
         await pool.close()
     }
 
+    /// A catalog that cannot load fails every request, so the server is not ready: a load balancer
+    /// must not keep sending it traffic on a "ready" that answers 500 to everything else.
+    @Test func readyzSaysUnreadyWhenTheCatalogCannotLoad() async throws {
+        try await APITestEnvironment.withApp { app in
+            // A policy LoketCore refuses, past the CHECK (as a hand-made change of an older schema was).
+            try await app.pool.query("ALTER TABLE service_types DROP CONSTRAINT service_types_escalation_policy_shape")
+            try await app.pool.query(
+                #"UPDATE service_types SET escalation_policy = '{"stages": [{"percent": 50}], "max_escalation_level": 3}' WHERE code = 'kk-baru'"#)
+            try await app.test { client in
+                try await client.execute(uri: "/readyz", method: .get) { response in
+                    #expect(response.status == .serviceUnavailable)
+                    #expect(response.body.text.contains("catalog cannot load"))
+                    #expect(response.headers[.retryAfter] == "2")
+                }
+            }
+        }
+    }
+
     @Test func operationsEndpoints() async throws {
         try await APITestEnvironment.withApp { app in
             try await app.test { client in
