@@ -51,8 +51,23 @@ public struct WebhookEndpoint: Sendable {
         self.url = url
         self.secret = Array(secret.utf8)
         self.timeout = timeout
-        let loopback = host == "localhost" || host.hasPrefix("127.") || host == "::1" || host == "[::1]"
-        self.isPlainTextToAnotherHost = scheme == "http" && !loopback
+        self.isPlainTextToAnotherHost = scheme == "http" && !Self.isLoopback(host)
+    }
+
+    /// `localhost` (and names under it), 127.0.0.0/8, ::1 and ::ffff:127.x: this machine. A name
+    /// that merely starts with "127." is not.
+    static func isLoopback(_ host: String) -> Bool {
+        var name = host.lowercased()
+        if name.hasPrefix("["), name.hasSuffix("]") { name = String(name.dropFirst().dropLast()) }
+        if name.hasSuffix(".") { name = String(name.dropLast()) }
+        if name == "localhost" || name.hasSuffix(".localhost") { return true }
+        var v4 = in_addr()
+        if inet_pton(AF_INET, name, &v4) == 1 { return UInt32(bigEndian: v4.s_addr) >> 24 == 127 }
+        var v6 = in6_addr()
+        guard inet_pton(AF_INET6, name, &v6) == 1 else { return false }
+        let bytes = withUnsafeBytes(of: v6) { Array($0) }
+        if bytes[0..<15].allSatisfy({ $0 == 0 }) && bytes[15] == 1 { return true }
+        return bytes[0..<10].allSatisfy({ $0 == 0 }) && bytes[10] == 0xFF && bytes[11] == 0xFF && bytes[12] == 127
     }
 
     /// Plain `http://` to a host other than this one: the notifications, which carry citizens'

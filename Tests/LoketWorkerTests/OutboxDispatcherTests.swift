@@ -466,7 +466,10 @@ struct OutboxDispatcherTests {
         #expect(throws: WebhookConfigurationError.emptySecret) { try WebhookEndpoint(url: "https://example.go.id/hook", secret: "") }
         // Contact details unencrypted over the network are warned about; to this host they are not.
         for (url, warned) in [("http://notify.example.go.id/hook", true), ("HTTP://10.0.0.5:8080/x", true), ("https://notify.example.go.id/hook", false),
-                              ("http://127.0.0.1:9000/hook", false), ("http://localhost/hook", false), ("http://[::1]:9000/hook", false)] {
+                              ("http://127.hooks.example.com/x", true), ("http://127.0.0.1.example.net/x", true),
+                              ("http://127.0.0.1:9000/hook", false), ("http://127.8.9.10/hook", false), ("http://localhost/hook", false),
+                              ("http://LOCALHOST./hook", false), ("http://[::1]:9000/hook", false), ("http://[0:0:0:0:0:0:0:1]/hook", false),
+                              ("http://[::ffff:127.0.0.1]/hook", false), ("http://[2001:db8::1]/hook", true)] {
             #expect(try WebhookEndpoint(url: url, secret: "s").isPlainTextToAnotherHost == warned, "\(url)")
         }
         let endpoint = try WebhookEndpoint(url: "https://example.go.id/hook", secret: "s", timeout: .seconds(10))
