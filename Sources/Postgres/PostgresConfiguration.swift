@@ -47,9 +47,14 @@ public struct PostgresConfiguration: Sendable {
         // TCP keepalive probes after a minute of silence, so that a connection whose peer vanished
         // without a word (a host powered off, a NAT or firewall that dropped the flow) fails within
         // about two minutes instead of the system's two hours: the worker's LISTEN connection,
-        // which only reads, would otherwise never learn and never reconnect. Before the conninfo,
-        // which may set its own; Unix sockets ignore them.
-        parameters += [("keepalives", "1"), ("keepalives_idle", "60"), ("keepalives_interval", "10"), ("keepalives_count", "6")]
+        // which only reads, would otherwise never learn and never reconnect. Probes stop while
+        // sent data waits for its acknowledgement; tcp_user_timeout bounds that wait (else the
+        // kernel's retransmissions take about 15 minutes). Before the conninfo, which may set its
+        // own (they also override a pg_service.conf entry's); Unix sockets ignore them.
+        parameters += [
+            ("keepalives", "1"), ("keepalives_idle", "60"), ("keepalives_interval", "10"), ("keepalives_count", "6"),
+            ("tcp_user_timeout", "120000"),
+        ]
         if !conninfo.isEmpty {
             parameters.append(("dbname", conninfo))
         }

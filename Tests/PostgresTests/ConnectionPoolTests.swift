@@ -162,6 +162,7 @@ struct ConnectionPoolTests {
             #expect(try await connection.option("keepalives_idle") == "60")
             #expect(try await connection.option("keepalives_interval") == "10")
             #expect(try await connection.option("keepalives_count") == "6")
+            #expect(try await connection.option("tcp_user_timeout") == "120000")
             await connection.close()
             var own = configuration
             own.conninfo += " keepalives_idle=15"
