@@ -92,12 +92,18 @@ struct Worker: AsyncParsableCommand {
         ]
         if autoCloseDays > 0 {
             // A reminder as early as the close itself, or earlier, comes one working day after the
-            // question (the default of 3 with a close after 2 or 3 days, say): said, not refused.
+            // question (the default of 3 with a close after 2 or 3 days, say), and with a close after
+            // one working day there is none: said, not refused.
             let reminderDays = min(autoCloseReminderDays, autoCloseDays - 1)
             if reminderDays != autoCloseReminderDays {
-                logger.notice(
-                    "auto-close reminders come \(reminderDays) working days before the close: --auto-close-reminder-days must be less than --auto-close-days",
-                    metadata: ["auto_close_days": "\(autoCloseDays)", "auto_close_reminder_days": "\(autoCloseReminderDays)"])
+                let metadata: Logger.Metadata = ["auto_close_days": "\(autoCloseDays)", "auto_close_reminder_days": "\(autoCloseReminderDays)"]
+                if reminderDays == 0 {
+                    logger.notice("auto-close reminders are off: a close after one working day leaves no day to remind in", metadata: metadata)
+                } else {
+                    logger.notice(
+                        "auto-close reminders come \(reminderDays) working days before the close: --auto-close-reminder-days must be less than --auto-close-days",
+                        metadata: metadata)
+                }
             }
             services.append(AutoCloser(
                 store: AutoCloseStore(pool: pool), catalog: catalog, workingDays: autoCloseDays, reminderDays: reminderDays))

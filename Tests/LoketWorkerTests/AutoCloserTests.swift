@@ -197,13 +197,14 @@ struct AutoCloserTests {
                     VALUES ($1, $2, 'system', 'note', 'waiting_citizen', 'waiting_citizen', true, 'Pengingat')
                     """, waiting.id, now)
                 let competitor = Task { try await store.remind(waiting, message: "Pengingat", closesAt: now, now: now) }
-                for _ in 0..<250 {
-                    let blocked = try await pool.query(
+                var blocked = 0
+                for _ in 0..<250 where blocked == 0 {
+                    try await Task.sleep(for: .milliseconds(20))
+                    blocked = try await pool.query(
                         "SELECT count(*) AS n FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'"
                     ).single().decode(Int.self, "n")
-                    if blocked > 0 { break }
-                    try await Task.sleep(for: .milliseconds(20))
                 }
+                try #require(blocked > 0, "the other worker never waited for the lock: the test would prove nothing")
                 return competitor
             }
             #expect(try await competitor.value == false, "reminded twice")
