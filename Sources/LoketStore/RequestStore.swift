@@ -275,13 +275,17 @@ public struct RequestStore: Sendable {
             // take a while) waits, or has happened and is seen here; and uploads to one request
             // take turns, so that the limits below hold.
             let answers = try await connection.query(batch: [
-                PostgresStatement("SELECT status FROM service_requests WHERE id = $1 FOR NO KEY UPDATE", requestID),
+                PostgresStatement("SELECT status, updated_at FROM service_requests WHERE id = $1 FOR NO KEY UPDATE", requestID),
                 PostgresStatement(
                     "SELECT count(*) AS n, coalesce(sum(size_bytes), 0)::bigint AS bytes FROM documents WHERE request_id = $1", requestID),
             ])
             guard let status = try answers[0].first.flatMap({ RequestStatus(rawValue: try $0.decode(String.self, "status")) })
             else { throw RequestStoreError.notFound }
             guard !status.isFinal else { throw RequestStoreError.closed(status) }
+            // Never dated before the request's last change, made by a server whose clock may run a
+            // little ahead (as in `apply`): an upload that answers a question must not look older
+            // than the question (auto-close leaves a request alone once the citizen uploaded).
+            let now = max(now, try answers[0].single().decode(Date.self, "updated_at"))
             let held = try answers[1].single()
             let count = try held.decode(Int.self, "n"), bytes = try held.decode(Int.self, "bytes")
             guard count < Self.maxDocuments, bytes + content.count <= Self.maxDocumentBytes else {
