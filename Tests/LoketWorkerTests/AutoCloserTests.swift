@@ -7,25 +7,38 @@ import Testing
 
 @Suite("Auto-close")
 struct AutoCloserTests {
+    static let filedAt = jakarta("2026-12-07T08:00:00+07:00")
+    static let asked = jakarta("2026-12-07T10:00:00+07:00")
+
+    /// Requests of kk-baru, one per NIK, filed on Monday 7 December at 08:00, claimed then, and
+    /// waiting for the citizen since the officer's question at 10:00.
+    static func waitingForTheCitizen(
+        _ pool: ConnectionPool, niks: [String]
+    ) async throws -> (codes: [String], officer: StaffMember, requests: RequestStore, catalog: CatalogSnapshot) {
+        let officer = try await SLAScannerTests.officer(pool, unit: "DISDUKCAPIL-IDP")
+        let requests = RequestStore(pool: pool)
+        let catalog = try await pool.withConnection { try await CatalogStore.load(on: $0, now: filedAt) }
+        var codes: [String] = []
+        for nik in niks {
+            let code = try await SLAScannerTests.file(pool, service: "kk-baru", nik: nik, now: filedAt)
+            _ = try await requests.apply(.claim, by: .staff(officer), trackingCode: code, catalog: catalog, now: filedAt)
+            _ = try await requests.apply(
+                .askCitizen(question: "Mohon unggah akta nikah."), by: .staff(officer), trackingCode: code, catalog: catalog, now: asked)
+            codes.append(code)
+        }
+        return (codes, officer, requests, catalog)
+    }
+
     /// Asked on Monday 7 December at 10:00, a request waits three working days of serang-asn
     /// (1,350 minutes: Monday 300, Tuesday and Wednesday 450 each, Thursday 150) until Thursday
     /// 10:00: then the system rejects it, tells the citizen, and leaves alone the one whose citizen
     /// answered.
     @Test func aRequestWaitingTooLongForTheCitizenIsClosedBySystem() async throws {
         try await WorkerTestDatabase.withPool { pool, _ in
-            let filedAt = jakarta("2026-12-07T08:00:00+07:00")
-            let asked = jakarta("2026-12-07T10:00:00+07:00")
-            let silent = try await SLAScannerTests.file(pool, service: "kk-baru", nik: "3673014501900001", now: filedAt)
-            let answered = try await SLAScannerTests.file(pool, service: "kk-baru", nik: "3673015208850002", now: filedAt)
-            let uploaded = try await SLAScannerTests.file(pool, service: "kk-baru", nik: "3673014501900003", now: filedAt)
-            let officer = try await SLAScannerTests.officer(pool, unit: "DISDUKCAPIL-IDP")
-            let requests = RequestStore(pool: pool)
-            let catalog = try await pool.withConnection { try await CatalogStore.load(on: $0, now: filedAt) }
-            for code in [silent, answered, uploaded] {
-                _ = try await requests.apply(.claim, by: .staff(officer), trackingCode: code, catalog: catalog, now: filedAt)
-                _ = try await requests.apply(
-                    .askCitizen(question: "Mohon unggah akta nikah."), by: .staff(officer), trackingCode: code, catalog: catalog, now: asked)
-            }
+            let asked = Self.asked
+            let (codes, _, requests, catalog) = try await Self.waitingForTheCitizen(
+                pool, niks: ["3673014501900001", "3673015208850002", "3673014501900003"])
+            let (silent, answered, uploaded) = (codes[0], codes[1], codes[2])
             _ = try await requests.apply(
                 .citizenReply(message: "Sudah saya unggah."), by: .citizen, trackingCode: answered, catalog: catalog,
                 now: jakarta("2026-12-08T09:00:00+07:00"))
@@ -116,18 +129,8 @@ struct AutoCloserTests {
     /// the close has passed closes without announcing what has already happened.
     @Test func eachWaitGetsItsOwnReminderAndNoneComesAfterTheClose() async throws {
         try await WorkerTestDatabase.withPool { pool, _ in
-            let filedAt = jakarta("2026-12-07T08:00:00+07:00")
-            let asked = jakarta("2026-12-07T10:00:00+07:00")
-            let twice = try await SLAScannerTests.file(pool, service: "kk-baru", nik: "3673014501900001", now: filedAt)
-            let late = try await SLAScannerTests.file(pool, service: "kk-baru", nik: "3673015208850002", now: filedAt)
-            let officer = try await SLAScannerTests.officer(pool, unit: "DISDUKCAPIL-IDP")
-            let requests = RequestStore(pool: pool)
-            let catalog = try await pool.withConnection { try await CatalogStore.load(on: $0, now: filedAt) }
-            for code in [twice, late] {
-                _ = try await requests.apply(.claim, by: .staff(officer), trackingCode: code, catalog: catalog, now: filedAt)
-                _ = try await requests.apply(
-                    .askCitizen(question: "Mohon unggah akta nikah."), by: .staff(officer), trackingCode: code, catalog: catalog, now: asked)
-            }
+            let (codes, officer, requests, catalog) = try await Self.waitingForTheCitizen(pool, niks: ["3673014501900001", "3673015208850002"])
+            let (twice, late) = (codes[0], codes[1])
             let clock = ManualClock(jakarta("2026-12-09T10:00:00+07:00"))
             let closer = AutoCloser(
                 store: AutoCloseStore(pool: pool), catalog: CatalogCache(pool: pool), workingDays: 3, reminderDays: 1, clock: clock)
@@ -164,10 +167,7 @@ struct AutoCloserTests {
             #expect(closes == [jakarta("2026-12-10T10:00:00+07:00"), jakarta("2026-12-14T12:00:00+07:00")], "\(closes)")
 
             // A worker down through the reminder and the close: it closes, and reminds of nothing.
-            let missed = try await SLAScannerTests.file(pool, service: "kk-baru", nik: "3673014501900003", now: filedAt)
-            _ = try await requests.apply(.claim, by: .staff(officer), trackingCode: missed, catalog: catalog, now: filedAt)
-            _ = try await requests.apply(
-                .askCitizen(question: "Mohon unggah KTP."), by: .staff(officer), trackingCode: missed, catalog: catalog, now: asked)
+            let missed = try await Self.waitingForTheCitizen(pool, niks: ["3673014501900003"]).codes[0]
             let result = try await closer.runOnce()
             #expect(result.closed == [missed])
             #expect(result.reminded.isEmpty)
@@ -179,15 +179,7 @@ struct AutoCloserTests {
     /// waited (which was taken before the other committed, and sent the citizen a second one).
     @Test func aReminderSentWhileThisWorkerWaitedForTheRowIsSeen() async throws {
         try await WorkerTestDatabase.withPool { pool, _ in
-            let filedAt = jakarta("2026-12-07T08:00:00+07:00")
-            let code = try await SLAScannerTests.file(pool, service: "kk-baru", nik: "3673014501900001", now: filedAt)
-            let officer = try await SLAScannerTests.officer(pool, unit: "DISDUKCAPIL-IDP")
-            let requests = RequestStore(pool: pool)
-            let catalog = try await pool.withConnection { try await CatalogStore.load(on: $0, now: filedAt) }
-            _ = try await requests.apply(.claim, by: .staff(officer), trackingCode: code, catalog: catalog, now: filedAt)
-            _ = try await requests.apply(
-                .askCitizen(question: "Mohon unggah akta nikah."), by: .staff(officer), trackingCode: code, catalog: catalog,
-                now: jakarta("2026-12-07T10:00:00+07:00"))
+            _ = try await Self.waitingForTheCitizen(pool, niks: ["3673014501900001"])
             let now = jakarta("2026-12-09T10:00:00+07:00")
             let store = AutoCloseStore(pool: pool)
             let waiting = try #require(try await store.waiting(since: now, after: nil, limit: 10, unremindedOnly: true).first)
