@@ -231,9 +231,10 @@ public struct ReportStore: Sendable {
         let responseMet: Bool? = record.firstClaimedAt.map { $0 <= record.responseDueAt }
             ?? (closedAt > record.responseDueAt ? false : nil)
         let resolutionMet = closedAt <= record.resolutionDueAt
-        // A closing that is no officer's doing counts for no officer: the citizen's cancellation,
-        // and the worker's auto-close of a request the citizen never answered.
-        let officer = record.status == .cancelled || actor == .system ? nil : record.assigneeID
+        // The closing counts for the officer who closed it: the holder, or a supervisor who closed
+        // it over the holder. One that is no officer's doing counts for no officer: the citizen's
+        // cancellation, and the worker's auto-close of a request the citizen never answered.
+        let officer: StaffID? = actor.kind == .staff ? actor.id : nil
         var histogram: [Int32] = []
         if measured {
             // Bucket b holds (15b, 15(b+1)] minutes, so an exact quarter hour reads as itself.

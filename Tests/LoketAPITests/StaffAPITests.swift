@@ -202,6 +202,11 @@ struct StaffAPITests {
             let override = try await app.pool.query(
                 "SELECT data->>'previous_holder' AS overridden FROM request_events WHERE kind = 'assigned'").single()
             #expect(try override.decode(String?.self, "overridden") == String(siti.member.id))
+            // The per-officer report credits the supervisor who closed it, not the holder.
+            let credited = try await app.pool.query(
+                "SELECT (SELECT officer_id FROM request_outcomes) AS outcome, (SELECT officer_id FROM report_daily) AS daily").single()
+            #expect(try credited.decode(Int64?.self, "outcome") == head.member.id)
+            #expect(try credited.decode(Int64.self, "daily") == head.member.id)
         }
     }
 
