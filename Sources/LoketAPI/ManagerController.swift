@@ -175,9 +175,11 @@ struct ManagerController {
             }
             return date
         }
-        let today = LocalDate.today(in: timeZone, now: now)
-        let to = (try date("to") ?? today).adding(days: 1)
-        let from = try date("from") ?? ReportStore.monthStart(ReportStore.nextMonthStart(after: today), minusMonths: 12)
+        // Without `from`, the twelve months ending with the month of `to` (today's by default):
+        // `?to=2024-12-31` alone is the year 2024, not a period starting after it.
+        let last = try date("to") ?? LocalDate.today(in: timeZone, now: now)
+        let to = last.adding(days: 1)
+        let from = try date("from") ?? ReportStore.monthStart(ReportStore.nextMonthStart(after: last), minusMonths: 12)
         guard from < to else {
             throw APIError(.badRequest, code: "invalid_period", message: LocalizedText(
                 id: "from harus sebelum atau sama dengan to.", en: "from must not be after to."), field: "from")

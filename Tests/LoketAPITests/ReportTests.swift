@@ -154,6 +154,16 @@ struct ReportTests {
                     #expect(idp?["closed"] as? Int == 4)
                     #expect(idp?["breaches"] == nil, "the public record has no breach counts")
                 }
+                // `to` alone: the twelve months ending with its month (it was a period starting today,
+                // after `to`, refused as invalid).
+                for (to, from, closed) in [("2026-12-31", "2026-01-01", 4), ("2025-12-31", "2025-01-01", 0)] {
+                    try await client.execute(uri: "/api/v1/public/transparency?by=unit&to=\(to)", method: .get) { response in
+                        #expect(response.status == .ok, "\(response.body.text)")
+                        #expect(response.body.json["from"] as? String == from)
+                        #expect(response.body.json["to"] as? String == to)
+                        #expect((response.body.json["total"] as? [String: Any])?["closed"] as? Int == closed)
+                    }
+                }
                 try await client.execute(uri: "/api/v1/manager/reports", method: .get, headers: [.authorization: "Bearer \(officer.token)"]) { response in
                     #expect(response.status == .forbidden)
                 }
