@@ -615,6 +615,10 @@ struct PagesTests {
         #expect(id.workingTarget(minutes: 1350, dayMinutes: 450) == "3 hari kerja")
         #expect(en.workingTarget(minutes: 450, dayMinutes: 450) == "1 working day")
         #expect(id.workingTarget(minutes: 240, dayMinutes: 450) == "4 jam kerja")
+        // Medians in quarter hours read as the JSON gives them.
+        #expect(id.workingHours(4.25) == "4,25 jam kerja")
+        #expect(en.workingHours(4.5) == "4.5 working hours")
+        #expect(id.workingHours(12) == "12 jam kerja")
         let instant = try #require(RFC3339.date(from: "2026-12-01T02:30:00Z"))
         #expect(id.instant(instant) == "1 Des 2026, 09.30 WIB")
         #expect(en.instant(instant) == "1 Dec 2026, 09:30 WIB")

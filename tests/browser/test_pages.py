@@ -136,7 +136,7 @@ def test_transparency_page_shows_the_fixture_numbers_and_charts(browser, fixture
     assert "3 dari 3" in body
     summary = {item.find_element(By.TAG_NAME, "dt").text: item.find_element(By.TAG_NAME, "dd").text
                for item in browser.find_elements(By.CSS_SELECTOR, "dl.stats > div")}
-    assert summary["Permohonan selesai"] == str(fixture["closed"])
+    assert summary["Permohonan ditutup"] == str(fixture["closed"])
     assert summary["Selesai tepat waktu"] == fixture["on_time_percent"]
     # Two inline SVG charts: on-time per unit and the monthly trend.
     charts = browser.find_elements(By.CSS_SELECTOR, "figure.chart svg")

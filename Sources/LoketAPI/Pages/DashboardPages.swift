@@ -270,7 +270,7 @@ extension PagesController {
             Stat(
                 label: english ? "Resolved on time this month" : "Tepat waktu bulan ini", value: format.percent(currentMonth?.onTimePercent),
                 note: currentMonth.map { english ? "\(format.integer($0.closed)) closed" : "\(format.integer($0.closed)) selesai" }),
-            Stat(label: english ? "Closed in 12 months" : "Selesai dalam 12 bulan", value: format.integer(closed12)),
+            Stat(label: english ? "Closed in 12 months" : "Ditutup dalam 12 bulan", value: format.integer(closed12)),
         ]
         let content = DashboardContent(
             staffName: account.name, staffRole: Self.roleLabel(account.role, page.language),
@@ -293,7 +293,7 @@ extension PagesController {
                 id: "grafik-tren", title: page.text("trend_heading"),
                 caption: english
                     ? "Requests closed per month (bars) and the share resolved on time (line) in your units."
-                    : "Permohonan selesai per bulan (batang) dan persentase yang tepat waktu (garis) di unit Anda.",
+                    : "Permohonan ditutup (selesai, ditolak atau dibatalkan) per bulan (batang) dan persentase yang tepat waktu (garis) di unit Anda.",
                 months: months, format: format),
             workload: workload.map { row in
                 WorkloadLine(

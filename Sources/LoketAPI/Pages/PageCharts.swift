@@ -144,7 +144,7 @@ struct TrendChart {
         self.id = id
         self.title = title
         self.caption = caption
-        legendVolume = format.english ? "Requests closed" : "Permohonan selesai"
+        legendVolume = format.english ? "Requests closed" : "Permohonan ditutup"
         legendOnTime = format.english ? "Resolved on time (%)" : "Selesai tepat waktu (%)"
         let scale = Self.niceMaximum(data.map(\.closed).max() ?? 0)
         let slot = (Self.right - Self.left) / Double(max(data.count, 1))

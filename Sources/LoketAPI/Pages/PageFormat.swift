@@ -65,9 +65,11 @@ struct PageFormat: Sendable {
     }
 
     /// Working hours, e.g. a median resolution time.
+    /// Working hours to the hundredth, as the JSON and CSV give them: medians come in quarter
+    /// hours, and 4.25 printed as "4,3" disagreed with the 4.25 of the same report's JSON.
     func workingHours(_ hours: Double?) -> String {
         guard let hours else { return "–" }
-        return decimal(hours) + (english ? " working hours" : " jam kerja")
+        return decimal(hours, digits: 2) + (english ? " working hours" : " jam kerja")
     }
 
     /// A service target in working time: whole days when it is a whole number of days, else hours.

@@ -135,11 +135,11 @@ struct PagesController {
             id: "grafik-tren", title: page.text("trend_heading"),
             caption: language == .english
                 ? "Requests closed per month (bars) and the share resolved on time (line), all units."
-                : "Permohonan selesai per bulan (batang) dan persentase yang tepat waktu (garis), seluruh unit.",
+                : "Permohonan ditutup (selesai, ditolak atau dibatalkan) per bulan (batang) dan persentase yang tepat waktu (garis), seluruh unit.",
             months: months, format: format)
         let total = byUnit.total
         var summary = [
-            Stat(label: language == .english ? "Requests closed" : "Permohonan selesai", value: format.integer(total.closed)),
+            Stat(label: language == .english ? "Requests closed" : "Permohonan ditutup", value: format.integer(total.closed)),
             Stat(
                 label: language == .english ? "Resolved on time" : "Selesai tepat waktu", value: format.percent(total.resolutionOnTimePercent),
                 note: total.resolutionMeasured > 0
