@@ -185,13 +185,17 @@ public struct ReportStore: Sendable {
         """
     }
 
-    /// One statement records a closing: it counts the request's breaches and transfers, inserts its
+    /// One statement records a closing: it counts the request's breaches (a clock whose breach the
+    /// worker recorded, or that stopped past its deadline before the worker got to it: a closing
+    /// seconds after the deadline, or while the worker was down) and transfers, inserts its
     /// outcome, adds it to the daily summary and, once its month is rolled up (a closing dated into
     /// a finished month), to the monthly one; otherwise every officer's closing would meet on that
     /// one row (see rollUpMonth). Fixed table names only: no value reaches this SQL text.
     private static let recordClosing = """
         WITH c AS (
-            SELECT (SELECT count(*) FROM sla_stage_log WHERE request_id = $1 AND breach) AS breaches,
+            SELECT (SELECT count(*) FROM (SELECT clock FROM sla_stage_log WHERE request_id = $1 AND breach
+                                          UNION SELECT 'response' WHERE $9 = false
+                                          UNION SELECT 'resolution' WHERE $10 = false) b) AS breaches,
                    (SELECT count(*) FROM request_events WHERE request_id = $1 AND kind = 'transferred') AS transfers),
         o AS (
             INSERT INTO request_outcomes (request_id, service_type_id, unit_id, officer_id, status, created_at, closed_at, closed_day,

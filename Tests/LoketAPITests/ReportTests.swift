@@ -334,6 +334,42 @@ struct ReportTests {
         }
     }
 
+    /// A request closed past its deadline counts its breach even when the worker never got to
+    /// record it (closed seconds after the deadline, or while the worker was down).
+    @Test func aRequestClosedLateCountsItsBreachBeforeTheWorkerRecordsIt() async throws {
+        let clock = TestClock(CitizenAPITests.instant("2026-12-07T08:00:00+07:00"))
+        try await APITestEnvironment.withApp(clock: { clock.now }) { app in
+            let officer = try await StaffAPITests.makeOfficer(
+                app, unit: "DISDUKCAPIL-IDP", role: .staff, tokenExpires: CitizenAPITests.instant("2030-01-01T00:00:00+07:00"))
+            let (late, onTime) = try await app.test { client in
+                let late = try await StaffAPITests.file(client)
+                let onTime = try await StaffAPITests.file(client, nik: "3673015208850002")
+                func post(_ code: String, _ action: String, _ body: [String: Any] = [:]) async throws {
+                    try await client.execute(
+                        uri: "/api/v1/staff/requests/\(code)/\(action)", method: .post, headers: officer.auth, body: .json(body)
+                    ) { response in
+                        #expect(response.status == .ok, "\(action): \(response.body.text)")
+                    }
+                }
+                for code in [late, onTime] { try await post(code, "claim") }
+                try await post(onTime, "resolve", ["public_message": "Selesai."])
+                // Weeks later, past any deadline of kk-baru, with no SLA scan in between.
+                clock.now = CitizenAPITests.instant("2027-01-29T10:00:00+07:00")
+                try await post(late, "resolve", ["public_message": "Selesai, terlambat."])
+                return (late, onTime)
+            }
+            let rows = try await app.pool.query(
+                """
+                SELECT r.tracking_code, o.breaches, o.resolution_met FROM request_outcomes o JOIN service_requests r ON r.id = o.request_id
+                """)
+            let breaches = Dictionary(uniqueKeysWithValues: try rows.map { (try $0.decode(String.self, "tracking_code"), try $0.decode(Int.self, "breaches")) })
+            #expect(breaches == [late: 1, onTime: 0])
+            #expect(try await app.pool.query("SELECT count(*) AS n FROM sla_stage_log").single().decode(Int.self, "n") == 0)
+            let summed = try await app.pool.query("SELECT sum(breaches)::int AS n FROM report_daily").single().decode(Int.self, "n")
+            #expect(summed == 1)
+        }
+    }
+
     /// A request the citizen cancels without anyone having claimed it counts as a missed response
     /// if its response deadline had passed, and is not measured if it had not.
     @Test func anUnclaimedRequestCancelledAfterItsResponseDeadlineIsAMiss() async throws {
