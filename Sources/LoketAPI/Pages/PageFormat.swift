@@ -64,9 +64,9 @@ struct PageFormat: Sendable {
         return "Rp " + (value < 0 ? "-" : "") + groups.joined(separator: ".")
     }
 
-    /// Working hours, e.g. a median resolution time.
-    /// Working hours to the hundredth, as the JSON and CSV give them: medians come in quarter
-    /// hours, and 4.25 printed as "4,3" disagreed with the 4.25 of the same report's JSON.
+    /// Working hours (a median resolution time, say) to the hundredth, as the JSON and CSV give
+    /// them: medians come in quarter hours, and 4.25 printed as "4,3" disagreed with the 4.25 of
+    /// the same report's JSON.
     func workingHours(_ hours: Double?) -> String {
         guard let hours else { return "–" }
         return decimal(hours, digits: 2) + (english ? " working hours" : " jam kerja")
