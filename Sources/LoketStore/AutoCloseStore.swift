@@ -22,6 +22,18 @@ public struct AutoCloseStore: Sendable {
         self.requests = RequestStore(pool: pool)
     }
 
+    /// SQL: the citizen uploaded a document to `request` since `since` (column names or
+    /// placeholders, never values). The listing and the locked re-check share it.
+    static func uploaded(request: String, since: String) -> String {
+        "EXISTS (SELECT 1 FROM documents d WHERE d.request_id = \(request) AND d.uploaded_by = 'citizen' AND d.created_at >= \(since))"
+    }
+
+    /// SQL: `request` was reminded of its auto-close since `since` (the reminder is the only note
+    /// the system writes).
+    static func reminded(request: String, since: String) -> String {
+        "EXISTS (SELECT 1 FROM request_events e WHERE e.request_id = \(request) AND e.kind = 'note' AND e.actor_kind = 'system' AND e.at >= \(since))"
+    }
+
     /// Requests waiting for the citizen since `cutoff` or before, oldest first, after `cursor` (the
     /// last one of the previous page; the row comparison bounds the index scan), leaving out those
     /// whose citizen uploaded a document since the question, and with `unremindedOnly` those
@@ -34,11 +46,8 @@ public struct AutoCloseStore: Sendable {
             SELECT r.id, r.tracking_code, r.service_type_id, r.paused_at FROM service_requests r
             WHERE r.status = 'waiting_citizen' AND r.paused_at <= $1
               AND (r.paused_at, r.id) > ($2::timestamptz, $3::bigint)
-              AND NOT EXISTS (
-                  SELECT 1 FROM documents d WHERE d.request_id = r.id AND d.uploaded_by = 'citizen' AND d.created_at >= r.paused_at)
-              AND NOT ($5 AND EXISTS (
-                  SELECT 1 FROM request_events e
-                  WHERE e.request_id = r.id AND e.kind = 'note' AND e.actor_kind = 'system' AND e.at >= r.paused_at))
+              AND NOT \(Self.uploaded(request: "r.id", since: "r.paused_at"))
+              AND NOT ($5 AND \(Self.reminded(request: "r.id", since: "r.paused_at")))
             ORDER BY r.paused_at, r.id LIMIT $4
             """, cutoff, cursor?.pausedAt ?? Date(timeIntervalSince1970: -62_135_596_800), cursor?.id ?? 0, limit, unremindedOnly
         ).map { row in
@@ -81,10 +90,7 @@ public struct AutoCloseStore: Sendable {
             // locking statement, with that statement's older snapshot, two workers both sent one.
             let since = try await connection.query(
                 """
-                SELECT EXISTS (SELECT 1 FROM request_events
-                               WHERE request_id = $1 AND kind = 'note' AND actor_kind = 'system' AND at >= $2) AS reminded,
-                       EXISTS (SELECT 1 FROM documents
-                               WHERE request_id = $1 AND uploaded_by = 'citizen' AND created_at >= $2) AS uploaded
+                SELECT \(Self.reminded(request: "$1", since: "$2")) AS reminded, \(Self.uploaded(request: "$1", since: "$2")) AS uploaded
                 """, request.id, request.pausedAt
             ).single()
             guard try !since.decode(Bool.self, "reminded"), try !since.decode(Bool.self, "uploaded") else { return false }
