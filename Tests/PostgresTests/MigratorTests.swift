@@ -262,6 +262,82 @@ struct MigratorTests {
         }
     }
 
+    /// Two re-parentings at once (A under B, B under A) must not make a cycle together: each used
+    /// to walk the ancestors in its own snapshot, both saw the old tree, and both passed.
+    @Test func twoReparentingsAtOnceCannotMakeAUnitCycle() async throws {
+        let migrator = try Migrator(directory: Self.migrationsDirectory)
+        try await TestDatabase.withPool(maxConnections: 2) { pool, _ in
+            try await pool.withConnection { try await migrator.apply(on: $0) }
+            try await pool.query(
+                """
+                INSERT INTO units (code, name, kind) VALUES ('TOP', 'Top', 'agency');
+                """)
+            try await pool.query(
+                """
+                INSERT INTO units (code, name, kind, parent_id)
+                SELECT c, c, 'division', (SELECT id FROM units WHERE code = 'TOP') FROM unnest(ARRAY['A', 'B']) AS c
+                """)
+            let reparent = "UPDATE units SET parent_id = (SELECT id FROM units WHERE code = $1) WHERE code = $2"
+
+            // READ COMMITTED: the second waits for the first, then sees its change.
+            let racing = try await pool.withConnection { first in
+                try await first.transaction { first in
+                    try await first.query(reparent, "B", "A")
+                    let racing = Task {
+                        do {
+                            try await pool.query(reparent, "A", "B")
+                            return Result<Void, PostgresError>.success(())
+                        } catch let error as PostgresError {
+                            return .failure(error)
+                        }
+                    }
+                    // Commit once the other is seen waiting for a lock (or after 5 s: without
+                    // the lock it does not wait, and the check below fails).
+                    for _ in 0..<500 {
+                        let waiting = try await first.query(
+                            """
+                            SELECT count(*) AS n FROM pg_locks
+                            WHERE NOT granted AND pg_backend_pid() = ANY (pg_blocking_pids(pid))
+                            """).single().decode(Int.self, "n")
+                        if waiting > 0 { break }
+                        try await Task.sleep(for: .milliseconds(10))
+                    }
+                    return racing
+                }
+            }
+            switch try await racing.value {
+            case .failure(let refused): #expect(refused.constraint == "units_no_cycle")
+            case .success: Issue.record("the second re-parenting passed and made a cycle")
+            }
+
+            // REPEATABLE READ: a snapshot older than the first change cannot pass either.
+            try await pool.query(reparent, "TOP", "A")
+            try await pool.query(reparent, "TOP", "B")
+            let stale = await #expect(throws: PostgresError.self) {
+                try await pool.withConnection { second in
+                    try await second.transaction(isolation: .repeatableRead) { second in
+                        _ = try await second.query("SELECT count(*) FROM units")
+                        try await pool.query(reparent, "B", "A")
+                        try await second.query(reparent, "A", "B")
+                    }
+                }
+            }
+            #expect(stale?.sqlState == .serializationFailure)
+
+            let cycles = try await pool.query(
+                """
+                WITH RECURSIVE up (start, id, depth) AS (
+                    SELECT id, parent_id, 1 FROM units WHERE parent_id IS NOT NULL
+                    UNION ALL
+                    SELECT up.start, u.parent_id, up.depth + 1 FROM up JOIN units u ON u.id = up.id
+                    WHERE u.parent_id IS NOT NULL AND up.depth < 10
+                )
+                SELECT count(*) AS n FROM up WHERE id = start
+                """).single().decode(Int.self, "n")
+            #expect(cycles == 0)
+        }
+    }
+
     @Test func theSeedIsIdempotentAndComplete() async throws {
         let migrator = try Migrator(directory: Self.migrationsDirectory)
         try await TestDatabase.withPool(maxConnections: 1) { pool, _ in
