@@ -57,14 +57,26 @@ public struct AutoCloseStore: Sendable {
         }
     }
 
-    /// Rejects `request` as the system if it still waits in the same pause; false when the citizen
-    /// answered (or anything else changed it) since it was listed.
+    /// Rejects `request` as the system if it still waits in the same pause with no upload from the
+    /// citizen; false when the citizen answered or uploaded (or anything else changed it) since it
+    /// was listed.
     public func close(_ request: WaitingRequest, reason: String, catalog: CatalogSnapshot, now: Date) async throws -> Bool {
         struct Changed: Error {}
         do {
-            _ = try await requests.apply(.reject(reason: reason), by: .system, trackingCode: request.trackingCode, catalog: catalog, now: now) { record in
-                guard record.status == .waitingCitizen, record.pausedAt == request.pausedAt else { throw Changed() }
-            }
+            // The upload is looked for after the lock is held: an upload that committed after the
+            // listing, or held the row while this waited (citizens upload just before the close
+            // the reminder announced), is seen, where the listing's snapshot missed it.
+            let uploaded = PostgresStatement(
+                "SELECT \(Self.uploaded(request: "$1", since: "$2")) AS uploaded", request.id, request.pausedAt)
+            _ = try await requests.apply(
+                .reject(reason: reason), by: .system, trackingCode: request.trackingCode, catalog: catalog, now: now,
+                leaseDuration: TransitionContext.defaultLeaseDuration, recheck: uploaded,
+                authorize: { record, recheck in
+                    guard record.status == .waitingCitizen, record.pausedAt == request.pausedAt,
+                          let recheck, try !recheck.single().decode(Bool.self, "uploaded")
+                    else { throw Changed() }
+                },
+                then: { record, _ in record })
             return true
         } catch is Changed {
             return false

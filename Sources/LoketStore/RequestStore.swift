@@ -332,17 +332,33 @@ public struct RequestStore: Sendable {
         authorize: @Sendable (RequestRecord) throws -> Void = { _ in },
         then read: (RequestRecord, PostgresConnection) async throws -> T
     ) async throws -> T {
+        try await apply(
+            command, by: actor, trackingCode: trackingCode, catalog: catalog, now: now, leaseDuration: leaseDuration,
+            recheck: nil, authorize: { record, _ in try authorize(record) }, then: read)
+    }
+
+    /// Applies a lifecycle command as above; `recheck`, when given, is read after the row lock is
+    /// held, in the locking round trip but with a snapshot of its own, so that it sees what a
+    /// transaction that held the lock before committed; `authorize` sees its rows with the record.
+    func apply<T: Sendable>(
+        _ command: RequestCommand, by actor: Principal, trackingCode: String, catalog: CatalogSnapshot, now: Date,
+        leaseDuration: TimeInterval, recheck: PostgresStatement?,
+        authorize: @Sendable (RequestRecord, PostgresRows?) throws -> Void,
+        then read: (RequestRecord, PostgresConnection) async throws -> T
+    ) async throws -> T {
         try await pool.transaction { connection in
             // The row, locked, and the SLA stages already applied to it, in one round trip: the
             // count runs after the lock is held, with a snapshot of its own, as it would alone.
-            let answers = try await connection.query(batch: [
+            var statements = [
                 Self.findQuery(trackingCode, forUpdate: true),
                 PostgresStatement(
                     """
                     SELECT clock, count(*) AS n, max(percent) AS top FROM sla_stage_log
                     WHERE request_id = (SELECT id FROM service_requests WHERE tracking_code = $1) GROUP BY clock
                     """, trackingCode),
-            ])
+            ]
+            if let recheck { statements.append(recheck) }
+            let answers = try await connection.query(batch: statements)
             guard let row = answers[0].first else { throw RequestStoreError.notFound }
             var record = try RequestRecord(row: row)
             // Servers' clocks differ a little: a change is never dated before the change it follows
@@ -350,7 +366,7 @@ public struct RequestStore: Sendable {
             // (a reply dated before the question it answers), this change and every later one.
             let now = max(now, record.updatedAt)
             let applied = try Self.appliedStages(from: answers[1])
-            try authorize(record)
+            try authorize(record, recheck == nil ? nil : answers[2])
             let context = TransitionContext(
                 now: now, unitAncestors: [record.unitID] + catalog.ancestors(of: record.unitID), leaseDuration: leaseDuration)
             // A claim of a request whose lease lapsed takes it as claim-next would: the lapsed claim

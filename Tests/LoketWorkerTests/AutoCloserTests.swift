@@ -177,6 +177,24 @@ struct AutoCloserTests {
     /// A worker whose reminder waited for another worker's lock sees that worker's reminder once it
     /// gets the row: the check runs after the lock, not in the snapshot of the statement that
     /// waited (which was taken before the other committed, and sent the citizen a second one).
+    /// The citizen uploads after the worker listed the request as silent (just before the close
+    /// the reminder announced): the close sees the upload and leaves the request to an officer.
+    @Test func anUploadAfterTheListingStopsTheClose() async throws {
+        try await WorkerTestDatabase.withPool { pool, _ in
+            let (codes, _, requests, catalog) = try await Self.waitingForTheCitizen(pool, niks: ["3673014501900001"])
+            let now = jakarta("2026-12-10T10:00:00+07:00")
+            let store = AutoCloseStore(pool: pool)
+            let waiting = try #require(try await store.waiting(since: now, after: nil, limit: 10).first)
+            _ = try await requests.addDocument(
+                requestID: waiting.id, filename: "akta.pdf", contentType: "application/pdf", content: Data("%PDF-1.4\n%%EOF\n".utf8),
+                by: .citizen, now: now.addingTimeInterval(-30))
+            let closed = try await store.close(waiting, reason: "Tidak ada jawaban.", catalog: catalog, now: now)
+            #expect(!closed, "closed although the citizen had uploaded")
+            let record = try #require(try await requests.find(trackingCode: codes[0]))
+            #expect(record.status == .waitingCitizen)
+        }
+    }
+
     @Test func aReminderSentWhileThisWorkerWaitedForTheRowIsSeen() async throws {
         try await WorkerTestDatabase.withPool { pool, _ in
             _ = try await Self.waitingForTheCitizen(pool, niks: ["3673014501900001"])
