@@ -180,7 +180,15 @@ public enum CatalogError: Error, CustomStringConvertible {
 public enum CatalogStore {
     /// Reads the catalog: units, calendars with hours and holidays, service types (the inactive
     /// ones only for the requests they still have) and active routing rules.
+    ///
+    /// All from one snapshot: outside a transaction the reads run in a read-only REPEATABLE READ
+    /// one. Read statement by statement, an import that committed between two of them gave a
+    /// catalog whose services named a unit the units read had not seen (their filings went to
+    /// triage, for as long as the copy was cached) or a calendar it had not read (the load failed).
     public static func load(on connection: PostgresConnection, now: Date = Date()) async throws -> CatalogSnapshot {
+        guard connection.isInTransaction else {
+            return try await connection.transaction(isolation: .repeatableRead, readOnly: true) { try await load(on: $0, now: now) }
+        }
         var units: [UnitID: Unit] = [:]
         var triage: UnitID?
         for row in try await connection.query("SELECT id, code, name, parent_id, kind, is_triage, active FROM units") {

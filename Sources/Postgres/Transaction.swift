@@ -22,6 +22,9 @@ public enum IsolationLevel: String, Sendable {
 }
 
 extension PostgresConnection {
+    /// True inside a `transaction` body.
+    public var isInTransaction: Bool { bodyEnd != nil }
+
     /// Runs `body` inside BEGIN … COMMIT. If `body` throws (or is cancelled) the transaction is
     /// rolled back and the error rethrown; if COMMIT fails, its error is thrown and nothing was
     /// written. A body that catches a statement's error and returns anyway has had its

@@ -291,4 +291,35 @@ struct CatalogTransferTests {
             #expect(try await pool.query("SELECT 1 FROM calendars").isEmpty)
         }
     }
+
+    /// The catalog is read from one snapshot: a unit and a service moved to it, committed while
+    /// the load was between its reads of units and of services, are both in the copy or neither.
+    @Test func theCatalogIsLoadedFromOneSnapshot() async throws {
+        try await AdminTestEnvironment.withDatabase { pool in
+            // The load's second read (working hours) takes half a second on its connection: a
+            // view ahead of the table in that connection's search_path.
+            try await pool.query("CREATE SCHEMA slow")
+            try await pool.query(
+                "CREATE VIEW slow.calendar_intervals AS SELECT c.* FROM public.calendar_intervals c, pg_sleep(0.5)")
+            let loading = Task {
+                try await pool.withConnection { connection in
+                    try await connection.query("SET search_path = slow, public")
+                    let snapshot = try await CatalogStore.load(on: connection)
+                    try await connection.query("RESET search_path")
+                    return snapshot
+                }
+            }
+            try await Task.sleep(for: .milliseconds(200))
+            try await pool.transaction { connection in
+                try await connection.query(
+                    "INSERT INTO units (code, name, kind, parent_id) SELECT 'DISDUKCAPIL-NEW', 'Seksi baru', 'section', id FROM units WHERE code = 'DISDUKCAPIL'")
+                try await connection.query(
+                    "UPDATE service_types SET default_unit_id = (SELECT id FROM units WHERE code = 'DISDUKCAPIL-NEW') WHERE code = 'kk-baru'")
+            }
+            let snapshot = try await loading.value
+            let service = try #require(snapshot.servicesByCode["kk-baru"])
+            #expect(snapshot.units[service.defaultUnitID] != nil, "the services were read after a unit the units read had not seen")
+            #expect(snapshot.unit(code: "DISDUKCAPIL-NEW") == nil, "the load did not start before the change")
+        }
+    }
 }
