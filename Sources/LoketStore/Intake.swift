@@ -153,11 +153,18 @@ public struct IntakeStore: Sendable {
         return try await pool.transaction { connection in
             if let idempotency {
                 // The insert waits for a concurrent holder of the same key to finish, so exactly one
-                // of two racing retries files the request.
+                // of two racing retries files the request. A key past its expiry is free again, as
+                // if the worker had purged it already; a live one is locked (ON CONFLICT locks the
+                // row even when it leaves it as it is), so the purge cannot take it before it is
+                // read below.
                 let claimed = try await connection.query(
                     """
                     INSERT INTO idempotency_keys (scope, key, request_hash, created_at, expires_at)
-                    VALUES ($1, $2, $3, $4, $5) ON CONFLICT (scope, key) DO NOTHING
+                    VALUES ($1, $2, $3, $4, $5)
+                    ON CONFLICT (scope, key) DO UPDATE SET
+                        request_hash = EXCLUDED.request_hash, created_at = EXCLUDED.created_at, expires_at = EXCLUDED.expires_at,
+                        response_status = NULL, response_content_type = NULL, response_body = NULL, request_id = NULL
+                    WHERE idempotency_keys.expires_at <= EXCLUDED.created_at
                     """,
                     idempotency.scope, idempotency.key, idempotency.requestHash, now,
                     now.addingTimeInterval(idempotencyRetention))

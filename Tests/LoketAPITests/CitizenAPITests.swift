@@ -212,8 +212,24 @@ struct CitizenAPITests {
                     #expect(response.status == .unprocessableContent)
                     #expect((response.body.json["error"] as? [String: Any])?["code"] as? String == "idempotency_key_reused")
                 }
+                #expect(try await app.pool.query("SELECT count(*) AS n FROM service_requests").single().decode(Int.self, "n") == 1)
+
+                // Past its 24 hours (and not yet purged by the worker) the key is free again: another
+                // filing may use it, and gets an answer of its own.
+                try await app.pool.query("UPDATE idempotency_keys SET created_at = now() - interval '25 hours', expires_at = now() - interval '1 hour'")
+                let later = try await client.execute(
+                    uri: "/api/v1/requests", method: .post, headers: headers, body: .json(sampleFiling(nik: "3673015208850002"))
+                ) { response in
+                    #expect(response.status == .created)
+                    #expect(response.headers[HTTPField.Name("Idempotent-Replayed")!] == nil)
+                    return response.body.json["tracking_code"] as? String
+                }
+                try await client.execute(uri: "/api/v1/requests", method: .post, headers: headers, body: .json(sampleFiling(nik: "3673015208850002"))) { response in
+                    #expect(response.headers[HTTPField.Name("Idempotent-Replayed")!] == "true")
+                    #expect(response.body.json["tracking_code"] as? String == later)
+                }
             }
-            #expect(try await app.pool.query("SELECT count(*) AS n FROM service_requests").single().decode(Int.self, "n") == 1)
+            #expect(try await app.pool.query("SELECT count(*) AS n FROM service_requests").single().decode(Int.self, "n") == 2)
         }
     }
 
