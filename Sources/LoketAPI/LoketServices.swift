@@ -36,7 +36,7 @@ public struct APIOptions: Sendable {
     public var jurisdictionID: String = "serangkota.go.id"
     /// The time zone in which "today" is judged (NIK birth dates) and instants are shown.
     public var timeZone: String = "Asia/Jakarta"
-    public var catalogMaxAge: Duration = .seconds(30)
+    public var catalogMaxAge: Duration = CatalogCache.defaultMaxAge
     /// Requests per client address a burst may make to creating routes, and the refill per second.
     public var rateLimitBurst: Int = 30
     public var rateLimitPerSecond: Double = 1

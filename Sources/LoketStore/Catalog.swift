@@ -297,7 +297,11 @@ public final class CatalogCache: Sendable {
     private let maxAge: Duration
     private let state = Mutex<(snapshot: CatalogSnapshot?, loadedAt: ContinuousClock.Instant?)>((nil, nil))
 
-    public init(pool: ConnectionPool, maxAge: Duration = .seconds(30)) {
+    /// How long servers and workers keep a copy: `loketd admin recompute-sla` waits this long
+    /// after the last change of deadlines' inputs before it starts (`SLAStore.catalogSettleDelay`).
+    public static let defaultMaxAge: Duration = .seconds(30)
+
+    public init(pool: ConnectionPool, maxAge: Duration = CatalogCache.defaultMaxAge) {
         self.pool = pool
         self.maxAge = maxAge
     }

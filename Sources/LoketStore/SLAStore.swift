@@ -207,6 +207,23 @@ extension SLAStore {
         return total
     }
 
+    /// How long a recompute should wait before it starts, by the database's clock: until every
+    /// server's and worker's copy of the catalog (kept up to `maxAge`) was read after the last
+    /// change of a calendar or a service type (`updated_at`, which the stores set), plus `margin`
+    /// for the change's transaction to have committed. Started earlier, the recompute would give
+    /// open requests the new deadlines while processes with the old copy still wrote the old
+    /// ones: every change of a request writes its deadlines, and the scanners the recompute wakes
+    /// would apply the old stages.
+    public func catalogSettleDelay(maxAge: Duration = CatalogCache.defaultMaxAge, margin: Duration = .seconds(10)) async throws -> Duration {
+        let seconds = try await pool.query(
+            """
+            SELECT extract(epoch FROM greatest((SELECT max(updated_at) FROM calendars), (SELECT max(updated_at) FROM service_types))
+                   + make_interval(secs => $1) - now())::float8 AS seconds
+            """, Double((maxAge + margin).components.seconds)
+        ).single().decode(Double?.self, "seconds") ?? 0
+        return seconds > 0 ? .milliseconds(Int64((seconds * 1000).rounded(.up))) : .zero
+    }
+
     private func recompute(_ record: RequestRecord, catalog: CatalogSnapshot, now: Date, on connection: PostgresConnection) async throws -> Bool {
         guard let service = catalog.servicesByID[record.serviceTypeID] else { return false }
         let calendar = catalog.calendar(for: service).calendar

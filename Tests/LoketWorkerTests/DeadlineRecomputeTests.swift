@@ -9,6 +9,23 @@ import Testing
 struct DeadlineRecomputeTests {
     /// A regional holiday added on Wednesday 23 December moves a kk-baru request filed on Tuesday
     /// 22 December 08:00 by one working day; the change is audited; a second pass changes nothing.
+    /// Right after a change of a calendar or a service's targets, a recompute waits until every
+    /// process's copy of the catalog (kept 30 s) is newer than the change; long after, at once.
+    @Test func aRecomputeWaitsOutTheCatalogCopiesOfAFreshChange() async throws {
+        try await WorkerTestDatabase.withPool { pool, _ in
+            let store = SLAStore(pool: pool)
+            try await pool.query("UPDATE calendars SET updated_at = now() - interval '1 hour'")
+            try await pool.query("UPDATE service_types SET updated_at = now() - interval '1 hour'")
+            #expect(try await store.catalogSettleDelay() == .zero)
+            try await pool.query("UPDATE service_types SET updated_at = now() - interval '5 seconds' WHERE code = 'kk-baru'")
+            let afterTargets = try await store.catalogSettleDelay()
+            #expect(afterTargets > .seconds(34) && afterTargets <= .seconds(35), "\(afterTargets)")
+            try await pool.query("UPDATE calendars SET updated_at = now()")
+            let afterHours = try await store.catalogSettleDelay(maxAge: .seconds(30), margin: .seconds(5))
+            #expect(afterHours > .seconds(34) && afterHours <= .seconds(35), "\(afterHours)")
+        }
+    }
+
     @Test func aNewHolidayMovesOpenDeadlinesOnceAndAudited() async throws {
         try await WorkerTestDatabase.withPool { pool, _ in
             let filedAt = jakarta("2026-12-22T08:00:00+07:00")
