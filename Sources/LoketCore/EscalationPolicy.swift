@@ -26,7 +26,8 @@ public enum NotifyTarget: String, Sendable, Hashable, Codable, CaseIterable {
 ///
 /// After the listed stages, a repeat stage falls due every `repeat_every_percent` further
 /// (150 %, 200 %, …) while the escalation level the policy has reached is below
-/// `max_escalation_level`; `repeat_every_percent: 0` turns repeats off.
+/// `max_escalation_level`. Here `repeat_every_percent: 0` turns repeats off, but the database
+/// refuses 0 (`escalation_policy_is_valid`): a stored policy stops repeats by its ceiling.
 public struct EscalationPolicy: Hashable, Sendable, Codable {
     /// A listed stage. In JSON every key but `percent` may be left out: `notify` defaults to
     /// nobody, `breach` to whether the stage is at 100 %, and the effects to none.

@@ -425,7 +425,11 @@ public struct RequestStore: Sendable {
             record.id, state.status.rawValue, state.unitId, state.holder, state.status == .inProgress ? state.leaseExpiresAt : nil,
             state.priority, state.escalationLevel, state.firstClaimedAt,
             paused ? (record.pausedAt ?? now) : nil, pausedMinutes,
-            snapshot.responseDue, snapshot.resolutionDue, nextStage?.dueAt, nextStage?.clock.rawValue,
+            // A response clock stopped by an earlier claim keeps the deadline it was measured
+            // against: re-measured against today's target or calendar, a claim that was on time
+            // could turn late (and count a breach) when the request closes.
+            record.firstClaimedAt == nil ? snapshot.responseDue : nil, snapshot.resolutionDue, nextStage?.dueAt,
+            nextStage?.clock.rawValue,
             nextStage.map { Int16($0.stage.number) }, details.outcome, details.publicMessage,
             event.kind == .rejected ? details.reason : nil, isFinal ? now : nil, now
         ).single()
@@ -469,7 +473,16 @@ public struct RequestStore: Sendable {
             applied = try Self.appliedStages(from: try await connection.query(
                 "SELECT clock, count(*) AS n, max(percent) AS top FROM sla_stage_log WHERE request_id = $1 GROUP BY clock", record.id))
         }
-        let responsePauses = pauses.filter { pause in record.firstClaimedAt.map { pause.start < $0 } ?? true }
+        // The response clock stops at the first claim: a pause can only start before it when
+        // clocks disagreed (a question dated before the claim by a server running behind), and
+        // then ends there for that clock, or the clock would refuse the history, and with it
+        // every later change of the request.
+        var responsePauses = pauses
+        if let claimed = record.firstClaimedAt {
+            responsePauses = pauses.filter { $0.start < claimed }.map { pause in
+                SLAPause(start: pause.start, end: min(pause.end ?? claimed, claimed))
+            }
+        }
         let response = try SLAClock(
             kind: .response, targetMinutes: service.responseTargetMinutes, startedAt: record.createdAt,
             pauses: responsePauses, stoppedAt: record.firstClaimedAt, stagesApplied: applied["response"]?.count ?? 0,

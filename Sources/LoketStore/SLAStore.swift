@@ -64,6 +64,11 @@ public struct SLAStore: Sendable {
             return
         }
         let calendar = catalog.calendar(for: service).calendar
+        // Never dated before the request's last change, made by a server whose clock may run a
+        // little ahead (as in `RequestStore.apply`): dated earlier, the stage moved `updated_at`
+        // back, and the next change through a server as far behind could be dated before the
+        // claim, which the clocks then refuse for good.
+        let now = max(now, initial.updatedAt)
         var record = initial
         let clocks = try await requests.clocks(of: record, service: service, on: connection)
         let due = clocks.dueStages(at: now, policy: service.policy, calendar: calendar)
@@ -227,9 +232,11 @@ extension SLAStore {
     private func recompute(_ record: RequestRecord, catalog: CatalogSnapshot, now: Date, on connection: PostgresConnection) async throws -> Bool {
         guard let service = catalog.servicesByID[record.serviceTypeID] else { return false }
         let calendar = catalog.calendar(for: service).calendar
+        let now = max(now, record.updatedAt)  // never dated before the last change (see `apply`)
         let clocks = try await requests.clocks(of: record, service: service, on: connection)
         let snapshot = clocks.snapshot(policy: service.policy, calendar: calendar)
-        let responseDue = snapshot.responseDue ?? record.responseDueAt
+        // A response clock stopped by the first claim keeps its deadline (see `RequestStore.persist`).
+        let responseDue = record.firstClaimedAt == nil ? snapshot.responseDue ?? record.responseDueAt : record.responseDueAt
         let resolutionDue = snapshot.resolutionDue ?? record.resolutionDueAt
         let next = record.status == .waitingCitizen ? nil : snapshot.nextStage
         var changes: [DueChange] = []

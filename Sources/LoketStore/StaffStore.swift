@@ -262,10 +262,11 @@ public struct StaffWorkStore: Sendable {
         var codes: [String] = []
         for row in rows {
             let record = try RequestRecord(row: row)
-            let context = TransitionContext(now: now, unitAncestors: [record.unitID] + catalog.ancestors(of: record.unitID))
+            let stamp = max(now, record.updatedAt)  // never dated before the last change (as in `RequestStore.apply`)
+            let context = TransitionContext(now: stamp, unitAncestors: [record.unitID] + catalog.ancestors(of: record.unitID))
             guard case .success(let transition) = Lifecycle.transition(record.state, .expireLease, by: .system, context: context)
             else { continue }
-            _ = try await requests.persist(transition, of: record, catalog: catalog, now: now, on: connection)
+            _ = try await requests.persist(transition, of: record, catalog: catalog, now: stamp, on: connection)
             codes.append(record.trackingCode)
         }
         return codes
@@ -283,7 +284,8 @@ public struct StaffWorkStore: Sendable {
             switch Lifecycle.renewedLease(of: record.state, by: member, context: context) {
             case .success(let until):
                 try await connection.query(
-                    "UPDATE service_requests SET lease_expires_at = $2, updated_at = $3 WHERE id = $1", record.id, until, now)
+                    "UPDATE service_requests SET lease_expires_at = $2, updated_at = $3 WHERE id = $1", record.id, until,
+                    max(now, record.updatedAt))
                 return until
             case .failure(let refusal):
                 throw RequestStoreError.refused(refusal)
