@@ -353,16 +353,58 @@ struct StaffController {
         } catch RequestStoreError.notFound {
             throw APIError.requestNotFound
         } catch RequestStoreError.refused(let refusal) {
-            var error = APIError(Self.status(of: refusal), refusal)
-            if case .notHolder(let holder?) = refusal, let person = try? await work.staffNames(ids: [holder])[holder] {
-                // Name the colleague (not an internal id) so the officer knows whom to talk to.
-                error.message = LocalizedText(
-                    id: "Permohonan ini sedang ditangani \(person.name) (NIP \(person.nip)).",
-                    en: "This request is held by \(person.name) (NIP \(person.nip)).")
-                error.extra = ["holder_nip": person.nip, "holder_name": person.name]
-            }
-            throw error
+            throw await named(refusal)
         }
+    }
+
+    /// The refusal as the API answers it. Lifecycle's own messages name units and officers by
+    /// internal id and instants as the machine writes them; people get the unit's code and name,
+    /// the officer's name and NIP (so they know whom to talk to), and the instant in words.
+    func named(_ refusal: Refusal) async -> APIError {
+        var error = APIError(Self.status(of: refusal), refusal)
+        func person(_ id: StaffID) async -> (nip: String, name: String)? { try? await work.staffNames(ids: [id])[id] }
+        func unit(_ id: UnitID) async -> LoketStore.Unit? { try? await services.catalog.snapshot().units[id] }
+        switch refusal {
+        case .notHolder(let holder?):
+            guard let person = await person(holder) else { break }
+            error.message = LocalizedText(
+                id: "Permohonan ini sedang ditangani \(person.name) (NIP \(person.nip)).",
+                en: "This request is held by \(person.name) (NIP \(person.nip)).")
+            error.extra = ["holder_nip": person.nip, "holder_name": person.name]
+        case .alreadyHolder(let holder):
+            guard let person = await person(holder) else { break }
+            error.message = LocalizedText(
+                id: "\(person.name) (NIP \(person.nip)) sudah memegang permohonan ini.",
+                en: "\(person.name) (NIP \(person.nip)) already holds this request.")
+            error.extra = ["holder_nip": person.nip, "holder_name": person.name]
+        case .assigneeOutsideUnit(let assignee):
+            guard let person = await person(assignee) else { break }
+            error.message = LocalizedText(
+                id: "\(person.name) (NIP \(person.nip)) tidak bekerja di unit permohonan ini atau di atasnya: tugaskan petugas unit itu, atau alihkan (transfer) permohonannya lebih dulu.",
+                en: "\(person.name) (NIP \(person.nip)) does not work in this request's unit or above it: assign an officer of that unit, or transfer the request first.")
+            error.extra = ["assignee_nip": person.nip, "assignee_name": person.name]
+        case .sameUnit(let id):
+            guard let unit = await unit(id) else { break }
+            error.message = LocalizedText(
+                id: "Permohonan sudah berada di unit \(unit.code) (\(unit.name)).",
+                en: "The request is already in unit \(unit.code) (\(unit.name)).")
+            error.extra = ["unit": unit.code]
+        case .notInUnit(let id):
+            guard let unit = await unit(id) else { break }
+            error.message = LocalizedText(
+                id: "Permohonan ini berada di unit \(unit.code) (\(unit.name)), di luar unit Anda.",
+                en: "This request is in unit \(unit.code) (\(unit.name)), outside your unit.")
+            error.extra = ["unit": unit.code]
+        case .leaseNotExpired(let until):
+            let zone = services.options.timeZone
+            error.message = LocalizedText(
+                id: "Klaim masih berlaku sampai \(HumanInstant.string(until, language: .indonesian, timeZone: zone)).",
+                en: "The claim is valid until \(HumanInstant.string(until, language: .english, timeZone: zone)).")
+            error.extra = ["lease_expires_at": RFC3339.string(from: until)]
+        default:
+            break
+        }
+        return error
     }
 
     static func status(of refusal: Refusal) -> HTTPResponse.Status {

@@ -301,7 +301,7 @@ struct Transfer: AsyncParsableCommand {
     @Argument(help: ArgumentHelp("The code of the unit that should handle it.", valueName: "unit"))
     var unit: String
 
-    @Option(help: ArgumentHelp("Why it belongs there (up to 1000 characters).", valueName: "text"))
+    @Option(help: ArgumentHelp("Why it belongs there (up to 1000 characters); the citizen reads it.", valueName: "text"))
     var reason: String
 
     @OptionGroup var options: ServerOptions

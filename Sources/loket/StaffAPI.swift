@@ -236,13 +236,17 @@ struct StaffAPI {
             ["Unit codes are like DISDUKCAPIL-IDP; `loket whoami` shows yours."]
         case "unknown_staff":
             ["Give the officer's 18-digit NIP."]
+        case "same_unit":
+            ["Nothing to transfer: `loket show` with the code shows the request's unit."]
+        case "assignee_outside_unit":
+            ["Assign an officer of the request's unit or a unit above it, or transfer the request to the officer's unit first."]
         default:
             []
         }
     }
 
-    /// On a 409 about one request, looks the request up to say who holds it or how it ended. The
-    /// server's refusal names a holder only by internal id, which means nothing to an officer.
+    /// On a 409 about one request, looks the request up to say who holds it (and whether it is the
+    /// caller), until when, or how it ended: what the officer needs to decide what to do next.
     func explainConflict(_ failure: inout Failure, code: String, refusal: String) async {
         guard let segment = try? Self.segment(code), let reply = try? await exchange(.get, "requests/\(segment)"), reply.status == 200,
               let detail = try? LoketJSON.decode(RequestDetail.self, from: reply.body)

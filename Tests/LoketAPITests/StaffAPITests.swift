@@ -447,19 +447,21 @@ struct StaffAPITests {
             try await app.test { client in
                 let code = try await Self.file(client)
                 try await client.execute(uri: "/api/v1/staff/requests/\(code)/claim", method: .post, headers: siti.auth) { #expect($0.status == .ok) }
-                let refusals: [(HTTPFields, String, [String: String], HTTPResponse.Status, String)] = [
-                    (siti.auth, "transfer", ["unit": "DISDUKCAPIL-IDP", "reason": "x"], .unprocessableContent, "same_unit"),
-                    (siti.auth, "transfer", ["unit": "DPMPTSP"], .unprocessableContent, "missing_field"),
-                    (head.auth, "assign", ["nip": "199912312020121001"], .unprocessableContent, "unknown_staff"),
-                    (head.auth, "assign", ["nip": elsewhere.nip], .unprocessableContent, "assignee_outside_unit"),
-                    (head.auth, "assign", ["nip": siti.nip], .conflict, "already_holder"),
+                // The message names units by code and officers by NIP, never by internal id.
+                let refusals: [(HTTPFields, String, [String: String], HTTPResponse.Status, String, String?)] = [
+                    (siti.auth, "transfer", ["unit": "DISDUKCAPIL-IDP", "reason": "x"], .unprocessableContent, "same_unit", "DISDUKCAPIL-IDP"),
+                    (siti.auth, "transfer", ["unit": "DPMPTSP"], .unprocessableContent, "missing_field", nil),
+                    (head.auth, "assign", ["nip": "199912312020121001"], .unprocessableContent, "unknown_staff", nil),
+                    (head.auth, "assign", ["nip": elsewhere.nip], .unprocessableContent, "assignee_outside_unit", elsewhere.nip),
+                    (head.auth, "assign", ["nip": siti.nip], .conflict, "already_holder", siti.nip),
                 ]
-                for (headers, action, body, status, expected) in refusals {
+                for (headers, action, body, status, expected, named) in refusals {
                     try await client.execute(uri: "/api/v1/staff/requests/\(code)/\(action)", method: .post, headers: headers, body: .json(body)) { response in
                         #expect(response.status == status, "\(action) \(body): \(response.body.text)")
                         let error = response.body.json["error"] as? [String: Any]
                         let codes = [error?["code"] as? String] + ((error?["details"] as? [[String: Any]]) ?? []).map { $0["code"] as? String }
                         #expect(codes.contains(expected), "\(action) \(body): \(response.body.text)")
+                        if let named { #expect((error?["message"] as? String)?.contains(named) == true, "\(response.body.text)") }
                     }
                 }
                 try await client.execute(uri: "/api/v1/staff/requests/\(code)", method: .get, headers: siti.auth) { response in
