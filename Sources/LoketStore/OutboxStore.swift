@@ -150,6 +150,37 @@ public struct OutboxStore: Sendable {
         ).affectedRows == 1
     }
 
+    /// Hands back claimed messages whose delivery never started (the worker is shutting down): due
+    /// at once again, and the attempt their claim counted is given back. Only rows still under
+    /// this claim (same attempt count, not finished) change; returns how many did.
+    public func release(_ messages: [OutboxMessage], now: Date) async throws -> Int {
+        guard !messages.isEmpty else { return 0 }
+        return try await pool.query(
+            """
+            UPDATE notification_outbox o SET available_at = $3, attempts = o.attempts - 1
+            FROM unnest($1::bigint[], $2::int[]) AS m (id, attempts)
+            WHERE o.id = m.id AND o.attempts = m.attempts AND o.attempts > 0 AND o.delivered_at IS NULL AND o.dead_at IS NULL
+            """,
+            messages.map(\.id), messages.map { Int32($0.attempts) }, now
+        ).affectedRows
+    }
+
+    /// Makes every dead letter abandoned at or after `since` (all of them when nil) deliverable
+    /// again, as `requeue` does one; returns how many.
+    public func requeueAll(since: Date?, now: Date = Date()) async throws -> Int {
+        try await pool.transaction { connection in
+            let count = try await connection.query(
+                """
+                UPDATE notification_outbox SET dead_at = NULL, attempts = 0, available_at = $2
+                WHERE dead_at IS NOT NULL AND ($1::timestamptz IS NULL OR dead_at >= $1)
+                """,
+                since, now
+            ).affectedRows
+            if count > 0 { try await connection.query("SELECT pg_notify($1, $2)", "loket_outbox", "requeued") }
+            return count
+        }
+    }
+
     /// Dead letters, most recently abandoned first, for admins.
     public func deadLetters(limit: Int = 100) async throws -> [OutboxMessage] {
         try await pool.query(

@@ -52,7 +52,14 @@ public struct WebhookEndpoint: Sendable {
         self.secret = Array(secret.utf8)
         self.timeout = timeout
         self.isPlainTextToAnotherHost = scheme == "http" && !Self.isLoopback(host)
+        let port = parsed.port.map { ":\($0)" } ?? ""
+        let bracketed = host.contains(":") && !host.hasPrefix("[") ? "[\(host)]" : host
+        self.loggableURL = "\(scheme)://\(bracketed)\(port)/…"
     }
+
+    /// The URL as the logs show it: scheme, host and port only. A receiver's token often rides in
+    /// the path, the query or the user part, and logs travel further than the configuration.
+    public let loggableURL: String
 
     /// `localhost` (and names under it), 127.0.0.0/8, ::1 and ::ffff:127.x: this machine. A name
     /// that merely starts with "127." is not.
@@ -138,8 +145,12 @@ public struct RandomRetryJitter: RetryJitter {
 /// The dispatcher's knobs.
 public struct OutboxDispatcherConfiguration: Sendable {
     public var channel: NotificationChannel
-    /// Attempts before a message is dead-lettered.
-    public var maxAttempts: Int
+    /// Attempts before a message is dead-lettered; nil: no limit by count (the age limit decides).
+    public var maxAttempts: Int?
+    /// How long after it was written a message is still retried: a failure past this age
+    /// dead-letters it. Long enough to outlast a receiver's outage over a weekend, where a limit by
+    /// count alone (8 attempts of 5 s doubling) gave up within minutes.
+    public var giveUpAfter: Duration
     public var backoff: RetryBackoff
     /// Messages claimed per batch.
     public var batchSize: Int
@@ -151,14 +162,19 @@ public struct OutboxDispatcherConfiguration: Sendable {
     /// Time between polls when no NOTIFY wakes the dispatcher earlier.
     public var tick: Duration
 
+    public static let defaultGiveUpAfter: Duration = .seconds(72 * 3600)
+
     public init(
-        channel: NotificationChannel, maxAttempts: Int = 8, backoff: RetryBackoff = RetryBackoff(), batchSize: Int = 50,
+        channel: NotificationChannel, maxAttempts: Int? = nil, giveUpAfter: Duration = Self.defaultGiveUpAfter,
+        backoff: RetryBackoff = RetryBackoff(), batchSize: Int = 50,
         concurrency: Int = 8, visibilityTimeout: Duration = .seconds(120), tick: Duration = .seconds(5)
     ) {
-        precondition(maxAttempts >= 1, "at least one delivery attempt")
+        precondition(maxAttempts.map { $0 >= 1 } ?? true, "at least one delivery attempt")
+        precondition(giveUpAfter > .zero, "a positive age limit")
         precondition(batchSize >= 1 && concurrency >= 1, "batch size and concurrency must be positive")
         self.channel = channel
         self.maxAttempts = maxAttempts
+        self.giveUpAfter = giveUpAfter
         self.backoff = backoff
         self.batchSize = batchSize
         self.concurrency = concurrency
@@ -183,12 +199,15 @@ public struct OutboxBatchResult: Sendable, Equatable {
     public var retried = 0
     /// Failed attempts that were the last allowed.
     public var dead = 0
+    /// Claimed but not started because shutdown began: handed back, deliverable at once.
+    public var released = 0
 
-    public init(claimed: Int = 0, delivered: Int = 0, retried: Int = 0, dead: Int = 0) {
+    public init(claimed: Int = 0, delivered: Int = 0, retried: Int = 0, dead: Int = 0, released: Int = 0) {
         self.claimed = claimed
         self.delivered = delivered
         self.retried = retried
         self.dead = dead
+        self.released = released
     }
 }
 
@@ -229,7 +248,7 @@ public struct OutboxDispatcher: Service {
         result.claimed = messages.count
         guard !messages.isEmpty else { return result }
         var firstError: (any Error)?
-        await withTaskGroup(of: Outcome.self) { group in
+        let unstarted = await withTaskGroup(of: Outcome.self) { group -> [OutboxMessage] in
             var waiting = messages.makeIterator()
             for _ in 0..<configuration.concurrency {
                 guard let message = waiting.next() else { break }
@@ -243,10 +262,18 @@ public struct OutboxDispatcher: Service {
                 case .superseded, .interrupted: break
                 case .unrecorded(let error): if firstError == nil { firstError = error }
                 }
-                if let message = waiting.next() {
+                // Once shutdown has begun no new delivery starts: the process may have little time
+                // left (systemd and Kubernetes wait 60 s), and a delivery cut off midway would
+                // leave its row hidden for the whole claim and its attempt used.
+                if !Task.isShuttingDownGracefully, let message = waiting.next() {
                     group.addTask { await process(message) }
                 }
             }
+            return Array(IteratorSequence(waiting))
+        }
+        if !unstarted.isEmpty {
+            // Handed back as they were before this claim: deliverable at once by the next worker.
+            result.released = try await store.release(unstarted, now: clock.now())
         }
         if let firstError { throw firstError }
         return result
@@ -254,11 +281,11 @@ public struct OutboxDispatcher: Service {
 
     public func run() async throws {
         if case .webhook(let endpoint) = configuration.channel {
-            logger.info("delivering notifications by webhook", metadata: ["url": "\(endpoint.url)"])
+            logger.info("delivering notifications by webhook", metadata: ["url": "\(endpoint.loggableURL)"])
             if endpoint.isPlainTextToAnotherHost {
                 logger.warning(
                     "the webhook is plain http to another host: citizens' contact details in the notifications cross the network unencrypted; use https",
-                    metadata: ["url": "\(endpoint.url)"])
+                    metadata: ["url": "\(endpoint.loggableURL)"])
             }
         } else {
             logger.info("no webhook configured: notifications go to the log")
@@ -305,7 +332,9 @@ public struct OutboxDispatcher: Service {
                 return .delivered
             case .failed(let reason):
                 Counter(label: "loket_worker_outbox_failures_total").increment()
-                if message.attempts >= configuration.maxAttempts {
+                let age = now.timeIntervalSince(message.createdAt)
+                let tooOld = age >= Double(configuration.giveUpAfter.components.seconds)
+                if tooOld || configuration.maxAttempts.map({ message.attempts >= $0 }) == true {
                     guard try await store.markDead(id: message.id, attempt: message.attempts, now: now, error: reason) else {
                         return superseded(message)
                     }

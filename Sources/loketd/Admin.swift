@@ -8,7 +8,7 @@ import Postgres
 /// machines never run this; an administrator does, on a host that holds database credentials.
 struct Admin: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Manage units, staff, tokens, partner keys and the catalog (direct database access).",
+        abstract: "Manage units, staff, tokens, partner keys, the catalog and dead-lettered notifications (direct database access).",
         discussion: """
             Every subcommand connects to the database like `loketd migrate` (--database-url, else \
             LOKET_DATABASE_URL, DATABASE_URL or PG* variables). Refusals are printed in Indonesian, \
@@ -21,7 +21,9 @@ struct Admin: AsyncParsableCommand {
               loketd admin catalog export --file catalog.json
               loketd admin catalog import --file catalog.json --dry-run
             """,
-        subcommands: [AdminUnit.self, AdminStaff.self, AdminToken.self, AdminPartner.self, AdminCatalog.self, RecomputeSLA.self]
+        subcommands: [
+            AdminUnit.self, AdminStaff.self, AdminToken.self, AdminPartner.self, AdminCatalog.self, RecomputeSLA.self, AdminOutbox.self,
+        ]
     )
 }
 

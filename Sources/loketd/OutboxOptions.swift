@@ -12,15 +12,19 @@ struct OutboxOptions: ParsableArguments {
     @Option(help: "Seconds before a webhook delivery counts as failed (LOKET_WEBHOOK_TIMEOUT).")
     var webhookTimeout = EnvironmentDefaults.integer("LOKET_WEBHOOK_TIMEOUT", default: 10)
 
-    @Option(help: "Delivery attempts before a notification is dead-lettered (LOKET_WEBHOOK_MAX_ATTEMPTS).")
-    var maxAttempts = EnvironmentDefaults.integer("LOKET_WEBHOOK_MAX_ATTEMPTS", default: 8)
+    @Option(help: "Hours after it was written that a failing notification is still retried; then it is dead-lettered (LOKET_WEBHOOK_GIVE_UP_HOURS).")
+    var giveUpAfterHours = EnvironmentDefaults.integer("LOKET_WEBHOOK_GIVE_UP_HOURS", default: 72)
+
+    @Option(help: "Delivery attempts before a notification is dead-lettered, whatever its age; 0 = no limit by count (LOKET_WEBHOOK_MAX_ATTEMPTS).")
+    var maxAttempts = EnvironmentDefaults.integer("LOKET_WEBHOOK_MAX_ATTEMPTS", default: 0)
 
     /// The HMAC secret only comes from the environment, never from a flag (flags show in `ps`).
     var webhookSecret: String? { ProcessInfo.processInfo.environment["LOKET_WEBHOOK_SECRET"] }
 
     func validate() throws {
         try EnvironmentDefaults.check()
-        guard (1...100).contains(maxAttempts) else { throw ValidationError("--max-attempts must be 1…100") }
+        guard (0...10_000).contains(maxAttempts) else { throw ValidationError("--max-attempts must be 0…10000 (0: no limit by count)") }
+        guard (1...720).contains(giveUpAfterHours) else { throw ValidationError("--give-up-after-hours must be 1…720") }
         guard (1...300).contains(webhookTimeout) else { throw ValidationError("--webhook-timeout must be 1…300 seconds") }
         if webhookURL?.isEmpty == false, webhookSecret?.isEmpty != false {
             throw ValidationError("a webhook needs its signing secret in LOKET_WEBHOOK_SECRET")
@@ -40,7 +44,9 @@ struct OutboxOptions: ParsableArguments {
         }
         return OutboxDispatcher(
             store: OutboxStore(pool: pool),
-            configuration: OutboxDispatcherConfiguration(channel: channel, maxAttempts: maxAttempts, tick: tick),
+            configuration: OutboxDispatcherConfiguration(
+                channel: channel, maxAttempts: maxAttempts == 0 ? nil : maxAttempts, giveUpAfter: .seconds(giveUpAfterHours * 3600),
+                tick: tick),
             wakeup: wakeup)
     }
 }

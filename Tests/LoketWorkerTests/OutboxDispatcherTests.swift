@@ -7,6 +7,7 @@ import NIOCore
 import Postgres
 import ServiceLifecycle
 import Synchronization
+import ServiceLifecycleTestKit
 import Testing
 
 @testable import LoketStore
@@ -165,6 +166,64 @@ struct OutboxDispatcherTests {
                 await #expect(throws: OutboxStoreError.notFound(id: id + 1000)) {
                     try await store.requeue(id: id + 1000, now: clock.now())
                 }
+            }
+        }
+    }
+
+    @Test("a failing message is retried until it is older than the age limit, however many attempts that takes")
+    func deadLetteredByAgeNotByCount() async throws {
+        try await WorkerTestDatabase.withPool { pool, _ in
+            try await OutboxReceiver.run(failures: .max) { receiver in
+                let clock = OutboxTestClock(Self.start)
+                let store = OutboxStore(pool: pool)
+                let id = try await OutboxFixtures.insertMessage(
+                    pool, requestID: try await OutboxFixtures.insertRequest(pool), topic: "request.asked", at: clock.now())
+                let dispatcher = try Self.webhookDispatcher(
+                    pool: pool, receiver: receiver, clock: clock, jitter: OutboxFixedJitter(0), maxAttempts: nil,
+                    giveUpAfter: .seconds(3600))
+                // A receiver down for longer than any count of quick retries: still retried.
+                for _ in 0..<20 {
+                    #expect(try await dispatcher.runOnce() == OutboxBatchResult(claimed: 1, retried: 1))
+                    clock.advance(by: 60)
+                }
+                clock.advance(by: 3600 - 20 * 60)
+                #expect(try await dispatcher.runOnce() == OutboxBatchResult(claimed: 1, dead: 1))
+                #expect(try await store.deadLetters(limit: 10).map(\.id) == [id])
+
+                // Requeued all at once when the receiver is back, and then delivered.
+                receiver.setFailures(0)
+                #expect(try await store.requeueAll(since: Self.start, now: clock.now()) == 1)
+                #expect(try await store.requeueAll(since: nil, now: clock.now()) == 0)
+                #expect(try await dispatcher.runOnce() == OutboxBatchResult(claimed: 1, delivered: 1))
+            }
+        }
+    }
+
+    @Test("on shutdown a batch starts no new delivery and hands the unstarted messages back")
+    func shutdownReleasesTheUnstarted() async throws {
+        try await WorkerTestDatabase.withPool { pool, _ in
+            try await OutboxReceiver.run(delay: .milliseconds(600)) { receiver in
+                let clock = OutboxTestClock(Self.start)
+                var ids: [Int64] = []
+                for _ in 0..<20 {
+                    ids.append(try await OutboxFixtures.insertMessage(
+                        pool, requestID: try await OutboxFixtures.insertRequest(pool), topic: "request.asked", at: clock.now()))
+                }
+                let dispatcher = try Self.webhookDispatcher(pool: pool, receiver: receiver, clock: clock)
+                let result = try await testGracefulShutdown { trigger in
+                    async let batch = dispatcher.runOnce()
+                    try await Task.sleep(for: .milliseconds(200))
+                    trigger.triggerGracefulShutdown()
+                    return try await batch
+                }
+                // Eight deliveries were in flight (the dispatcher's concurrency) and finished.
+                #expect(result == OutboxBatchResult(claimed: 20, delivered: 8, released: 12))
+                var rows: [OutboxMessage] = []
+                for id in ids { rows.append(try await OutboxFixtures.row(pool, id)) }
+                #expect(rows.filter { $0.deliveredAt != nil }.count == 8)
+                let released = rows.filter { $0.deliveredAt == nil }
+                #expect(released.allSatisfy { $0.attempts == 0 && $0.availableAt <= clock.now() })
+                #expect(try await OutboxStore(pool: pool).pendingCount(now: clock.now()) == 12)
             }
         }
     }
@@ -487,13 +546,15 @@ struct OutboxDispatcherTests {
 
     static func webhookDispatcher(
         pool: ConnectionPool, receiver: OutboxReceiver, clock: OutboxTestClock, jitter: any RetryJitter = OutboxFixedJitter(0),
-        backoff: RetryBackoff = RetryBackoff(), maxAttempts: Int = 8, batchSize: Int = 50
+        backoff: RetryBackoff = RetryBackoff(), maxAttempts: Int? = 8,
+        giveUpAfter: Duration = OutboxDispatcherConfiguration.defaultGiveUpAfter, batchSize: Int = 50
     ) throws -> OutboxDispatcher {
         let endpoint = try WebhookEndpoint(url: receiver.url, secret: secret, timeout: .seconds(5))
         return OutboxDispatcher(
             store: OutboxStore(pool: pool),
             configuration: OutboxDispatcherConfiguration(
-                channel: .webhook(endpoint), maxAttempts: maxAttempts, backoff: backoff, batchSize: batchSize),
+                channel: .webhook(endpoint), maxAttempts: maxAttempts, giveUpAfter: giveUpAfter, backoff: backoff,
+                batchSize: batchSize),
             clock: clock, jitter: jitter)
     }
 
