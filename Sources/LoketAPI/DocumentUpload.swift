@@ -83,7 +83,9 @@ struct DocumentUpload {
         var name = given ?? ""
         if let last = name.split(whereSeparator: { $0 == "/" || $0 == "\\" }).last { name = String(last) }
         name = String(name.unicodeScalars.filter { !$0.properties.isWhitespace || $0 == " " }
-            .filter { $0.properties.generalCategory != .control && !"<>:\"|?*".unicodeScalars.contains($0) }
+            // Format characters too (bidirectional overrides, zero-width ones): a file name must
+            // show what it is.
+            .filter { ![.control, .format].contains($0.properties.generalCategory) && !"<>:\"|?*".unicodeScalars.contains($0) }
             .map(Character.init))
         name = name.trimmingCharacters(in: CharacterSet(charactersIn: " ."))
         if name.isEmpty { name = "dokumen" }

@@ -18,8 +18,10 @@ extension Substring {
         let scalars = text.unicodeScalars
         func isSpace(_ scalar: Unicode.Scalar) -> Bool {
             // Foundation also trims ZERO WIDTH SPACE (category Zs until Unicode 4.0.1): kept, an
-            // invisible character at the end of a name is never meant.
-            if scalar.value == 0x200B { return true }
+            // invisible character at the end of a name is never meant; and so are WORD JOINER and
+            // ZERO WIDTH NO-BREAK SPACE (a stray byte-order mark), or a name of nothing but them
+            // would pass as given.
+            if scalar.value == 0x200B || scalar.value == 0x2060 || scalar.value == 0xFEFF { return true }
             guard scalar.properties.isWhitespace else { return false }
             if includingNewlines { return true }
             switch scalar.value {
@@ -44,14 +46,16 @@ extension Substring {
 
 extension StringProtocol {
     /// Whether the text holds a control character (Unicode category Cc: U+0000–U+001F and
-    /// U+007F–U+009F) other than line feed and tab. NUL cannot be stored at all, and the others
-    /// would reach officers' terminals as escape sequences, so free text refuses them everywhere
-    /// (after `normalizingLineBreaks`, so that a carriage return is never one of them).
+    /// U+007F–U+009F) other than line feed and tab, or a bidirectional embedding, override or
+    /// isolate (U+202A–U+202E, U+2066–U+2069). NUL cannot be stored at all, the other Cc would
+    /// reach officers' terminals as escape sequences, and the bidirectional controls make text
+    /// show other than it reads ("ktp\u{202E}fdp.jpg" shows as "ktpgpj.pdf"), so free text refuses
+    /// them everywhere (after `normalizingLineBreaks`, so that a carriage return is never one).
     public func containsControlCharacters() -> Bool {
         unicodeScalars.contains { scalar in
             switch scalar.value {
             case 0x0A, 0x09: return false
-            case 0x00...0x1F, 0x7F...0x9F: return true
+            case 0x00...0x1F, 0x7F...0x9F, 0x202A...0x202E, 0x2066...0x2069: return true
             default: return false
             }
         }

@@ -145,6 +145,10 @@ struct CitizenAPITests {
         (["attributes": ["alasan": "keluarga_baru", "warna": "biru"]], "unknown_attribute", "attributes.warna"),
         (["attributes": ["alasan": "keluarga_baru\u{0}"]], "control_characters", "attributes.alasan"),
         (["description": "KK baru\u{0}"], "control_characters", "description"),
+        // Text that shows other than it reads (a right-to-left override), and a name of nothing
+        // but invisible characters.
+        (["description": "KK baru \u{202E}lanigra\u{202C}"], "control_characters", "description"),
+        (["citizen": ["name": "\u{2060}\u{FEFF}", "nik": "3673014501900001", "phone": "081234567890"]], "missing_field", "citizen.name"),
     ] as [([String: any Sendable], String, String)])
     func invalidFilingsNameTheFieldAndStoreNothing(change: [String: any Sendable], code: String, field: String) async throws {
         var body = sampleFiling()
@@ -499,7 +503,7 @@ struct CitizenAPITests {
                 let auth: HTTPFields = [.authorization: "Bearer \(try #require(receipt["access_token"] as? String))"]
                 let pdf = Data("%PDF-1.7\n1 0 obj <<>> endobj\ntrailer <<>>\n%%EOF\n".utf8)
                 let uploaded = try await client.execute(
-                    uri: "/api/v1/requests/\(code)/documents?filename=../../etc/surat%20nikah.pdf", method: .post,
+                    uri: "/api/v1/requests/\(code)/documents?filename=../../etc/surat%E2%80%AE%20nikah.pdf", method: .post,
                     headers: auth.merging([.contentType: "application/pdf"]), body: ByteBuffer(bytes: pdf)
                 ) { response in
                     #expect(response.status == .created, "\(response.body.text)")

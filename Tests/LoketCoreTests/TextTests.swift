@@ -10,7 +10,7 @@ struct TextTests {
     /// ordinary letters, in random strings.
     static let interesting: [Unicode.Scalar] = {
         var values: [UInt32] = Array(0x00...0x20) + Array(0x7E...0xA0) + [0x41, 0x7A, 0x30, 0xE9, 0x301, 0x1680, 0x180E]
-        values += Array(0x2000...0x200B) + [0x2028, 0x2029, 0x202F, 0x205F, 0x3000, 0xFEFF, 0x1F642]
+        values += Array(0x2000...0x200B) + [0x2028, 0x2029, 0x202F, 0x205F, 0x2060, 0x3000, 0xFEFF, 0x1F642]
         return values.compactMap(Unicode.Scalar.init)
     }()
 
@@ -21,8 +21,13 @@ struct TextTests {
             var text = String.UnicodeScalarView()
             for _ in 0..<length { text.append(Self.interesting.randomElement(using: &generator)!) }
             let string = String(text)
-            #expect(string.trimmingWhitespace() == string.trimmingCharacters(in: .whitespacesAndNewlines), "\(Array(string.unicodeScalars))")
-            #expect(string.trimmingWhitespace(includingNewlines: false) == string.trimmingCharacters(in: .whitespaces), "\(Array(string.unicodeScalars))")
+            // Foundation's sets, and the word joiner and byte-order mark besides (invisible: a name
+            // of nothing but them is no name).
+            var all = CharacterSet.whitespacesAndNewlines, spaces = CharacterSet.whitespaces
+            all.insert(charactersIn: "\u{2060}\u{FEFF}")
+            spaces.insert(charactersIn: "\u{2060}\u{FEFF}")
+            #expect(string.trimmingWhitespace() == string.trimmingCharacters(in: all), "\(Array(string.unicodeScalars))")
+            #expect(string.trimmingWhitespace(includingNewlines: false) == string.trimmingCharacters(in: spaces), "\(Array(string.unicodeScalars))")
         }
         #expect("  Siti Aminah \n".trimmingWhitespace() == "Siti Aminah")
         #expect("\u{3000}Serang\u{00A0}".trimmingWhitespace() == "Serang")
@@ -42,6 +47,11 @@ struct TextTests {
         }
         #expect(!"Jl. Ki Mas Jong\nNo. 5\t(belakang)".containsControlCharacters())
         #expect("escape \u{1B}[31m".containsControlCharacters())
+        // Bidirectional embeddings, overrides and isolates make text show other than it reads.
+        for value in Array(0x202A...0x202E) + Array(0x2066...0x2069) {
+            #expect("ktp\(Character(Unicode.Scalar(value)!))fdp.jpg".containsControlCharacters(), "\(value)")
+        }
+        #expect(!"Siti \u{200D}Aminah".containsControlCharacters())
         #expect("line\r\n".containsControlCharacters())
         #expect(!"line\r\n".normalizingLineBreaks().containsControlCharacters())
     }

@@ -974,7 +974,7 @@ def run_accept(args):
     for trick, stored in sent:
         name = stored.get("filename", "")
         check(name and "/" not in name and "\\" not in name and not name.startswith(".") and len(name) <= 200
-              and not any(ord(ch) < 32 or ord(ch) == 127 for ch in name),
+              and not any(ord(ch) < 32 or ord(ch) == 127 or 0x202A <= ord(ch) <= 0x202E or 0x2066 <= ord(ch) <= 0x2069 for ch in name),
               "upload named %r stored as %r" % (trick, name))
         download = call(port, "GET", "/api/v1/requests/%s/documents/%s" % (a["code"], stored["id"]),
                         headers=[("Authorization", "Bearer " + a["token"])])
