@@ -202,16 +202,14 @@ struct IntakeValidator {
                 if definition.required { problems.append(.missing(field)) }
                 continue
             }
-            var values: [String]
+            // Trimmed like every free text (docs/api.md): a number or an instant is read, a choice
+            // matched and a text stored without white space around it.
+            let values: [String]
             switch answer {
-            case .single(let value): values = [value.normalizingLineBreaks()]
-            case .multiple(let list): values = list.map { $0.normalizingLineBreaks() }
+            case .single(let value): values = [value.normalizingLineBreaks().trimmingWhitespace()]
+            case .multiple(let list): values = list.map { $0.normalizingLineBreaks().trimmingWhitespace() }
             }
-            // A number or an instant is read, and stored, without white space around it.
-            if definition.datatype == "number" || definition.datatype == "datetime" {
-                values = values.map { $0.trimmingWhitespace() }
-            }
-            if values.isEmpty || values.allSatisfy({ $0.trimmingWhitespace().isEmpty }) {
+            if values.isEmpty || values.allSatisfy(\.isEmpty) {
                 if definition.required { problems.append(.missing(field)) }
                 continue
             }
@@ -245,7 +243,8 @@ struct IntakeValidator {
                     continue
                 }
             default:
-                guard values.count == 1, values[0].count <= 1000 else {
+                // Counted in Unicode scalars, as every other field (and JSON Schema's maxLength).
+                guard values.count == 1, values[0].unicodeScalars.count <= 1000 else {
                     problems.append(.invalid(field, code: "invalid_text", id: "satu teks, paling banyak 1000 karakter", en: "one text of at most 1000 characters"))
                     continue
                 }

@@ -172,6 +172,21 @@ struct CitizenAPITests {
         }
     }
 
+    /// Attribute answers are trimmed like every free text: a choice is matched, and stored,
+    /// without the spaces and line break a form left around it.
+    @Test func attributeAnswersAreTrimmed() async throws {
+        try await APITestEnvironment.withApp { app in
+            try await app.test { client in
+                let body = sampleFiling(extra: ["attributes": ["alasan": "  keluarga_baru\r\n"]])
+                try await client.execute(uri: "/api/v1/requests", method: .post, headers: jsonHeaders, body: .json(body)) { response in
+                    #expect(response.status == .created, "\(response.body.text)")
+                }
+            }
+            let stored = try await app.pool.query("SELECT attributes->>'alasan' AS alasan FROM service_requests").single()
+            #expect(try stored.decode(String.self, "alasan") == "keluarga_baru")
+        }
+    }
+
     @Test func malformedBodiesAreRefusedBeforeAnythingElse() async throws {
         try await APITestEnvironment.withApp { app in
             try await app.test { client in
