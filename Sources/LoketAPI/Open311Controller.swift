@@ -184,6 +184,16 @@ struct Open311Controller {
         }
         try checkJurisdiction(form.values("jurisdiction_id") + query.values("jurisdiction_id"))
 
+        // The format is part of what is replayed, so it is part of what the key is bound to. A
+        // retry is answered before it is validated again (see `IntakeStore.replay`).
+        let idempotency = try Self.idempotencyClaim(
+            request, scope: "partner:\(partnerID)", body: Data("POST requests.\(format.rawValue)\n".utf8) + bodyData)
+        if let idempotency, let stored = try await services.intake.replay(idempotency, now: services.clock()) {
+            var response = Self.response(stored, language: nil)
+            response.headers[HTTPField.Name("Idempotent-Replayed")!] = "true"
+            return response
+        }
+
         var problems: [FieldProblem] = []
         let fields = Self.intakeFields(form, problems: &problems)
         // Loket keeps no partner account or device ids (device_id is ignored); account_id is only
@@ -209,9 +219,6 @@ struct Open311Controller {
         }
         guard problems.isEmpty, let newRequest else { throw Open311Errors.problems(problems) }
 
-        // The format is part of what is replayed, so it is part of what the key is bound to.
-        let idempotency = try Self.idempotencyClaim(
-            request, scope: "partner:\(partnerID)", body: Data("POST requests.\(format.rawValue)\n".utf8) + bodyData)
         let language = context.language
         let timeZone = services.options.timeZone
         let outcome = try await services.intake.file(newRequest, catalog: catalog, idempotency: idempotency, now: now) { filed in

@@ -105,6 +105,12 @@ struct RequestsController {
             throw APIError.invalidJSON(RequestMiddleware.describe(error))
         }
         let now = services.clock()
+        let idempotency = try idempotencyClaim(request, scope: "citizen", body: data)
+        if let idempotency, let stored = try await services.intake.replay(idempotency, now: now) {
+            var response = Self.response(stored)
+            response.headers[HTTPField.Name("Idempotent-Replayed")!] = "true"
+            return response
+        }
         let catalog = try await services.catalog.snapshot()
         let validator = IntakeValidator(catalog: catalog, today: .today(in: services.options.timeZone, now: now))
         let fields = IntakeFields(
@@ -113,7 +119,6 @@ struct RequestsController {
             latitude: parsed.latitude, longitude: parsed.longitude, description: parsed.description,
             attributes: parsed.attributes ?? [:])
         let newRequest = try validator.validate(fields, source: .web, partnerID: nil).get()
-        let idempotency = try idempotencyClaim(request, scope: "citizen", body: data)
         let language = context.language
         let base = services.options.publicBaseURL
         let outcome = try await services.intake.file(newRequest, catalog: catalog, idempotency: idempotency, now: now) { filed in

@@ -126,6 +126,23 @@ public struct IntakeStore: Sendable {
         self.newCode = newCode
     }
 
+    /// The answer given before to this Idempotency-Key with the same body, while the key lives.
+    /// Looked up before a retry is validated: a catalog changed since the lost answer (a service
+    /// deactivated, an attribute now required) must not turn the retry into a refusal, which would
+    /// lose the access token the answer carried (only its hash is kept with the request).
+    public func replay(_ claim: IdempotencyClaim, now: Date = Date()) async throws -> StoredResponse? {
+        guard let row = try await pool.query(
+            """
+            SELECT response_status, response_content_type, response_body FROM idempotency_keys
+            WHERE scope = $1 AND key = $2 AND request_hash = $3 AND expires_at > $4 AND response_status IS NOT NULL
+            """,
+            claim.scope, claim.key, claim.requestHash, now
+        ).first, let status = try row.decode(Int?.self, "response_status") else { return nil }
+        return StoredResponse(
+            status: status, contentType: try row.decode(String?.self, "response_content_type") ?? "application/json",
+            body: try row.decode(Data?.self, "response_body") ?? Data())
+    }
+
     /// Files `request`. `render` turns the stored request into the HTTP answer, which is kept with
     /// the Idempotency-Key in the same transaction so that a retry gets exactly the same answer.
     public func file(

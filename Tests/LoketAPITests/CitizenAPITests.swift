@@ -233,6 +233,17 @@ struct CitizenAPITests {
                 }
                 #expect(try await app.pool.query("SELECT count(*) AS n FROM service_requests").single().decode(Int.self, "n") == 1)
 
+                // The service withdrawn since the lost answer: the retry still gets it (and with it
+                // the access token, which nothing else can give again), not a refusal.
+                try await app.pool.query("UPDATE service_types SET active = false WHERE code = 'kk-baru'")
+                app.services.catalog.invalidate()
+                try await client.execute(uri: "/api/v1/requests", method: .post, headers: headers, body: .json(sampleFiling())) { response in
+                    #expect(response.status == .created, "\(response.body.text)")
+                    #expect(response.body.text == first)
+                }
+                try await app.pool.query("UPDATE service_types SET active = true WHERE code = 'kk-baru'")
+                app.services.catalog.invalidate()
+
                 // Past its 24 hours (and not yet purged by the worker) the key is free again: another
                 // filing may use it, and gets an answer of its own.
                 try await app.pool.query("UPDATE idempotency_keys SET created_at = now() - interval '25 hours', expires_at = now() - interval '1 hour'")
