@@ -152,10 +152,23 @@ final class RateLimiter: Sendable {
         self.refillPerSecond = refillPerSecond
     }
 
+    /// At most this many clients are remembered at once.
+    static let maxClients = 100_000
+
     /// Takes a token for `key`; when there is none, returns how many seconds until there is.
     func take(_ key: String, now: ContinuousClock.Instant = .now) -> Int? {
         buckets.withLock { buckets in
-            if buckets.count > 100_000 { buckets.removeAll() }  // bounded memory under a flood of addresses
+            if buckets.count >= Self.maxClients {
+                // Bounded memory under a flood of addresses. Buckets that have refilled are as good
+                // as absent and go first; only if the flood is of live clients is everyone
+                // forgotten (emptying every bucket at once also freed the flooder's own).
+                buckets = buckets.filter { _, bucket in
+                    let idle = now - bucket.updated
+                    let seconds = Double(idle.components.seconds) + Double(idle.components.attoseconds) / 1e18
+                    return bucket.tokens + seconds * refillPerSecond < capacity
+                }
+                if buckets.count >= Self.maxClients * 9 / 10 { buckets.removeAll() }
+            }
             var bucket = buckets[key] ?? Bucket(tokens: capacity, updated: now)
             let elapsed = now - bucket.updated
             let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
@@ -191,8 +204,27 @@ struct RateLimitMiddleware: RouterMiddleware {
     func clientAddress(_ request: Request, _ context: AppContext) -> String {
         // The last entry is the one our own proxy appended; earlier ones come from the client.
         if trustForwardedFor, let forwarded = request.headers[.forwardedFor]?.split(separator: ",").last {
-            return forwarded.trimmingWhitespace(includingNewlines: false)
+            return Self.clientKey(forwarded.trimmingWhitespace(includingNewlines: false))
         }
-        return context.remoteAddress?.ipAddress ?? "unknown"
+        return Self.clientKey(context.remoteAddress?.ipAddress ?? "unknown")
+    }
+
+    /// The limiter's key for an address: an IPv6 client by its /64, the block one subscriber gets
+    /// (counted address by address, a client rotating through its own block was never limited); an
+    /// IPv4-mapped address as the IPv4 address; anything else as written.
+    static func clientKey(_ address: String) -> String {
+        var v6 = in6_addr()
+        guard inet_pton(AF_INET6, address, &v6) == 1 else { return address }
+        let bytes = withUnsafeBytes(of: v6) { Array($0) }
+        if bytes[0..<10].allSatisfy({ $0 == 0 }) && bytes[10] == 0xFF && bytes[11] == 0xFF {
+            return bytes[12...].map(String.init).joined(separator: ".")
+        }
+        let hex: [Character] = Array("0123456789abcdef")
+        var key = "v6:"
+        for byte in bytes[0..<8] {
+            key.append(hex[Int(byte >> 4)])
+            key.append(hex[Int(byte & 0x0F)])
+        }
+        return key + "::/64"
     }
 }

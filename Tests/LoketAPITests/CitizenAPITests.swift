@@ -2,7 +2,7 @@ import Foundation
 import HTTPTypes
 import Hummingbird
 import HummingbirdTesting
-import LoketAPI
+@testable import LoketAPI
 import LoketCore
 import LoketStore
 import Postgres
@@ -396,8 +396,36 @@ struct CitizenAPITests {
                 try await client.execute(uri: "/api/v1/services", method: .get, headers: [.forwardedForTest: "203.0.113.7"]) { response in
                     #expect(response.status == .ok)
                 }
+                // An IPv6 client is one /64: rotating through its own block does not refill it.
+                for index in 1...4 {
+                    let headers = jsonHeaders.merging([.forwardedForTest: "2001:db8:7:1::\(index)"])
+                    try await client.execute(uri: "/api/v1/requests", method: .post, headers: headers, body: .json(sampleFiling(service: "no-such"))) { response in
+                        #expect(response.status == (index <= 3 ? .unprocessableContent : .tooManyRequests), "\(index)")
+                    }
+                }
+                try await client.execute(
+                    uri: "/api/v1/requests", method: .post, headers: jsonHeaders.merging([.forwardedForTest: "2001:db8:7:2::1"]),
+                    body: .json(sampleFiling(service: "no-such"))
+                ) { response in
+                    #expect(response.status == .unprocessableContent, "another /64 is another client")
+                }
             }
         }
+        #expect(RateLimitMiddleware.clientKey("::ffff:203.0.113.7") == "203.0.113.7")
+        #expect(RateLimitMiddleware.clientKey("2001:db8:7:1:aaaa::9") == "v6:20010db800070001::/64")
+        #expect(RateLimitMiddleware.clientKey("203.0.113.7") == "203.0.113.7")
+
+        // A flood of one-off addresses: the refilled are forgotten first, a client that has just
+        // spent its tokens is not (forgetting everyone freed the flooder too).
+        let limiter = RateLimiter(capacity: 2, refillPerSecond: 1)
+        let start = ContinuousClock.now
+        for index in 0..<(RateLimiter.maxClients - 2) { _ = limiter.take("old-\(index)", now: start) }
+        let later = start + .seconds(10)
+        #expect(limiter.take("live", now: later) == nil)
+        #expect(limiter.take("live", now: later) == nil)
+        #expect(limiter.take("new", now: later) == nil)
+        #expect(limiter.take("another", now: later) == nil)  // the table is full: the refilled go
+        #expect(limiter.take("live", now: later) != nil, "the live client's spent bucket survived the pruning")
     }
 
     // MARK: Tracking
