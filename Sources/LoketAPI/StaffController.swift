@@ -270,6 +270,9 @@ struct StaffController {
         }
         let body = try await decodeBody(request)
         let nip = try Self.required(body?.nip, "nip", max: 18)
+        // The request next, in the caller's subtree: a supervisor must not learn from the answer
+        // whether a NIP belongs to an active officer by naming a request outside their reach.
+        _ = try await inScope(try code(context), account: account, catalog: try await services.catalog.snapshot())
         guard let member = try await work.member(nip: nip) else {
             throw APIError.validation([.invalid("nip", code: "unknown_staff", id: "tidak ada petugas aktif dengan NIP \(nip)", en: "no active officer has NIP \(nip)")])
         }

@@ -444,6 +444,7 @@ struct StaffAPITests {
             let head = try await Self.makeOfficer(app, unit: "DISDUKCAPIL-IDP", role: .supervisor)
             // An officer of another agency: neither the request's unit nor a unit above it.
             let elsewhere = try await Self.makeOfficer(app, unit: "DPMPTSP", role: .staff)
+            let strangerHead = try await Self.makeOfficer(app, unit: "DPMPTSP", role: .supervisor)
             try await app.test { client in
                 let code = try await Self.file(client)
                 try await client.execute(uri: "/api/v1/staff/requests/\(code)/claim", method: .post, headers: siti.auth) { #expect($0.status == .ok) }
@@ -454,6 +455,9 @@ struct StaffAPITests {
                     (head.auth, "assign", ["nip": "199912312020121001"], .unprocessableContent, "unknown_staff", nil),
                     (head.auth, "assign", ["nip": elsewhere.nip], .unprocessableContent, "assignee_outside_unit", elsewhere.nip),
                     (head.auth, "assign", ["nip": siti.nip], .conflict, "already_holder", siti.nip),
+                    // A supervisor elsewhere learns nothing about NIPs from a request outside reach.
+                    (strangerHead.auth, "assign", ["nip": "199912312020121001"], .forbidden, "outside_unit_subtree", nil),
+                    (strangerHead.auth, "assign", ["nip": siti.nip], .forbidden, "outside_unit_subtree", nil),
                 ]
                 for (headers, action, body, status, expected, named) in refusals {
                     try await client.execute(uri: "/api/v1/staff/requests/\(code)/\(action)", method: .post, headers: headers, body: .json(body)) { response in
