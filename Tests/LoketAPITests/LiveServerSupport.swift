@@ -60,7 +60,10 @@ final class RawHTTP: @unchecked Sendable {
 
     /// Connects to the port on loopback: 127.0.0.1, else ::1 (the live test server binds "localhost").
     private init(port: Int) throws {
-        var timeout = timeval(tv_sec: 10, tv_usec: 0)
+        // A hang detector, not a timing check: the whole suite runs in parallel on two cores,
+        // where a CPU-bound test (the calendar's property tests) can hold the server's threads
+        // back for several seconds.
+        var timeout = timeval(tv_sec: 30, tv_usec: 0)
         for family in [AF_INET, AF_INET6] {
             let fd = socket(family, Int32(SOCK_STREAM.rawValue), 0)
             guard fd >= 0 else { continue }

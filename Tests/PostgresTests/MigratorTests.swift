@@ -92,7 +92,9 @@ struct MigratorTests {
                 }
                 let answered = try await withThrowingTaskGroup(of: Bool?.self) { group in
                     group.addTask { try await probe.value }
-                    group.addTask { try await Task.sleep(for: .seconds(10)); return nil }
+                    // Far longer than an answer takes even on a busy machine, far shorter than a wait
+                    // for the lock (held until this test lets it go).
+                    group.addTask { try await Task.sleep(for: .seconds(30)); return nil }
                     let first = try await group.next()!
                     group.cancelAll()
                     return first
