@@ -37,6 +37,10 @@ public struct APIOptions: Sendable {
     /// The time zone in which "today" is judged (NIK birth dates) and instants are shown.
     public var timeZone: String = "Asia/Jakarta"
     public var catalogMaxAge: Duration = CatalogCache.defaultMaxAge
+    /// The public record (transparency page, open data) gives a group's IKM only when at least
+    /// this many citizens rated in the period: with one or two, the officer who served that day
+    /// could read a known citizen's rating off the page. Managers' reports always give it.
+    public var publicIKMMinimumRespondents: Int = 5
     /// Requests per client address a burst may make to creating routes, and the refill per second.
     public var rateLimitBurst: Int = 30
     public var rateLimitPerSecond: Double = 1

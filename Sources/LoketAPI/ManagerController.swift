@@ -215,7 +215,12 @@ struct TransparencyController {
         let catalog = try await services.catalog.snapshot()
         let result = try await ReportStore(pool: services.pool).report(
             grouping: grouping, from: from, to: to, units: nil, catalog: catalog, now: services.clock())
-        return ReportDTO(result, catalog: catalog, language: context.language)
+        var dto = ReportDTO(result, catalog: catalog, language: context.language)
+        // Too few ratings to publish without exposing one citizen's (APIOptions).
+        let minimum = services.options.publicIKMMinimumRespondents
+        for index in dto.rows.indices where (dto.rows[index].ikm?.respondents ?? 0) < minimum { dto.rows[index].ikm = nil }
+        if (dto.total.ikm?.respondents ?? 0) < minimum { dto.total.ikm = nil }
+        return dto
     }
 
     struct PublicReport: ResponseEncodable {

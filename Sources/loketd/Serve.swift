@@ -76,12 +76,22 @@ struct Serve: AsyncParsableCommand {
         help: "Take client addresses from X-Forwarded-For (only behind a trusted proxy; LOKET_TRUST_FORWARDED_FOR=1).")
     var trustForwardedFor = EnvironmentDefaults.flag("LOKET_TRUST_FORWARDED_FOR")
 
+    @Option(help: """
+        The public record gives a unit's or service's satisfaction index (IKM) only when at least \
+        this many citizens rated in the period, so that no one rating can be read off it \
+        (LOKET_PUBLIC_IKM_MINIMUM_RESPONDENTS).
+        """)
+    var publicIKMMinimumRespondents: Int = EnvironmentDefaults.integer("LOKET_PUBLIC_IKM_MINIMUM_RESPONDENTS", default: 5)
+
     func validate() throws {
         try EnvironmentDefaults.check()
         guard (1...65535).contains(port) else { throw ValidationError("--port must be 1…65535") }
         guard (1...500).contains(poolSize) else { throw ValidationError("--pool-size must be 1…500") }
         guard (1...256).contains(httpThreads) else { throw ValidationError("--http-threads must be 1…256") }
         guard (0...86_400).contains(statementDeadline) else { throw ValidationError("--statement-deadline must be 0…86400 seconds") }
+        guard (1...1000).contains(publicIKMMinimumRespondents) else {
+            throw ValidationError("--public-ikm-minimum-respondents must be 1…1000")
+        }
         // Anyone who knows the key can sign a manager's session cookie.
         if let problem = EnvironmentDefaults.secretProblem("LOKET_SESSION_SECRET", minimumLength: 32) {
             throw ValidationError(problem)
@@ -112,6 +122,7 @@ struct Serve: AsyncParsableCommand {
         options.api.jurisdictionID = jurisdictionID
         options.api.publicBaseURL = publicURL
         options.api.trustForwardedFor = trustForwardedFor
+        options.api.publicIKMMinimumRespondents = publicIKMMinimumRespondents
         if let secret = ProcessInfo.processInfo.environment["LOKET_SESSION_SECRET"], !secret.isEmpty { options.api.sessionSecret = secret }
         logger.info("starting", metadata: [
             "bind": "\(bind):\(port)", "database": "\(database.configuration.redacted)", "http_threads": "\(httpThreads)",

@@ -145,7 +145,11 @@ struct PagesTests {
     }
 
     @Test func transparencyShowsTheFixtureNumbersAndCharts() async throws {
-        try await APITestEnvironment.withApp { app in
+        // The fixture's two ratings are published here; at the default of five they are withheld
+        // (`aFewRatingsAreNotPublished`).
+        var options = APIOptions()
+        options.publicIKMMinimumRespondents = 2
+        try await APITestEnvironment.withApp(options: options) { app in
             let fixture = try await Self.closedFixture(app)
             try await app.test { client in
                 try await client.execute(uri: "/transparansi", method: .get) { response in
@@ -196,6 +200,30 @@ struct PagesTests {
                 }
                 try await client.execute(uri: "/transparansi?from=9999-12-01&to=9999-12-31", method: .get) { response in
                     #expect(response.status == .ok)
+                }
+            }
+        }
+    }
+
+    /// Two ratings in a period are too few to publish: the officer who served that day could read
+    /// a known citizen's rating off the page. The page says why; the open data leaves IKM out.
+    @Test func aFewRatingsAreNotPublished() async throws {
+        try await APITestEnvironment.withApp { app in
+            _ = try await Self.closedFixture(app)
+            try await app.test { client in
+                try await client.execute(uri: "/transparansi", method: .get) { response in
+                    let html = response.body.text
+                    #expect(!html.contains("87,50"))
+                    #expect(html.contains("kurang dari 5 responden: tidak ditampilkan agar setiap penilaian tetap anonim"))
+                }
+                try await client.execute(uri: "/api/v1/public/transparency?by=unit", method: .get) { response in
+                    let rows = response.body.json["rows"] as? [[String: Any]] ?? []
+                    #expect(!rows.isEmpty)
+                    #expect(rows.allSatisfy { $0["ikm"] == nil })
+                    #expect((response.body.json["total"] as? [String: Any])?["ikm"] == nil)
+                }
+                try await client.execute(uri: "/api/v1/public/transparency.csv?by=unit", method: .get) { response in
+                    #expect(!response.body.text.contains("87.5"))
                 }
             }
         }

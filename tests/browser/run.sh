@@ -75,9 +75,11 @@ export PGDATABASE=loket
 "$bin/loketd" seed --sql-dir SQL >>"$work/migrate.log" 2>&1 || { cat "$work/migrate.log" >&2; exit 1; }
 
 port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+# The fixture's two IKM ratings are published (the default withholds fewer than five), so the
+# pages' IKM is checked as a reader sees it.
 LOKET_SESSION_SECRET=$(python3 -c 'import secrets; print(secrets.token_hex(32))') \
     "$bin/loketd" serve --sql-dir SQL --bind 127.0.0.1 --port "$port" --pool-size 8 --trust-forwarded-for \
-    --log-level warning >"$work/loketd.log" 2>&1 &
+    --public-ikm-minimum-respondents 2 --log-level warning >"$work/loketd.log" 2>&1 &
 server_pid=$!
 base="http://127.0.0.1:$port"
 for _ in $(seq 1 100); do

@@ -150,10 +150,14 @@ struct PagesController {
             Stat(label: language == .english ? "Taken up on time" : "Ditanggapi tepat waktu", value: format.percent(total.responseOnTimePercent)),
             Stat(label: language == .english ? "Median time to resolve" : "Median waktu penyelesaian", value: format.workingHours(total.medianResolutionHours)),
         ]
-        if let ikm = total.ikm {
+        if let ikm = publicIKM(total) {
             summary.append(Stat(
                 label: language == .english ? "Satisfaction index (IKM)" : "Indeks Kepuasan Masyarakat (IKM)",
                 value: "\(format.fixed2(ikm.value)) (\(ikm.grade.rawValue))", note: ikmNote(ikm, format)))
+        } else if total.ikm != nil {
+            summary.append(Stat(
+                label: language == .english ? "Satisfaction index (IKM)" : "Indeks Kepuasan Masyarakat (IKM)", value: "–",
+                note: withheldNote(format)))
         } else {
             summary.append(Stat(
                 label: language == .english ? "Satisfaction index (IKM)" : "Indeks Kepuasan Masyarakat (IKM)", value: "–",
@@ -191,7 +195,21 @@ struct PagesController {
         ReportLine(
             name: name, href: href, closed: format.integer(row.closed), onTime: format.percent(row.resolutionOnTimePercent),
             tone: PageFormat.tone(row.resolutionOnTimePercent), median: format.workingHours(row.medianResolutionHours),
-            ikm: row.ikm.map { "\(format.fixed2($0.value)) (\($0.grade.rawValue))" } ?? "–", ikmNote: row.ikm.map { ikmNote($0, format) })
+            ikm: publicIKM(row).map { "\(format.fixed2($0.value)) (\($0.grade.rawValue))" } ?? "–",
+            ikmNote: publicIKM(row).map { ikmNote($0, format) } ?? (row.ikm == nil ? nil : withheldNote(format)))
+    }
+
+    /// The row's IKM if enough citizens rated to publish it (`APIOptions.publicIKMMinimumRespondents`).
+    func publicIKM(_ row: ReportRow) -> IKMSummary? {
+        guard let ikm = row.ikm, ikm.respondents >= services.options.publicIKMMinimumRespondents else { return nil }
+        return ikm
+    }
+
+    func withheldNote(_ format: PageFormat) -> String {
+        let minimum = services.options.publicIKMMinimumRespondents
+        return format.english
+            ? "fewer than \(minimum) respondents: not published, to keep each rating anonymous"
+            : "kurang dari \(minimum) responden: tidak ditampilkan agar setiap penilaian tetap anonim"
     }
 
     func ikmNote(_ ikm: IKMSummary, _ format: PageFormat) -> String {
