@@ -18,7 +18,8 @@ public func buildRouter(
     let router = Router(context: AppContext.self, options: .autoGenerateHeadEndpoints)
     router.add(middleware: RequestMiddleware())
     router.add(middleware: MetricsMiddleware())
-    router.add(middleware: PageMiddleware(timeZone: services.options.timeZone))
+    router.add(middleware: PageMiddleware(
+        timeZone: services.options.timeZone, strictTransport: services.options.publicBaseURL.lowercased().hasPrefix("https://")))
     router.add(middleware: ExpectationMiddleware())
     router.add(middleware: RateLimitMiddleware(
         limiter: RateLimiter(capacity: services.options.rateLimitBurst, refillPerSecond: services.options.rateLimitPerSecond),

@@ -124,6 +124,11 @@ struct Serve: AsyncParsableCommand {
         options.api.trustForwardedFor = trustForwardedFor
         options.api.publicIKMMinimumRespondents = publicIKMMinimumRespondents
         if let secret = ProcessInfo.processInfo.environment["LOKET_SESSION_SECRET"], !secret.isEmpty { options.api.sessionSecret = secret }
+        if !publicURL.lowercased().hasPrefix("https://"), !trustForwardedFor, !["127.0.0.1", "::1", "localhost"].contains(bind) {
+            // The dashboard's cookies are marked Secure only when the site is known to be HTTPS.
+            logger.warning(
+                "serving on a non-loopback address without an https:// LOKET_PUBLIC_URL (or a trusted proxy's X-Forwarded-Proto): dashboard cookies are sent without Secure; put TLS in front and set LOKET_PUBLIC_URL")
+        }
         logger.info("starting", metadata: [
             "bind": "\(bind):\(port)", "database": "\(database.configuration.redacted)", "http_threads": "\(httpThreads)",
             "pq_lanes": "\(min(lanes.pqLanes, poolSize))",

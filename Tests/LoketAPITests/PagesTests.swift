@@ -470,6 +470,33 @@ struct PagesTests {
                 try await client.execute(uri: "/dasbor/masuk", method: .get) { response in
                     let set = try #require(response.headers[values: .setCookie].first)
                     #expect(set.contains("; Secure"))
+                    // Browsers are told to come back over HTTPS only, on every page and error page.
+                    #expect(response.headers[.strictTransportSecurity] == "max-age=31536000")
+                }
+                try await client.execute(uri: "/transparansi?from=kemarin", method: .get) { response in
+                    #expect(response.status == .badRequest)
+                    #expect(response.headers[.strictTransportSecurity] == "max-age=31536000")
+                }
+            }
+        }
+    }
+
+    /// Behind a trusted proxy, HTTPS is what that proxy wrote last in X-Forwarded-Proto: a client
+    /// that sends "https" itself over plain HTTP does not make the cookie Secure (it would then
+    /// not come back), and a site without an https public URL sends no HSTS.
+    @Test func forwardedProtoIsReadFromTheProxysEntry() async throws {
+        var options = APIOptions()
+        options.trustForwardedFor = true
+        try await APITestEnvironment.withApp(options: options) { app in
+            try await app.test { client in
+                for (proto, secure) in [("https", true), ("https, http", false), ("http, https", true)] {
+                    try await client.execute(
+                        uri: "/dasbor/masuk", method: .get, headers: [HTTPField.Name("X-Forwarded-Proto")!: proto]
+                    ) { response in
+                        let set = try #require(response.headers[values: .setCookie].first)
+                        #expect(set.contains("; Secure") == secure, "\(proto): \(set)")
+                        #expect(response.headers[.strictTransportSecurity] == nil)
+                    }
                 }
             }
         }

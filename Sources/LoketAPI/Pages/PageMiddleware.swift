@@ -10,6 +10,9 @@ import LoketCore
 struct PageMiddleware: RouterMiddleware {
     typealias Context = AppContext
     let timeZone: String
+    /// The site is served over HTTPS (its public URL says so): pages tell browsers to use nothing
+    /// else for a year, so that no one on the way can take a dashboard session over plain HTTP.
+    var strictTransport = false
 
     static let pagePrefixes = ["/transparansi", "/layanan", "/lacak", "/dasbor"]
 
@@ -32,10 +35,13 @@ struct PageMiddleware: RouterMiddleware {
         do {
             var response = try await next(request, context)
             PageRenderer.addSecurityHeaders(to: &response.headers, policy: renderer.contentSecurityPolicy)
+            if strictTransport { response.headers[.strictTransportSecurity] = "max-age=31536000" }
             return response
         } catch {
             let apiError = RequestMiddleware.apiError(for: error, logger: context.logger)
-            return errorPage(apiError, request: request, context: context)
+            var response = errorPage(apiError, request: request, context: context)
+            if strictTransport { response.headers[.strictTransportSecurity] = "max-age=31536000" }
+            return response
         }
     }
 

@@ -106,11 +106,12 @@ enum PageCookies {
     }
 
     /// HTTPS as the public sees it: the configured public URL, or the proxy's X-Forwarded-Proto
-    /// when Loket is told to trust its proxy.
+    /// when Loket is told to trust its proxy: its last entry, the one that proxy wrote (as for
+    /// X-Forwarded-For); earlier ones come from the client.
     static func secure(_ request: Request, options: APIOptions) -> Bool {
         if options.publicBaseURL.lowercased().hasPrefix("https://") { return true }
         guard options.trustForwardedFor, let proto = request.headers[.forwardedProto] else { return false }
-        return proto.split(separator: ",").first?.trimmingWhitespace(includingNewlines: false).lowercased() == "https"
+        return proto.split(separator: ",").last?.trimmingWhitespace(includingNewlines: false).lowercased() == "https"
     }
 
     /// The value of a cookie the browser sent (the first, if it sent several of that name).
