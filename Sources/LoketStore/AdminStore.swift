@@ -20,6 +20,10 @@ public enum AdminError: UserFacingError, Equatable {
     case tokenAlreadyRevoked(id: Int64, at: Date)
     case unknownPartnerKey(id: Int64)
     case partnerKeyAlreadyRevoked(id: Int64, at: Date)
+    /// Officers work only in active units (an inactive unit's queue is not worked).
+    case unitInactive(String)
+    /// An officer who still holds open requests would hold them outside their reach after a move.
+    case staffHoldsRequests(nip: String, codes: [String])
 
     public var code: String {
         switch self {
@@ -38,6 +42,8 @@ public enum AdminError: UserFacingError, Equatable {
         case .tokenAlreadyRevoked: "admin_token_already_revoked"
         case .unknownPartnerKey: "admin_unknown_partner_key"
         case .partnerKeyAlreadyRevoked: "admin_partner_key_already_revoked"
+        case .unitInactive: "admin_unit_inactive"
+        case .staffHoldsRequests: "admin_staff_holds_requests"
         }
     }
 
@@ -98,6 +104,15 @@ public enum AdminError: UserFacingError, Equatable {
             return english
                 ? "Partner key \(id) was already revoked at \(AdminStore.format(at)); nothing changed."
                 : "Kunci mitra \(id) sudah dicabut pada \(AdminStore.format(at)); tidak ada yang berubah."
+        case .unitInactive(let code):
+            return english
+                ? "Unit \(code) is inactive: no one works its queue. Choose an active unit, or reactivate it with `loketd admin catalog import`."
+                : "Unit \(code) tidak aktif: antreannya tidak dikerjakan. Pilih unit yang aktif, atau aktifkan kembali dengan `loketd admin catalog import`."
+        case .staffHoldsRequests(let nip, let codes):
+            let list = codes.prefix(10).joined(separator: ", ") + (codes.count > 10 ? ", …" : "")
+            return english
+                ? "The officer with NIP \(nip) still holds \(codes.count) open request(s) (\(list)): they release them (`loket release`) or a supervisor assigns them to someone else first."
+                : "Pegawai dengan NIP \(nip) masih memegang \(codes.count) permohonan terbuka (\(list)): lepaskan dulu (`loket release`) atau minta supervisor menugaskannya ke petugas lain."
         }
     }
 }
@@ -296,9 +311,12 @@ public struct AdminStore: Sendable {
         }
         let digits = checked.digits
         return try await pool.transaction { connection in
-            guard let unit = try await connection.query("SELECT id FROM units WHERE code = $1", unitCode).first else {
+            // Share-locked: a catalog import that would deactivate the unit waits for this, and
+            // then sees the officer (it refuses to deactivate a unit with active officers).
+            guard let unit = try await connection.query("SELECT id, active FROM units WHERE code = $1 FOR SHARE", unitCode).first else {
                 throw AdminError.unknownUnit(unitCode)
             }
+            guard try unit.decode(Bool.self, "active") else { throw AdminError.unitInactive(unitCode) }
             let inserted = try await connection.query(
                 """
                 INSERT INTO staff (nip, name, email, unit_id, role) VALUES ($1, $2, $3, $4, $5)
@@ -369,6 +387,37 @@ public struct AdminStore: Sendable {
         }
     }
 
+    /// Moves an officer to another (active) unit: a reorganisation, a transfer between agencies.
+    /// Refused while they hold open requests, which would then lie outside their unit subtree
+    /// where they could no longer act on them. Their tokens stay valid; the new unit applies from
+    /// their next request (every request reads the account afresh).
+    public func move(nip given: String, toUnit unitCode: String) async throws -> (from: String, after: StaffRecord) {
+        let nip = Self.storedNIP(given)
+        return try await pool.transaction { connection in
+            guard let row = try await connection.query(
+                "SELECT s.id, u.code AS unit FROM staff s JOIN units u ON u.id = s.unit_id WHERE s.nip = $1 FOR UPDATE OF s", nip
+            ).first else {
+                throw AdminError.unknownStaff(nip: nip)
+            }
+            let id = try row.decode(Int64.self, "id")
+            let from = try row.decode(String.self, "unit")
+            guard let unit = try await connection.query("SELECT id, active FROM units WHERE code = $1 FOR SHARE", unitCode).first else {
+                throw AdminError.unknownUnit(unitCode)
+            }
+            guard try unit.decode(Bool.self, "active") else { throw AdminError.unitInactive(unitCode) }
+            let held = try await connection.query(
+                "SELECT tracking_code FROM service_requests WHERE assignee_id = $1 AND status IN ('in_progress', 'waiting_citizen') ORDER BY id",
+                id
+            ).map { try $0.decode(String.self, "tracking_code") }
+            guard held.isEmpty else { throw AdminError.staffHoldsRequests(nip: nip, codes: held) }
+            try await connection.query("UPDATE staff SET unit_id = $2 WHERE id = $1", id, try unit.decode(Int64.self, "id"))
+            let after = try await connection.query(
+                "SELECT \(Self.staffColumns) FROM staff s JOIN units u ON u.id = s.unit_id WHERE s.id = $2", Date(), id
+            ).single()
+            return (from, try StaffRecord(row: after))
+        }
+    }
+
     /// Deactivates an officer and revokes their tokens in the same transaction, so that a person
     /// who leaves loses access at once even if the account were reactivated by hand later.
     public func deactivate(nip given: String, now: Date = Date()) async throws -> Deactivation {
@@ -399,12 +448,19 @@ public struct AdminStore: Sendable {
     public func activate(nip given: String, now: Date = Date()) async throws -> (changed: Bool, staff: StaffRecord) {
         let nip = Self.storedNIP(given)
         return try await pool.transaction { connection in
-            guard let row = try await connection.query("SELECT id, active FROM staff WHERE nip = $1 FOR UPDATE", nip).first else {
+            guard let row = try await connection.query(
+                """
+                SELECT s.id, s.active, u.code AS unit, u.active AS unit_active FROM staff s JOIN units u ON u.id = s.unit_id
+                WHERE s.nip = $1 FOR UPDATE OF s FOR SHARE OF u
+                """, nip
+            ).first else {
                 throw AdminError.unknownStaff(nip: nip)
             }
             let id = try row.decode(Int64.self, "id")
             let wasActive = try row.decode(Bool.self, "active")
             if !wasActive {
+                // Back into an inactive unit would be an active officer nobody routes work to.
+                guard try row.decode(Bool.self, "unit_active") else { throw AdminError.unitInactive(try row.decode(String.self, "unit")) }
                 try await connection.query("UPDATE staff SET active = true WHERE id = $1", id)
             }
             let record = try await connection.query(

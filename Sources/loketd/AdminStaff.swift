@@ -5,8 +5,11 @@ import LoketStore
 struct AdminStaff: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "staff",
-        abstract: "Officers (ASN): register, list, change roles, deactivate and reactivate.",
-        subcommands: [AdminStaffAdd.self, AdminStaffList.self, AdminStaffSetRole.self, AdminStaffDeactivate.self, AdminStaffActivate.self]
+        abstract: "Officers (ASN): register, list, change roles and units, deactivate and reactivate.",
+        subcommands: [
+            AdminStaffAdd.self, AdminStaffList.self, AdminStaffSetRole.self, AdminStaffMove.self, AdminStaffDeactivate.self,
+            AdminStaffActivate.self,
+        ]
     )
 }
 
@@ -107,6 +110,38 @@ struct AdminStaffSetRole: AsyncParsableCommand {
             print("\(staff.nip) \(staff.name) is already \(staff.role); nothing changed")
         } else {
             print("\(staff.nip) \(staff.name): \(before) → \(staff.role)")
+        }
+    }
+}
+
+struct AdminStaffMove: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "move",
+        abstract: "Move an officer to another unit (takes effect on their next request).",
+        discussion: """
+            The unit must be active, and the officer must hold no open request (they release theirs \
+            with `loket release`, or a supervisor assigns them to someone else): in the new unit \
+            they could no longer act on them. Tokens stay valid.
+
+            Example:
+              loketd admin staff move --nip 199001142015032002 --unit DISDUKCAPIL-PDP
+            """
+    )
+
+    @OptionGroup var database: DatabaseOptions
+
+    @Option(help: "The officer's NIP.")
+    var nip: String
+
+    @Option(help: "The code of the unit they now work in.")
+    var unit: String
+
+    func run() async throws {
+        let (from, staff) = try await database.withAdminStore { try await $0.move(nip: nip, toUnit: unit) }
+        if from == staff.unitCode {
+            print("\(staff.nip) \(staff.name) already works in \(staff.unitCode); nothing changed")
+        } else {
+            print("\(staff.nip) \(staff.name): \(from) → \(staff.unitCode)")
         }
     }
 }

@@ -245,4 +245,67 @@ struct AccountTests {
             await #expect(throws: AdminError.blankName) { try await store.issuePartnerKey(name: " ", contactEmail: nil) }
         }
     }
+
+    /// Reorganisations move officers: to an active unit only, and not while they hold requests
+    /// they could no longer act on from there. Nobody is added to, or reactivated in, a unit whose
+    /// queue nobody works.
+    @Test func anOfficerMovesOnlyToAnActiveUnitAndWithNothingInHand() async throws {
+        try await AdminTestEnvironment.withDatabase { pool in
+            let store = AdminStore(pool: pool)
+            let added = try await store.addStaff(
+                nip: Self.newNIP, name: "Andi Wijaya, S.Kom.", unitCode: "DISDUKCAPIL-IDP", role: .staff, email: nil)
+            let (from, moved) = try await store.move(nip: Self.newNIP, toUnit: "DISDUKCAPIL-PDP")
+            #expect(from == "DISDUKCAPIL-IDP")
+            #expect(moved.unitCode == "DISDUKCAPIL-PDP")
+            await #expect(throws: AdminError.unknownUnit("NOPE")) { try await store.move(nip: Self.newNIP, toUnit: "NOPE") }
+
+            try await pool.query("UPDATE units SET active = false WHERE code = 'DINSOS-LINJAMSOS'")
+            await #expect(throws: AdminError.unitInactive("DINSOS-LINJAMSOS")) {
+                try await store.move(nip: Self.newNIP, toUnit: "DINSOS-LINJAMSOS")
+            }
+            await #expect(throws: AdminError.unitInactive("DINSOS-LINJAMSOS")) {
+                try await store.addStaff(nip: "199203152020121004", name: "Budi", unitCode: "DINSOS-LINJAMSOS", role: .staff, email: nil)
+            }
+
+            // Holding a request in progress: refused, naming it.
+            try await pool.query(
+                """
+                INSERT INTO service_requests (
+                    tracking_code, service_type_id, unit_id, status, assignee_id, lease_expires_at, first_claimed_at,
+                    citizen_name, citizen_nik, citizen_phone, area_code, description, access_token_hash, source, routing_reason,
+                    response_due_at, resolution_due_at)
+                SELECT 'SRG-AAAA-BBBB', st.id, u.id, 'in_progress', $1, now() + interval '1 hour', now(),
+                       'Siti Aminah', '3673014501900001', '+6281234567890', '36.73.01', 'KK', sha256('t'::bytea), 'web', 'default unit',
+                       now() + interval '1 day', now() + interval '3 days'
+                FROM service_types st, units u WHERE st.code = 'kk-baru' AND u.code = 'DISDUKCAPIL-PDP'
+                """, added.id)
+            await #expect(throws: AdminError.staffHoldsRequests(nip: Self.newNIP, codes: ["SRG-AAAA-BBBB"])) {
+                try await store.move(nip: Self.newNIP, toUnit: "DISDUKCAPIL-IDP")
+            }
+
+            // Reactivation into a unit that has since gone inactive is refused too.
+            try await pool.query("UPDATE service_requests SET status = 'queued', assignee_id = NULL, lease_expires_at = NULL")
+            _ = try await store.deactivate(nip: Self.newNIP)
+            try await pool.query("UPDATE units SET active = false WHERE code = 'DISDUKCAPIL-PDP'")
+            await #expect(throws: AdminError.unitInactive("DISDUKCAPIL-PDP")) { try await store.activate(nip: Self.newNIP) }
+        }
+    }
+
+    /// A partner key's use is written at most once a minute, not at every call.
+    @Test func aPartnerKeysUseIsRecordedAtMostOnceAMinute() async throws {
+        try await AdminTestEnvironment.withDatabase { pool in
+            let issued = try await AdminStore(pool: pool).issuePartnerKey(name: "Aplikasi Lapor Serang", contactEmail: nil)
+            let keys = PartnerKeyStore(pool: pool)
+            let start = Date(timeIntervalSince1970: 1_796_000_000)
+            func lastUsed() async throws -> Date? {
+                try await pool.query("SELECT last_used_at FROM partner_api_keys WHERE id = $1", issued.id).single().decode(Date?.self, "last_used_at")
+            }
+            #expect(try await keys.authenticate(key: issued.key, now: start) == issued.id)
+            #expect(try await lastUsed() == start)
+            #expect(try await keys.authenticate(key: issued.key, now: start.addingTimeInterval(30)) == issued.id)
+            #expect(try await lastUsed() == start)
+            #expect(try await keys.authenticate(key: issued.key, now: start.addingTimeInterval(61)) == issued.id)
+            #expect(try await lastUsed() == start.addingTimeInterval(61))
+        }
+    }
 }
