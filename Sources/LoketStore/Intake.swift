@@ -167,6 +167,46 @@ public struct IntakeStore: Sendable {
         let accessToken = Self.newAccessToken()
         let tokenHash = Data(SHA256.hash(data: Data(accessToken.utf8)))
 
+        // What this filing would answer, kept in case the connection is lost after COMMIT was
+        // sent: the filing is then looked up, and answered if it was written.
+        var attempted: IntakeOutcome?
+        do {
+            return try await fileInTransaction(
+                request, catalog: catalog, idempotency: idempotency, now: now, unit: unit, routing: routing,
+                responseDue: responseDue, resolutionDue: resolutionDue, snapshot: snapshot, accessToken: accessToken,
+                tokenHash: tokenHash, attempted: &attempted, render: render)
+        } catch let error as PostgresError where error.sqlState == .transactionResolutionUnknown {
+            guard case .filed(let filed, _)? = attempted else { throw error }
+            return try await resolve(attempted: attempted!, filed: filed, unknown: error)
+        }
+    }
+
+    /// After a COMMIT whose outcome was lost with the connection: the filing's answer if the
+    /// request was written; a plain connection failure (safe to retry: nothing was written) if it
+    /// was not; the unknown outcome itself if even that cannot be read.
+    func resolve(attempted: IntakeOutcome, filed: FiledRequest, unknown: PostgresError) async throws -> IntakeOutcome {
+        let found: Bool
+        do {
+            found = try await !pool.query(
+                "SELECT 1 FROM service_requests WHERE id = $1 AND tracking_code = $2", filed.id, filed.trackingCode.description
+            ).isEmpty
+        } catch {
+            throw unknown
+        }
+        guard found else {
+            throw PostgresError(
+                sqlState: .connectionFailure, severity: "FATAL",
+                message: "the connection was lost during COMMIT and the request was not written: \(unknown.message)")
+        }
+        return attempted
+    }
+
+    private func fileInTransaction(
+        _ request: NewRequest, catalog: CatalogSnapshot, idempotency: IdempotencyClaim?, now: Date, unit: Unit,
+        routing: RoutingDecision, responseDue: Date, resolutionDue: Date, snapshot: SLASnapshot, accessToken: String,
+        tokenHash: Data, attempted: inout IntakeOutcome?, render: @Sendable (FiledRequest) throws -> StoredResponse
+    ) async throws -> IntakeOutcome {
+        let service = request.service
         return try await pool.transaction { connection in
             if let idempotency {
                 // The insert waits for a concurrent holder of the same key to finish, so exactly one
@@ -245,6 +285,7 @@ public struct IntakeStore: Sendable {
                     """,
                     idempotency.scope, idempotency.key, response.status, response.contentType, response.body, id)
             }
+            attempted = .filed(filed, response: response)
             return .filed(filed, response: response)
         }
     }

@@ -261,6 +261,9 @@ public final class PostgresConnection: @unchecked Sendable {
             // The outcome of COMMIT must be known: no cancel once sent.
             rows = try await pipelineAfterQueued(statements.map { ($0.sql, $0.binds) } + [("COMMIT", [])], honourCancellation: false)
             try Self.requireCommitted(rows[rows.count - 1])
+        } catch let error as PostgresError {
+            if bodyEnd != nil { bodyEnd = .failed }
+            throw PostgresError.commitOutcomeUnknown(error)
         } catch {
             if bodyEnd != nil { bodyEnd = .failed }
             throw error

@@ -14,6 +14,9 @@ public struct SQLState: RawRepresentable, Hashable, Sendable, CustomStringConver
     // Class 08: connection exceptions.
     public static let connectionException = SQLState("08000")
     public static let connectionFailure = SQLState("08006")
+    /// The connection was lost after COMMIT was sent: the transaction may or may not have
+    /// committed (PostgreSQL's own name for this, which it never sends itself).
+    public static let transactionResolutionUnknown = SQLState("08007")
     public static let sqlClientUnableToEstablishConnection = SQLState("08001")
     // Class 22: data exceptions.
     public static let numericValueOutOfRange = SQLState("22003")
@@ -171,4 +174,17 @@ public struct PostgresResultError: Error, Sendable, CustomStringConvertible {
     public var message: String
     public init(_ message: String) { self.message = message }
     public var description: String { message }
+}
+
+extension PostgresError {
+    /// The loss of the connection while COMMIT was on its way or awaited, reported as
+    /// `transactionResolutionUnknown`: a caller must find out what happened before it repeats the
+    /// work (or tells a client to), or the work could be done twice.
+    static func commitOutcomeUnknown(_ error: PostgresError) -> PostgresError {
+        guard error.sqlState.isConnectionLoss else { return error }
+        var unknown = error
+        unknown.sqlState = .transactionResolutionUnknown
+        unknown.message = "the connection was lost after COMMIT was sent; the transaction may have committed (\(error.message))"
+        return unknown
+    }
 }

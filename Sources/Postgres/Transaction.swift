@@ -76,6 +76,9 @@ extension PostgresConnection {
             // With statements still queued, COMMIT travels with them; else on its own. Prepared
             // once per connection like BEGIN, so the server does not parse it for every transaction.
             try Self.requireCommitted(try await run("COMMIT", [], honourCancellation: false))
+        } catch let error as PostgresError {
+            await rollbackAfterFailure()
+            throw PostgresError.commitOutcomeUnknown(error)
         } catch {
             await rollbackAfterFailure()
             throw error

@@ -1,4 +1,5 @@
 import Foundation
+import Logging
 import HTTPTypes
 import Hummingbird
 import HummingbirdTesting
@@ -185,6 +186,21 @@ struct CitizenAPITests {
             let stored = try await app.pool.query("SELECT attributes->>'alasan' AS alasan FROM service_requests").single()
             #expect(try stored.decode(String.self, "alasan") == "keluarga_baru")
         }
+    }
+
+    /// A connection lost during COMMIT is not "busy, retry": a blind retry could file twice, so
+    /// the answer says to check first and carries no Retry-After. A plain loss still invites one.
+    @Test func anUnknownCommitOutcomeIsNotAnInvitationToRetry() {
+        let logger = Logger(label: "test")
+        let unknown = RequestMiddleware.apiError(
+            for: PostgresError(sqlState: .transactionResolutionUnknown, severity: "FATAL", message: "lost"), logger: logger)
+        #expect(unknown.status == .serviceUnavailable)
+        #expect(unknown.code == "outcome_unknown")
+        #expect(unknown.retryAfterSeconds == nil)
+        let lost = RequestMiddleware.apiError(
+            for: PostgresError(sqlState: .connectionFailure, severity: "FATAL", message: "lost"), logger: logger)
+        #expect(lost.code != "outcome_unknown")
+        #expect(lost.retryAfterSeconds != nil)
     }
 
     @Test func malformedBodiesAreRefusedBeforeAnythingElse() async throws {

@@ -483,4 +483,49 @@ final class Counter: @unchecked Sendable {
         defer { lock.unlock() }
         return count
     }
+
+    /// The connection lost while COMMIT is under way: the caller is told the outcome is unknown
+    /// (08007), never a plain connection loss that reads as "nothing was written, retry".
+    @Test func aConnectionLostDuringCommitReportsAnUnknownOutcome() async throws {
+        try await TestDatabase.withPool(maxConnections: 2) { pool, _ in
+            try await pool.withConnection { connection in
+                try await connection.executeScript(
+                    """
+                    CREATE TABLE slow (n int);
+                    CREATE FUNCTION slow_commit() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN PERFORM pg_sleep(60); RETURN NULL; END $$;
+                    CREATE CONSTRAINT TRIGGER slow_commit AFTER INSERT ON slow DEFERRABLE INITIALLY DEFERRED
+                        FOR EACH ROW EXECUTE FUNCTION slow_commit();
+                    """)
+            }
+            let outcome: Result<Void, PostgresError> = await {
+                do {
+                    try await pool.transaction { connection in
+                        try await connection.query("INSERT INTO slow VALUES (1)")
+                        let pid = connection.backendPID
+                        // While COMMIT runs the deferred trigger, the server process goes away.
+                        Task {
+                            for _ in 0..<3000 {
+                                let ended = try await pool.query(
+                                    "SELECT count(pg_terminate_backend(pid)) AS n FROM pg_stat_activity WHERE pid = $1 AND wait_event = 'PgSleep'",
+                                    pid
+                                ).single().decode(Int.self, "n")
+                                if ended > 0 { return }
+                                try await Task.sleep(for: .milliseconds(20))
+                            }
+                        }
+                    }
+                    return .success(())
+                } catch let error as PostgresError {
+                    return .failure(error)
+                } catch {
+                    return .failure(PostgresError(sqlState: .raiseException, severity: "ERROR", message: "\(error)"))
+                }
+            }()
+            guard case .failure(let error) = outcome else {
+                Issue.record("the transaction committed although its server process was ended during COMMIT")
+                return
+            }
+            #expect(error.sqlState == .transactionResolutionUnknown, "\(error)")
+        }
+    }
 }
