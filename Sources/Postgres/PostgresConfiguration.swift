@@ -66,6 +66,33 @@ public struct PostgresConfiguration: Sendable {
         return parameters
     }
 
+    /// Why libpq cannot use the conninfo as written, in words that never repeat it; nil when it can.
+    /// libpq's own complaint quotes the offending fragment (`invalid percent-encoded token:
+    /// "Hunter%zz…"`), and a URL of another scheme (`jdbc:postgresql://user:pass@host/db`) would be
+    /// taken whole as a database name and echoed by every failed connect: either would put the
+    /// password in the logs.
+    public var problem: String? {
+        if conninfo.isEmpty { return nil }
+        let lowered = conninfo.lowercased()
+        let isURL = lowered.hasPrefix("postgres://") || lowered.hasPrefix("postgresql://")
+        if isURL || conninfo.contains("=") {
+            var errorMessage: UnsafeMutablePointer<CChar>?
+            guard let options = PQconninfoParse(conninfo, &errorMessage) else {
+                if let errorMessage { PQfreemem(errorMessage) }
+                return isURL
+                    ? "the database URL cannot be parsed: check it (a %, space, @ or / in the password is written %25, %20, %40, %2F)"
+                    : "the key=value conninfo cannot be parsed: check it (a value with spaces is quoted with single quotes)"
+            }
+            PQconninfoFree(options)
+            return nil
+        }
+        // A bare word is a database name; one that looks like a URL of another kind is not.
+        if conninfo.contains("://") || conninfo.contains("@") {
+            return "not a PostgreSQL URL (postgres://user@host/database) or key=value conninfo"
+        }
+        return nil
+    }
+
     /// The conninfo with any password removed, for logs and error messages. An unparsable conninfo
     /// is described only by libpq's complaint, never echoed.
     public var redacted: String {

@@ -173,8 +173,10 @@ public final class PostgresConnection: @unchecked Sendable {
             throw PostgresConnectionError(target: configuration.redacted, reason: "out of memory")
         }
         guard PQstatus(connection) == CONNECTION_OK else {
-            let error = PostgresConnectionError(
-                target: Self.target(of: connection), reason: Self.lastError(connection))
+            // A conninfo libpq could not read is described in words of our own: its complaint (and
+            // a database name made of the whole string) would repeat the password.
+            let error = configuration.problem.map { PostgresConnectionError(target: configuration.redacted, reason: $0) }
+                ?? PostgresConnectionError(target: Self.target(of: connection), reason: Self.lastError(connection))
             PQfinish(connection)
             throw error
         }

@@ -10,6 +10,11 @@ struct DatabaseOptions: ParsableArguments {
     @Option(help: "Folder holding migrations/ and seed/ (default: $LOKET_SQL_DIR, ./SQL, or <prefix>/share/loket/SQL).")
     var sqlDir: String?
 
+    /// A conninfo that cannot work is refused before anything connects, without repeating it.
+    func validate() throws {
+        if let problem = configuration.problem { throw ValidationError("database: \(problem)") }
+    }
+
     var configuration: PostgresConfiguration {
         if let databaseURL { return PostgresConfiguration(conninfo: databaseURL, applicationName: "loketd") }
         return .fromEnvironment(applicationName: "loketd")

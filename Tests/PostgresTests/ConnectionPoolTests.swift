@@ -194,6 +194,24 @@ struct ConnectionPoolTests {
         }
     }
 
+    /// A conninfo libpq cannot read, or a URL of another kind, is described in our own words:
+    /// libpq's complaint, and a database name made of the whole string, would repeat the password.
+    @Test func anUnreadableConninfoIsExplainedWithoutRepeatingIt() async throws {
+        for conninfo in ["postgres://loket:Hunter%zz-sekret@127.0.0.1/loket", "jdbc:postgresql://loket:sekret@127.0.0.1/loket",
+                         "host=127.0.0.1 password='sekret"] {
+            let configuration = PostgresConfiguration(conninfo: conninfo, connectTimeoutSeconds: 2)
+            let problem = try #require(configuration.problem, "\(conninfo)")
+            #expect(!problem.contains("sekret"))
+            let pool = ConnectionPool(configuration: configuration, maxConnections: 1)
+            let error = await #expect(throws: PostgresConnectionError.self) { try await pool.query("SELECT 1") }
+            #expect(error?.description.contains("sekret") == false, "\(String(describing: error))")
+            await pool.close()
+        }
+        for conninfo in ["", "loket", "postgres://loket:p%25w@127.0.0.1/loket", "host=127.0.0.1 password='a b'"] {
+            #expect(PostgresConfiguration(conninfo: conninfo).problem == nil, "\(conninfo)")
+        }
+    }
+
     @Test func closeWaitsForBorrowedConnections() async throws {
         try await TestDatabase.with { configuration in
             let pool = ConnectionPool(configuration: configuration, maxConnections: 2)
