@@ -508,6 +508,14 @@ public enum CatalogTransfer {
                 var applier = CatalogApplier(connection: connection, state: state, summary: CatalogImportSummary(dryRun: dryRun))
                 try await applier.apply(file)
                 if dryRun { throw RolledBack(summary: applier.summary) }
+                // What changed is dated now() (this transaction's start); moved to the moment just
+                // before COMMIT, so that recompute-sla, which waits until every server's catalog copy
+                // is newer than the last change (SLAStore.catalogSettleDelay), does not stop waiting
+                // early after an import that waited on the lock or took a while.
+                try await connection.query(
+                    "UPDATE calendars SET updated_at = clock_timestamp() WHERE updated_at = now()")
+                try await connection.query(
+                    "UPDATE service_types SET updated_at = clock_timestamp() WHERE updated_at = now()")
                 return applier.summary
             }
         } catch let rolledBack as RolledBack {

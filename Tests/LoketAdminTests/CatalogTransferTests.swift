@@ -322,4 +322,39 @@ struct CatalogTransferTests {
             #expect(snapshot.unit(code: "DISDUKCAPIL-NEW") == nil, "the load did not start before the change")
         }
     }
+
+    /// The changes an import makes are dated when it is about to commit, not when it began: an
+    /// import that waited for another one holds the lock after its own start, and recompute-sla
+    /// measures its wait from these dates.
+    @Test func anImportDatesItsChangesAtTheEndNotTheStart() async throws {
+        try await AdminTestEnvironment.withDatabase { pool in
+            var file = try CatalogFixture.tree(try await CatalogFixture.export(pool))
+            var services = try #require(file["service_types"] as? [[String: Any]])
+            let kk = try #require(services.firstIndex { $0["code"] as? String == "kk-baru" })
+            services[kk]["resolution_target_minutes"] = 1800
+            file["service_types"] = services
+            let changed = try CatalogFixture.data(file)
+            // Another import holds the lock (the key CatalogTransfer takes, "loketcat") until this one
+            // has waited for it a second.
+            let started = try await pool.query("SELECT clock_timestamp() AS t").single().decode(Date.self, "t")
+            let importing = try await pool.withConnection { holder in
+                try await holder.transaction { holder in
+                    try await holder.query("SELECT pg_advisory_xact_lock($1)", Int64(0x6C6F_6B65_7463_6174))
+                    let importing = Task { try await CatalogFixture.importing(changed, into: pool) }
+                    for _ in 0..<1500 {
+                        let waiting = try await holder.query(
+                            "SELECT count(*) AS n FROM pg_locks WHERE locktype = 'advisory' AND NOT granted"
+                        ).single().decode(Int.self, "n")
+                        if waiting > 0 { break }
+                        try await Task.sleep(for: .milliseconds(20))
+                    }
+                    try await Task.sleep(for: .seconds(1))
+                    return importing
+                }
+            }
+            _ = try await importing.value
+            let dated = try await pool.query("SELECT updated_at FROM service_types WHERE code = 'kk-baru'").single().decode(Date.self, "updated_at")
+            #expect(dated.timeIntervalSince(started) >= 0.9, "dated \(dated), the import started at \(started)")
+        }
+    }
 }
