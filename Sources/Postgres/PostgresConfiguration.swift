@@ -93,6 +93,40 @@ public struct PostgresConfiguration: Sendable {
         return nil
     }
 
+    /// A warning when connections may cross the network unencrypted or unauthenticated: a TCP host
+    /// other than this machine with an sslmode (or PGSSLMODE) below `verify-full`, libpq's
+    /// default `prefer` among them (it falls back to plain text, and never checks the server).
+    /// Requests carry citizens' names, NIKs and contacts. Nil for Unix sockets and loopback.
+    public var transportWarning: String? {
+        let environment = ProcessInfo.processInfo.environment
+        var hosts = environment["PGHOST"] ?? ""
+        var sslmode = environment["PGSSLMODE"] ?? "prefer"
+        if !conninfo.isEmpty, problem == nil {
+            var errorMessage: UnsafeMutablePointer<CChar>?
+            if let options = PQconninfoParse(conninfo, &errorMessage) {
+                var option = options
+                while let keyword = option.pointee.keyword {
+                    if let value = option.pointee.val {
+                        switch String(cString: keyword) {
+                        case "host", "hostaddr": hosts = String(cString: value)
+                        case "sslmode": sslmode = String(cString: value)
+                        default: break
+                        }
+                    }
+                    option += 1
+                }
+                PQconninfoFree(options)
+            } else if let errorMessage {
+                PQfreemem(errorMessage)
+            }
+        }
+        let remote = hosts.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { host in
+            !host.isEmpty && !host.hasPrefix("/") && !host.hasPrefix("@") && host != "localhost" && !host.hasPrefix("127.") && host != "::1"
+        }
+        guard !remote.isEmpty, sslmode != "verify-full" else { return nil }
+        return "the database at \(remote.joined(separator: ",")) is reached with sslmode=\(sslmode): connections may be unencrypted or go to an impostor; use sslmode=verify-full (with sslrootcert) across a network"
+    }
+
     /// The conninfo with any password removed, for logs and error messages. An unparsable conninfo
     /// is described only by libpq's complaint, never echoed.
     public var redacted: String {

@@ -129,6 +129,7 @@ struct Serve: AsyncParsableCommand {
             logger.warning(
                 "serving on a non-loopback address without an https:// LOKET_PUBLIC_URL (or a trusted proxy's X-Forwarded-Proto): dashboard cookies are sent without Secure; put TLS in front and set LOKET_PUBLIC_URL")
         }
+        if let warning = database.configuration.transportWarning { logger.warning("\(warning)") }
         logger.info("starting", metadata: [
             "bind": "\(bind):\(port)", "database": "\(database.configuration.redacted)", "http_threads": "\(httpThreads)",
             "pq_lanes": "\(min(lanes.pqLanes, poolSize))",

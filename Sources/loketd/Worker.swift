@@ -68,6 +68,7 @@ struct Worker: AsyncParsableCommand {
         let registry = PrometheusCollectorRegistry()
         MetricsSystem.bootstrap(PrometheusMetricsFactory(registry: registry))
         let logger = Logger(label: "loketd.worker")
+        if let warning = database.configuration.transportWarning { logger.warning("\(warning)") }
         let configuration = database.configuration
         let pool = ConnectionPool(configuration: configuration, maxConnections: 4, acquireTimeout: .seconds(30),
                                   lanes: lanes.pqLanes, logger: Logger(label: "loketd.worker.pool"))

@@ -212,6 +212,19 @@ struct ConnectionPoolTests {
         }
     }
 
+    /// Across a network anything below sslmode=verify-full (libpq's default `prefer` included) is
+    /// warned about at start; a Unix socket or this machine is not.
+    @Test func aDatabaseAcrossTheNetworkWithoutVerifiedTLSIsWarnedAbout() {
+        for conninfo in ["postgres://loket@db.serang.internal/loket", "host=10.0.0.5 dbname=loket sslmode=require",
+                         "postgresql://loket@db1,db2/loket?target_session_attrs=read-write"] {
+            #expect(PostgresConfiguration(conninfo: conninfo).transportWarning != nil, "\(conninfo)")
+        }
+        for conninfo in ["postgres://loket@db.serang.internal/loket?sslmode=verify-full", "host=/var/run/postgresql dbname=loket",
+                         "postgres://loket@127.0.0.1:5433/loket", "host=localhost dbname=loket"] {
+            #expect(PostgresConfiguration(conninfo: conninfo).transportWarning == nil, "\(conninfo)")
+        }
+    }
+
     @Test func closeWaitsForBorrowedConnections() async throws {
         try await TestDatabase.with { configuration in
             let pool = ConnectionPool(configuration: configuration, maxConnections: 2)
