@@ -31,17 +31,10 @@ extension DatabaseOptions {
     /// A one-connection pool for an admin command (the stores work on pools), closed afterwards.
     /// An ``AdminError`` is printed for the admin and turned into exit status 1.
     func withAdminStore<T>(_ body: (AdminStore) async throws -> T) async throws -> T {
-        let pool = ConnectionPool(configuration: configuration, maxConnections: 1, acquireTimeout: .seconds(30))
         do {
-            let value = try await body(AdminStore(pool: pool))
-            await pool.close()
-            return value
+            return try await withPool { try await body(AdminStore(pool: $0)) }
         } catch let error as AdminError {
-            await pool.close()
             throw AdminConsole.refuse(error)
-        } catch {
-            await pool.close()
-            throw error
         }
     }
 }

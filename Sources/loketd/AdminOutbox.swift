@@ -13,17 +13,8 @@ struct AdminOutbox: AsyncParsableCommand {
 }
 
 extension DatabaseOptions {
-    /// A one-connection pool for an outbox command, closed afterwards.
     func withOutboxStore<T>(_ body: (OutboxStore) async throws -> T) async throws -> T {
-        let pool = ConnectionPool(configuration: configuration, maxConnections: 1, acquireTimeout: .seconds(30))
-        do {
-            let value = try await body(OutboxStore(pool: pool))
-            await pool.close()
-            return value
-        } catch {
-            await pool.close()
-            throw error
-        }
+        try await withPool { try await body(OutboxStore(pool: $0)) }
     }
 }
 

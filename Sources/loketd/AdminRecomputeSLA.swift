@@ -34,8 +34,8 @@ struct RecomputeSLA: AsyncParsableCommand {
     }
 
     func run() async throws {
-        let pool = ConnectionPool(configuration: database.configuration, maxConnections: 1, acquireTimeout: .seconds(30))
-        do {
+        let batchSize = self.batchSize
+        try await database.withPool { pool in
             let store = SLAStore(pool: pool)
             let settle = try await store.catalogSettleDelay()
             if settle > .zero {
@@ -46,10 +46,6 @@ struct RecomputeSLA: AsyncParsableCommand {
             let catalog = try await pool.withConnection { try await CatalogStore.load(on: $0) }
             let result = try await store.recompute(catalog: catalog, now: Date(), batchSize: batchSize)
             print("examined \(result.examined) open requests; deadlines changed for \(result.changed)")
-            await pool.close()
-        } catch {
-            await pool.close()
-            throw error
         }
     }
 }

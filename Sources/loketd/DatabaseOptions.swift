@@ -42,17 +42,22 @@ struct DatabaseOptions: ParsableArguments {
         throw ValidationError("no SQL folder with migrations/ found (looked in: \(candidates.joined(separator: ", "))); pass --sql-dir")
     }
 
-    /// Opens one connection for a one-shot command.
-    func withConnection<T: Sendable>(_ body: (PostgresConnection) async throws -> T) async throws -> T {
+    /// A one-connection pool for a one-shot command (the stores work on pools), closed afterwards.
+    func withPool<T>(_ body: (ConnectionPool) async throws -> T) async throws -> T {
         let pool = ConnectionPool(configuration: configuration, maxConnections: 1, acquireTimeout: .seconds(30))
         do {
-            let value = try await pool.withConnection(body)
+            let value = try await body(pool)
             await pool.close()
             return value
         } catch {
             await pool.close()
             throw error
         }
+    }
+
+    /// Opens one connection for a one-shot command.
+    func withConnection<T: Sendable>(_ body: (PostgresConnection) async throws -> T) async throws -> T {
+        try await withPool { try await $0.withConnection(body) }
     }
 }
 
