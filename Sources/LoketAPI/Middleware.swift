@@ -87,12 +87,6 @@ struct RequestMiddleware: RouterMiddleware {
         case is ConnectionPoolError, is PostgresConnectionError:
             logger.warning("database unavailable", metadata: ["error": "\(error)"])
             return .serviceUnavailable(retryAfter: 2)
-        case let error as PostgresError where error.sqlState == .transactionResolutionUnknown:
-            // No Retry-After: repeating blindly could do the work twice (a second request filed).
-            logger.error("database connection lost during COMMIT; outcome unknown", metadata: ["error": "\(error)"])
-            return APIError(.serviceUnavailable, code: "outcome_unknown", message: LocalizedText(
-                id: "Koneksi ke basis data terputus saat menyimpan: belum pasti apakah perubahan tersimpan. Periksa dulu (mis. lacak permohonan Anda) sebelum mengulanginya.",
-                en: "The database connection was lost while saving: it is not certain whether the change was saved. Check first (e.g. track your request) before repeating it."))
         case let error as PostgresError where error.sqlState.isConnectionLoss || error.sqlState == .tooManyConnections:
             logger.warning("database unavailable", metadata: ["error": "\(error)"])
             return .serviceUnavailable(retryAfter: 2)

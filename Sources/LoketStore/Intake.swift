@@ -183,16 +183,29 @@ public struct IntakeStore: Sendable {
 
     /// After a COMMIT whose outcome was lost with the connection: the filing's answer if the
     /// request was written; a plain connection failure (safe to retry: nothing was written) if it
-    /// was not; the unknown outcome itself if even that cannot be read.
-    func resolve(attempted: IntakeOutcome, filed: FiledRequest, unknown: PostgresError) async throws -> IntakeOutcome {
-        let found: Bool
-        do {
-            found = try await !pool.query(
-                "SELECT 1 FROM service_requests WHERE id = $1 AND tracking_code = $2", filed.id, filed.trackingCode.description
-            ).isEmpty
-        } catch {
-            throw unknown
+    /// was not; the unknown outcome itself if even that cannot be read within `patience`, which
+    /// the API answers as any lost connection (503 with Retry-After: a client that sent an
+    /// Idempotency-Key is safe to retry; one without one is at the mercy of the database, as
+    /// before). The lookup is tried again meanwhile: a connection is usually lost to a restart or a
+    /// failover, and the database (the new primary, which decides: what the old one committed
+    /// alone does not survive the switch) answers within seconds. Short enough for a client's
+    /// timeout (8–10 s) to see the answer.
+    func resolve(
+        attempted: IntakeOutcome, filed: FiledRequest, unknown: PostgresError, patience: Duration = .seconds(3)
+    ) async throws -> IntakeOutcome {
+        let deadline = ContinuousClock.now + patience
+        var found: Bool?
+        while found == nil {
+            do {
+                found = try await !pool.query(
+                    "SELECT 1 FROM service_requests WHERE id = $1 AND tracking_code = $2", filed.id, filed.trackingCode.description
+                ).isEmpty
+            } catch {
+                guard ContinuousClock.now < deadline, !Task.isCancelled else { throw unknown }
+                try? await Task.sleep(for: .milliseconds(250))
+            }
         }
+        guard let found else { throw unknown }
         guard found else {
             throw PostgresError(
                 sqlState: .connectionFailure, severity: "FATAL",

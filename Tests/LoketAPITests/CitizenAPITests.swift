@@ -188,21 +188,6 @@ struct CitizenAPITests {
         }
     }
 
-    /// A connection lost during COMMIT is not "busy, retry": a blind retry could file twice, so
-    /// the answer says to check first and carries no Retry-After. A plain loss still invites one.
-    @Test func anUnknownCommitOutcomeIsNotAnInvitationToRetry() {
-        let logger = Logger(label: "test")
-        let unknown = RequestMiddleware.apiError(
-            for: PostgresError(sqlState: .transactionResolutionUnknown, severity: "FATAL", message: "lost"), logger: logger)
-        #expect(unknown.status == .serviceUnavailable)
-        #expect(unknown.code == "outcome_unknown")
-        #expect(unknown.retryAfterSeconds == nil)
-        let lost = RequestMiddleware.apiError(
-            for: PostgresError(sqlState: .connectionFailure, severity: "FATAL", message: "lost"), logger: logger)
-        #expect(lost.code != "outcome_unknown")
-        #expect(lost.retryAfterSeconds != nil)
-    }
-
     @Test func malformedBodiesAreRefusedBeforeAnythingElse() async throws {
         try await APITestEnvironment.withApp { app in
             try await app.test { client in
