@@ -45,6 +45,12 @@ public struct RequestRecord: Sendable {
     public var closedAt: Date?
     var accessTokenHash: Data
 
+    /// The instant a change made at `now` is dated: never before the record's last change.
+    /// Machines' clocks differ a little, and a change dated before the one it follows (a reply
+    /// before its question, a question before the claim, a stage that moves `updated_at` back)
+    /// makes the SLA clocks refuse the request's history, and with it every later change.
+    func changeInstant(_ now: Date) -> Date { max(now, updatedAt) }
+
     public var state: RequestState {
         RequestState(
             status: status, unitId: unitID, holder: assigneeID, leaseExpiresAt: leaseExpiresAt, priority: priority,
@@ -361,10 +367,7 @@ public struct RequestStore: Sendable {
             let answers = try await connection.query(batch: statements)
             guard let row = answers[0].first else { throw RequestStoreError.notFound }
             var record = try RequestRecord(row: row)
-            // Servers' clocks differ a little: a change is never dated before the change it follows
-            // (another server's), or the SLA clocks would refuse their own history as out of order
-            // (a reply dated before the question it answers), this change and every later one.
-            let now = max(now, record.updatedAt)
+            let now = record.changeInstant(now)
             let applied = try Self.appliedStages(from: answers[1])
             try authorize(record, recheck == nil ? nil : answers[2])
             let context = TransitionContext(

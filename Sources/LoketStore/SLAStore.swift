@@ -64,11 +64,8 @@ public struct SLAStore: Sendable {
             return
         }
         let calendar = catalog.calendar(for: service).calendar
-        // Never dated before the request's last change, made by a server whose clock may run a
-        // little ahead (as in `RequestStore.apply`): dated earlier, the stage moved `updated_at`
-        // back, and the next change through a server as far behind could be dated before the
-        // claim, which the clocks then refuse for good.
-        let now = max(now, initial.updatedAt)
+        // Worker clocks too: a stage dated before the last change would move `updated_at` back.
+        let now = initial.changeInstant(now)
         var record = initial
         let clocks = try await requests.clocks(of: record, service: service, on: connection)
         let due = clocks.dueStages(at: now, policy: service.policy, calendar: calendar)
@@ -232,7 +229,7 @@ extension SLAStore {
     private func recompute(_ record: RequestRecord, catalog: CatalogSnapshot, now: Date, on connection: PostgresConnection) async throws -> Bool {
         guard let service = catalog.servicesByID[record.serviceTypeID] else { return false }
         let calendar = catalog.calendar(for: service).calendar
-        let now = max(now, record.updatedAt)  // never dated before the last change (see `apply`)
+        let now = record.changeInstant(now)
         let clocks = try await requests.clocks(of: record, service: service, on: connection)
         let snapshot = clocks.snapshot(policy: service.policy, calendar: calendar)
         // A response clock stopped by the first claim keeps its deadline (see `RequestStore.persist`).

@@ -228,9 +228,7 @@ public struct StaffWorkStore: Sendable {
                     """, units)
             guard let row = rows.first else { return nil }
             let record = try RequestRecord(row: row)
-            // Never dated before the request's last change, made by a server whose clock may run a
-            // little ahead (see RequestStore.apply).
-            let now = max(now, record.updatedAt)
+            let now = record.changeInstant(now)
             let context = TransitionContext(
                 now: now, unitAncestors: [record.unitID] + catalog.ancestors(of: record.unitID), leaseDuration: leaseDuration)
             switch Lifecycle.transition(record.state, .claim, by: .staff(member), context: context) {
@@ -262,7 +260,7 @@ public struct StaffWorkStore: Sendable {
         var codes: [String] = []
         for row in rows {
             let record = try RequestRecord(row: row)
-            let stamp = max(now, record.updatedAt)  // never dated before the last change (as in `RequestStore.apply`)
+            let stamp = record.changeInstant(now)
             let context = TransitionContext(now: stamp, unitAncestors: [record.unitID] + catalog.ancestors(of: record.unitID))
             guard case .success(let transition) = Lifecycle.transition(record.state, .expireLease, by: .system, context: context)
             else { continue }
@@ -285,7 +283,7 @@ public struct StaffWorkStore: Sendable {
             case .success(let until):
                 try await connection.query(
                     "UPDATE service_requests SET lease_expires_at = $2, updated_at = $3 WHERE id = $1", record.id, until,
-                    max(now, record.updatedAt))
+                    record.changeInstant(now))
                 return until
             case .failure(let refusal):
                 throw RequestStoreError.refused(refusal)
