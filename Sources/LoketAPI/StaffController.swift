@@ -209,7 +209,7 @@ struct StaffController {
 
     // MARK: Work on a request
 
-    struct TextBody: Decodable {
+    struct TextBody: Decodable, Equatable {
         var reason: String?
         var question: String?
         var text: String?
@@ -424,6 +424,7 @@ struct StaffController {
         guard request.headers[.contentType]?.lowercased().hasPrefix("application/json") == true else {
             throw APIError.unsupportedMediaType("application/json")
         }
+        if let body = TextBody(flat: buffer.readableBytesView) { return body }
         do {
             return try JSONDecoder().decode(TextBody.self, from: Data(buffer.readableBytesView))
         } catch let error as DecodingError {
@@ -511,5 +512,40 @@ extension APIError {
         APIError(.forbidden, code: "role_required", message: LocalizedText(
             id: "Tindakan ini memerlukan peran \(role.rawValue) atau lebih tinggi.",
             en: "This action needs the \(role.rawValue) role or higher."))
+    }
+}
+
+extension StaffController.TextBody {
+    /// The body as `FlatJSON` reads it, or nil for anything it leaves to `JSONDecoder`: a
+    /// member of the wrong type (decoded again there, for its error) included.
+    init?(flat bytes: some Collection<UInt8>) {
+        guard let members = FlatJSON.object(bytes) else { return nil }
+        for (key, value) in members {
+            guard let field = CodingKeys(rawValue: key) else { continue }
+            if field == .isPublic {
+                switch value {
+                case .bool(let flag): isPublic = flag
+                case .null: isPublic = nil
+                case .string: return nil
+                }
+                continue
+            }
+            let text: String?
+            switch value {
+            case .string(let given): text = given
+            case .null: text = nil
+            case .bool: return nil
+            }
+            switch field {
+            case .reason: reason = text
+            case .question: question = text
+            case .text: self.text = text
+            case .publicMessage: publicMessage = text
+            case .outcome: outcome = text
+            case .unit: unit = text
+            case .nip: nip = text
+            case .isPublic: break
+            }
+        }
     }
 }
