@@ -847,28 +847,29 @@ public final class PostgresConnection: @unchecked Sendable {
         // libpq reads text-format parameters as C strings (it ignores their length), so each one
         // gets a NUL terminator; binary ones are read by length.
         let total = binds.reduce(0) { $0 + ($1.bytes?.count ?? 0) + 1 }
-        let storage = UnsafeMutableRawPointer.allocate(byteCount: max(total, 1), alignment: 8)
-        defer { storage.deallocate() }
-        var values = [UnsafePointer<CChar>?](repeating: nil, count: binds.count)
-        var lengths = [Int32](repeating: 0, count: binds.count)
-        var formats = [Int32](repeating: 0, count: binds.count)
-        var offset = 0
-        for (index, bind) in binds.enumerated() {
-            formats[index] = bind.format.rawValue
-            guard let bytes = bind.bytes else { continue }
-            let target = storage + offset
-            bytes.withUnsafeBytes { source in
-                if let base = source.baseAddress { target.copyMemory(from: base, byteCount: source.count) }
-            }
-            values[index] = UnsafePointer(target.assumingMemoryBound(to: CChar.self))
-            lengths[index] = Int32(bytes.count)
-            (target + bytes.count).storeBytes(of: 0, as: UInt8.self)
-            offset += bytes.count + 1
-        }
-        return values.withUnsafeBufferPointer { v in
-            lengths.withUnsafeBufferPointer { l in
-                formats.withUnsafeBufferPointer { f in
-                    body(Int32(binds.count), v.baseAddress, l.baseAddress, f.baseAddress)
+        // Scratch space for one call, on the stack where it fits: three arrays and a heap block
+        // per statement showed in the allocator's share of a request.
+        return withUnsafeTemporaryAllocation(byteCount: max(total, 1), alignment: 8) { storage in
+            withUnsafeTemporaryAllocation(of: UnsafePointer<CChar>?.self, capacity: binds.count) { values in
+                withUnsafeTemporaryAllocation(of: Int32.self, capacity: binds.count * 2) { numbers in
+                    let lengths = numbers.baseAddress!
+                    let formats = lengths + binds.count
+                    var offset = 0
+                    for (index, bind) in binds.enumerated() {
+                        formats[index] = bind.format.rawValue
+                        lengths[index] = 0
+                        values[index] = nil
+                        guard let bytes = bind.bytes else { continue }
+                        let target = storage.baseAddress! + offset
+                        bytes.withUnsafeBytes { source in
+                            if let base = source.baseAddress { target.copyMemory(from: base, byteCount: source.count) }
+                        }
+                        values[index] = UnsafePointer(target.assumingMemoryBound(to: CChar.self))
+                        lengths[index] = Int32(bytes.count)
+                        (target + bytes.count).storeBytes(of: 0, as: UInt8.self)
+                        offset += bytes.count + 1
+                    }
+                    return body(Int32(binds.count), UnsafePointer(values.baseAddress), UnsafePointer(lengths), UnsafePointer(formats))
                 }
             }
         }
