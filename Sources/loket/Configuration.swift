@@ -174,6 +174,11 @@ enum ServerURL {
         guard let components = URLComponents(string: base), let scheme = components.scheme?.lowercased(),
               scheme == "http" || scheme == "https", let host = components.host, !host.isEmpty
         else {
+            // A token pasted where the address goes must not end up in the scrollback.
+            if base.hasPrefix("lks_") {
+                throw Failure(.usage, "That is a token, not a server address; it was not sent anywhere.",
+                    hints: ["Run `loket login <address>` and paste the token when asked (or give it with --token)."])
+            }
             throw Failure(.usage, "\"\(text)\" is not a server address.",
                 hints: ["Give the full address with http:// or https://, e.g. `loket login https://loket.serangkota.go.id`."])
         }
@@ -192,6 +197,14 @@ enum ServerURL {
     static func isInsecure(_ base: String) -> Bool {
         guard let components = URLComponents(string: base), components.scheme?.lowercased() == "http" else { return false }
         let host = components.host?.lowercased() ?? ""
-        return !(host == "localhost" || host == "::1" || host == "[::1]" || host.hasPrefix("127."))
+        return !(host == "localhost" || host == "::1" || host == "[::1]" || isLoopbackIPv4(host))
+    }
+
+    /// An IPv4 address in 127.0.0.0/8, written as one: `127.kantor.example` is a name that may
+    /// point anywhere.
+    static func isLoopbackIPv4(_ host: String) -> Bool {
+        var address = in_addr()
+        guard inet_pton(AF_INET, host, &address) == 1 else { return false }
+        return UInt32(bigEndian: address.s_addr) >> 24 == 127
     }
 }

@@ -39,13 +39,20 @@ struct StaffAPI {
     let language: Language?
     let client: HTTPClient
 
+    /// How long an answer may be silent, and how long a whole exchange may take.
+    static let readTimeoutSeconds: Int64 = 75
+    static let deadlineSeconds: Int64 = 90
+
     /// Runs `body` with a client that is shut down afterwards, whatever happens.
     static func with<T>(_ session: Session, language: Language?, _ body: (StaffAPI) async throws -> T) async throws -> T {
         // Redirects are refused rather than followed: a redirect to another host would carry the
         // token there, and a moved server is better fixed once with `loket login`.
+        // The read timeout outlasts what the server allows itself (a pool wait of 5 s and a
+        // statement deadline of 30 s, docs/deployment.md): given up on sooner, a claim the server
+        // then commits would be claimed again by an officer who tries once more.
         var configuration = HTTPClient.Configuration(
             redirectConfiguration: .disallow,
-            timeout: .init(connect: .seconds(5), read: .seconds(30)))
+            timeout: .init(connect: .seconds(5), read: .seconds(Self.readTimeoutSeconds)))
         // One command makes one or two requests: a refused connection should be reported at
         // once, not retried with backoff until the connect timeout as a long-lived service would.
         configuration.connectionPool.retryConnectionEstablishment = false
@@ -95,7 +102,7 @@ struct StaffAPI {
             request.body = .bytes(body)
         }
         do {
-            let response = try await client.execute(request, timeout: .seconds(60))
+            let response = try await client.execute(request, timeout: .seconds(Self.deadlineSeconds))
             let buffer = try await response.body.collect(upTo: 64 * 1024 * 1024)
             return Reply(status: Int(response.status.code), body: Array(buffer.readableBytesView),
                 retryAfter: response.headers.first(name: "Retry-After"), location: response.headers.first(name: "Location"))
@@ -108,10 +115,23 @@ struct StaffAPI {
                 "Check the server address (`loket login <address>`; LOKET_URL overrides it) and the token (LOKET_TOKEN or `loket login`).",
             ])
         } catch {
+            if method == .post, Self.mayHaveArrived(error) {
+                // The change was sent and its answer lost: the server may have made it. Sent again
+                // blindly, a claim takes a second request and a note is written twice.
+                throw Failure(.unavailable, "No answer from the Loket server at \(base): \(Self.describe(error)).", hints: [
+                    "The server may have done it all the same: check with `loket mine` or `loket show CODE` before you send it again.",
+                ])
+            }
             throw Failure(.unavailable, "Cannot reach the Loket server at \(base): \(Self.describe(error)).", hints: [
                 "Check the address (`loket login <address>` changes it; LOKET_URL overrides it) and that the server is running, then try again.",
             ])
         }
+    }
+
+    /// Transport errors after which the request may have reached the server.
+    static func mayHaveArrived(_ error: any Error) -> Bool {
+        guard let error = error as? HTTPClientError else { return false }
+        return [HTTPClientError.readTimeout, .deadlineExceeded, .remoteConnectionClosed].contains(error)
     }
 
     /// Errors of the request itself, found before it was sent.

@@ -222,6 +222,39 @@ struct CLITests {
         }
     }
 
+    /// A change sent to a server that was lost before it answered may have been made: the officer
+    /// is told to look before sending it again, not to try again (a second claim takes a second
+    /// request). A read that failed alike is simply tried again.
+    @Test func aChangeWithoutAnAnswerIsCheckedBeforeItIsSentAgain() async throws {
+        let server = try AnswerlessServer()
+        defer { server.stop() }
+        let cli = try CLI()
+        defer { cli.remove() }
+        let environment = ["LOKET_URL": "http://127.0.0.1:\(server.port)", "LOKET_TOKEN": "lks_" + String(repeating: "A", count: 43)]
+        let claim = try await cli.run(["claim"], environment: environment)
+        #expect(claim.status == 6, "\(claim.stderr)")
+        #expect(claim.stderr.contains("may have done it") && claim.stderr.contains("loket mine"), "\(claim.stderr)")
+        #expect(!claim.stderr.contains("try again"), "\(claim.stderr)")
+        let queue = try await cli.run(["queue"], environment: environment)
+        #expect(queue.status == 6, "\(queue.stderr)")
+        #expect(queue.stderr.contains("try again") && !queue.stderr.contains("may have done it"), "\(queue.stderr)")
+    }
+
+    /// A token pasted where the address goes is not printed back; a host name that merely starts
+    /// with 127. is not the machine itself, and plain http to it is warned about.
+    @Test func addressesAreCheckedWithoutEchoingATokenOrTrustingLookalikes() async throws {
+        let cli = try CLI()
+        defer { cli.remove() }
+        let token = "lks_" + String(repeating: "Q", count: 43)
+        let pasted = try await cli.run(["login", token, "--token", token])
+        #expect(pasted.status == 1, "\(pasted.stderr)")
+        #expect(pasted.stderr.contains("token, not a server address") && !pasted.stderr.contains(token), "\(pasted.stderr)")
+        let lookalike = try await cli.run(["whoami"], environment: ["LOKET_URL": "http://127.invalid:\(try closedLoopbackPort())", "LOKET_TOKEN": token])
+        #expect(lookalike.stderr.contains("plain http"), "\(lookalike.stderr)")
+        let loopback = try await cli.run(["whoami"], environment: ["LOKET_URL": "http://127.0.0.2:\(try closedLoopbackPort())", "LOKET_TOKEN": token])
+        #expect(loopback.status == 6 && !loopback.stderr.contains("plain http"), "\(loopback.stderr)")
+    }
+
     /// With both LOKET_URL and LOKET_TOKEN set the configuration file is not read: a corrupt or
     /// unreadable one left behind does not stop a script. Columns line up by terminal width: an
     /// officer whose name has wide characters does not push the audit trail's columns out of line.

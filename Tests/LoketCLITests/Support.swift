@@ -278,3 +278,47 @@ extension String {
     /// ANSI escape sequences start with ESC; none may reach a pipe.
     var hasANSIEscapes: Bool { contains("\u{1B}") }
 }
+
+/// A loopback listener that reads what each connection sends and closes it without an answer: a
+/// server that took a request and was lost before it replied.
+final class AnswerlessServer: @unchecked Sendable {
+    let port: Int
+    private let descriptor: Int32
+
+    init() throws {
+        let descriptor = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        guard descriptor >= 0 else { throw SetupError("socket() failed") }
+        self.descriptor = descriptor
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        address.sin_port = 0
+        let bound = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(descriptor, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+        }
+        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+        let named = withUnsafeMutablePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(descriptor, $0, &length) }
+        }
+        guard bound == 0, named == 0, listen(descriptor, 16) == 0 else {
+            close(descriptor)
+            throw SetupError("cannot listen on loopback")
+        }
+        port = Int(UInt16(bigEndian: address.sin_port))
+        let listener = descriptor
+        Thread {
+            while true {
+                let connection = accept(listener, nil, nil)
+                if connection < 0 { return }
+                var buffer = [UInt8](repeating: 0, count: 16 * 1024)
+                _ = recv(connection, &buffer, buffer.count, 0)
+                close(connection)
+            }
+        }.start()
+    }
+
+    func stop() {
+        shutdown(descriptor, Int32(SHUT_RDWR))
+        close(descriptor)
+    }
+}
