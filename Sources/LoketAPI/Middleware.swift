@@ -196,7 +196,13 @@ struct RateLimitMiddleware: RouterMiddleware {
             return try await next(request, context)
         }
         if let retry = limiter.take(clientAddress(request, context)) {
-            throw APIError.rateLimited(retryAfter: retry)
+            let refusal = APIError.rateLimited(retryAfter: retry)
+            // A partner app reads Open311's error list, in the format it asked for, and no other.
+            if request.uri.path.hasPrefix("/open311/") {
+                let format: Open311Format = request.uri.path.hasSuffix(".json") ? .json : .xml
+                return Open311Controller.errorResponse(refusal, format: format, context: context)
+            }
+            throw refusal
         }
         return try await next(request, context)
     }

@@ -316,7 +316,8 @@ struct Open311Controller {
     }
 
     /// `attribute[CODE]=v` answers CODE with one value; `attribute[CODE][]=v`, repeated, with a
-    /// list (a multivaluelist). Empty values count as not given.
+    /// list (a multivaluelist), as does `attribute[CODE][0]=v`, `[1]`, … Empty values count as not
+    /// given.
     static func attributes(_ form: FormData, problems: inout [FieldProblem]) -> [String: AttributeAnswer] {
         var values: [String: [String]] = [:]
         var listForm: Set<String> = []
@@ -328,7 +329,13 @@ struct Open311Controller {
                 continue
             }
             let code = String(rest[..<close])
-            let suffix = rest[rest.index(after: close)...]
+            var suffix = rest[rest.index(after: close)...]
+            // `attribute[CODE][0]=a&attribute[CODE][1]=b` is how PHP's http_build_query (and so
+            // Guzzle's form_params) writes a list: the same list as `[]` repeated, in form order.
+            if suffix.count >= 3, suffix.count <= 6, suffix.first == "[", suffix.last == "]",
+               suffix.dropFirst().dropLast().allSatisfy({ ("0"..."9").contains($0) }) {
+                suffix = "[]"
+            }
             guard suffix.isEmpty || suffix == "[]" else {
                 problems.append(.invalid(name, code: "malformed_attribute",
                     id: "tulis sebagai attribute[KODE] atau attribute[KODE][]", en: "write it as attribute[CODE] or attribute[CODE][]"))
@@ -567,7 +574,10 @@ struct Open311Controller {
         guard let authority = request.head.authority, !authority.isEmpty,
               authority.unicodeScalars.allSatisfy({ $0.isASCII && ($0.properties.isAlphabetic || ("0"..."9").contains($0) || ".-:[]".unicodeScalars.contains($0)) })
         else { return "" }
-        return "\(request.head.scheme ?? "http")://\(authority)"
+        // Behind a proxy that ends TLS the request arrives as http: the proxy's X-Forwarded-Proto
+        // (when it is trusted) says what the client used.
+        let scheme = PageCookies.secure(request, options: services.options) ? "https" : request.head.scheme ?? "http"
+        return "\(scheme)://\(authority)"
     }
 
     static func serialize(_ value: Open311Value, root: String, format: Open311Format) -> String {

@@ -255,6 +255,64 @@ struct Open311Tests {
         }
     }
 
+    /// What partner clients send besides the specification's own examples: lists written as PHP's
+    /// http_build_query writes them, a discovery behind a proxy that ends TLS; and a partner over
+    /// the rate limit is told so in Open311's own error list, in the format it asked for.
+    @Test func partnerClientsAsTheyAreWritten() async throws {
+        var options = APIOptions()
+        options.rateLimitBurst = 2
+        options.rateLimitPerSecond = 0.01
+        options.trustForwardedFor = true
+        try await APITestEnvironment.withApp(options: options) { app in
+            let partner = try await app.services.partners.issue(name: "Aplikasi Lapor Serang", contactEmail: "dev@example.id")
+            try await app.test { client in
+                let body = "api_key=\(partner.key)&service_code=dtks-bansos&address_string=Kp.+Baru&description=Rumah+rusak"
+                    + "&attribute%5Bprogram%5D%5B0%5D=pkh&attribute[program][1]=bpnt"
+                let filed = try await client.execute(
+                    uri: "/open311/v2/requests.json", method: .post, headers: O311.formHeaders.merging([.forwardedForTest: "203.0.113.9"]),
+                    body: ByteBuffer(string: body))
+                #expect(filed.status == .ok, "\(filed.body.text)")
+                let code = try #require(filed.body.jsonArray.first?["service_request_id"] as? String)
+                let stored = try await app.pool.query("SELECT attributes::text AS attributes FROM service_requests WHERE tracking_code = $1", code).single()
+                #expect(try stored.decode(String.self, "attributes") == #"{"program": ["pkh", "bpnt"]}"#)
+
+                // Anything else after the code is still refused, with the forms that work named.
+                let odd = try await client.execute(
+                    uri: "/open311/v2/requests.json", method: .post, headers: O311.formHeaders.merging([.forwardedForTest: "198.51.100.4"]),
+                    body: ByteBuffer(string: "api_key=\(partner.key)&service_code=dtks-bansos&address_string=Kp.+Baru&attribute[program][x]=pkh"))
+                #expect(odd.status == .badRequest)
+                #expect(odd.body.text.contains("attribute[program][x]"), "\(odd.body.text)")
+
+                // The second filing from 203.0.113.9 emptied its bucket: the third is a 429 in
+                // Open311's shape, XML for .xml and JSON for .json, with Retry-After.
+                _ = try await client.execute(
+                    uri: "/open311/v2/requests.json", method: .post, headers: O311.formHeaders.merging([.forwardedForTest: "203.0.113.9"]),
+                    body: ByteBuffer(string: body))
+                let xml = try await client.execute(
+                    uri: "/open311/v2/requests.xml", method: .post, headers: O311.formHeaders.merging([.forwardedForTest: "203.0.113.9"]),
+                    body: ByteBuffer(string: body))
+                #expect(xml.status == .tooManyRequests)
+                #expect(Int(xml.headers[.retryAfter] ?? "") ?? 0 >= 1)
+                #expect(xml.headers[.contentType] == "text/xml; charset=utf-8")
+                let errors = try O311XMLTree.parse(xml.body)
+                #expect(errors.name == "errors")
+                #expect(errors.child("error")?.value("code") == "429")
+                let json = try await client.execute(
+                    uri: "/open311/v2/requests.json", method: .post, headers: O311.formHeaders.merging([.forwardedForTest: "203.0.113.9"]),
+                    body: ByteBuffer(string: body))
+                #expect(json.status == .tooManyRequests)
+                #expect(json.body.jsonArray.first?["code"] as? Int == 429, "\(json.body.text)")
+                #expect(json.body.jsonArray.first?["description"] is String)
+
+                // Behind the proxy the client spoke https, and discovery says so.
+                let discovery = try await client.execute(
+                    uri: "/open311/v2/discovery.json", method: .get, headers: [HTTPField.Name("X-Forwarded-Proto")!: "https"])
+                let endpoint = try #require((discovery.body.json["endpoints"] as? [[String: Any]])?.first)
+                #expect(endpoint["url"] as? String == "https://localhost/open311/v2")
+            }
+        }
+    }
+
     @Test func filingWithoutAValidKeyIs403() async throws {
         try await APITestEnvironment.withApp { app in
             let revoked = try await app.services.partners.issue(name: "Aplikasi Lama", contactEmail: nil)
