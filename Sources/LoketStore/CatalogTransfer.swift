@@ -1219,7 +1219,7 @@ struct CatalogValidator {
             }
             let policy = fields["escalation_policy"] ?? .object([:])
             checkPolicy(policy, at: fields.path("escalation_policy"), entry: fields.entry)
-            let isPublic = boolean(fields, "is_public", default: true)
+            let isPublic = boolean(fields, "is_public", default: false)
             let allowMultipleOpen = boolean(fields, "allow_multiple_open", default: false)
             let attributes = fields["attributes"] ?? .array([])
             checkAttributes(attributes, at: fields.path("attributes"), entry: fields.entry)

@@ -211,6 +211,10 @@ struct Resolve: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Complete a request you hold, with the message the citizen reads.",
         discussion: """
+            For a service marked public (reports about roads, street lights and other public \
+            places), the message is also published as the request's status note in the Open311 \
+            listings: write nothing personal in it.
+
             Examples:
               loket resolve SRG-7K3D-9QXA-M2PZ "KK baru dapat diambil di loket 3 mulai 3 Desember."
               loket resolve SRG-7K3D-9QXA-M2PZ "Izin terbit." --outcome "SK 503/117/DPMPTSP/2026"
@@ -239,6 +243,9 @@ struct Reject: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Reject a request you hold, with the reason the citizen reads.",
         discussion: """
+            For a service marked public, the reason is also published as the request's status \
+            note in the Open311 listings: write nothing personal in it.
+
             Examples:
               loket reject SRG-7K3D-9QXA-M2PZ "NIK pemohon tidak terdaftar di Kota Serang."
             """)

@@ -207,6 +207,34 @@ struct CatalogTransferTests {
         }
     }
 
+    /// A service says it is public; one that says nothing is private: its requests' descriptions,
+    /// addresses and closing messages stay out of the Open311 listings.
+    @Test func aServiceIsPrivateUnlessItSaysItIsPublic() async throws {
+        try await AdminTestEnvironment.withDatabase { pool in
+            func service(_ code: String, _ extra: [String: Any] = [:]) -> [String: Any] {
+                [
+                    "code": code, "group": "umum", "name_id": "Layanan \(code)", "name_en": "Service \(code)",
+                    "requirements": [["id": "KTP", "en": "Identity card"]], "response_target_minutes": 240,
+                    "resolution_target_minutes": 450, "calendar": "serang-asn", "default_unit": "DISDUKCAPIL-IDP",
+                ].merging(extra) { $1 }
+            }
+            let patch: [String: Any] = [
+                "format": "loket-catalog/1",
+                "service_types": [service("aduan-tanpa-kata"), service("aduan-jalan", ["is_public": true])],
+            ]
+            _ = try await CatalogFixture.importing(try CatalogFixture.data(patch), into: pool)
+            let rows = try await pool.query(
+                "SELECT code, is_public FROM service_types WHERE code IN ('aduan-tanpa-kata', 'aduan-jalan') ORDER BY code")
+            #expect(try rows.map { "\(try $0.decode(String.self, "code")) \(try $0.decode(Bool.self, "is_public"))" }
+                == ["aduan-jalan true", "aduan-tanpa-kata false"])
+            // The column says the same to SQL that leaves it out.
+            let sqlDefault = try await pool.query(
+                "SELECT column_default FROM information_schema.columns WHERE table_name = 'service_types' AND column_name = 'is_public'"
+            ).single().decode(String.self, "column_default")
+            #expect(sqlDefault == "false")
+        }
+    }
+
     /// A unit with open requests or active officers is not deactivated by an import: they would
     /// be stranded in a queue nobody works. An empty one is.
     @Test func aUnitWithWorkLeftIsNotDeactivated() async throws {
