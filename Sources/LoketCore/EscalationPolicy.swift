@@ -277,8 +277,12 @@ public enum EscalationPolicyError: UserFacingError, Hashable {
         case (.negativeEscalationLevels(let percent), .english): "Escalation levels at the \(percent)% stage cannot be negative."
         case (.negativeRepeatInterval(let percent), .indonesian): "repeat_every_percent tidak boleh negatif (tertulis \(percent))."
         case (.negativeRepeatInterval(let percent), .english): "repeat_every_percent cannot be negative (got \(percent))."
-        case (.repeatWithoutEscalation, .indonesian): "Tahap ulang harus menaikkan tingkat eskalasi minimal 1, atau setel repeat_every_percent ke 0."
-        case (.repeatWithoutEscalation, .english): "Repeat stages must raise the escalation level by at least 1, or set repeat_every_percent to 0."
+        // Not "set repeat_every_percent to 0": the import and the database refuse 0 there, and
+        // leaving it out brings the default repeats. A ceiling at the listed stages' level does.
+        case (.repeatWithoutEscalation, .indonesian):
+            "Tahap ulang harus menaikkan tingkat eskalasi minimal 1; tanpa pengulangan, setel max_escalation_level ke tingkat yang dicapai tahap-tahap yang terdaftar."
+        case (.repeatWithoutEscalation, .english):
+            "Repeat stages must raise the escalation level by at least 1; for no repeats, set max_escalation_level to the level the listed stages reach."
         case (.maxEscalationLevelOutOfRange(let level), .indonesian): "max_escalation_level harus 0 sampai \(EscalationPolicy.escalationLevelLimit) (tertulis \(level))."
         case (.maxEscalationLevelOutOfRange(let level), .english): "max_escalation_level must be 0 to \(EscalationPolicy.escalationLevelLimit) (got \(level))."
         }

@@ -55,6 +55,15 @@ import Testing
         #expect(!expected.message(.indonesian).isEmpty)
     }
 
+    /// The advice for a repeat that raises nothing is one the import takes: the ceiling at the
+    /// listed stages' level ends repeats (0 for repeat_every_percent is refused by the database).
+    @Test func theAdviceForARepeatWithoutEscalationWorks() throws {
+        let advice = EscalationPolicyError.repeatWithoutEscalation.message(.english)
+        #expect(advice.contains("max_escalation_level") && !advice.contains("to 0"))
+        let followed = try decode(#"{"repeat": {"escalation_levels": 1}, "max_escalation_level": 1}"#)
+        #expect(followed.schedule.map(\.percent) == [50, 75, 100], "the default breach stage reaches level 1: no repeats")
+    }
+
     @Test func unknownNotifyTargetsAreADecodingError() {
         #expect(throws: DecodingError.self) { try decode(#"{"stages": [{"percent": 100, "notify": ["mayor"]}]}"#) }
     }
