@@ -368,8 +368,18 @@ public struct RequestStore: Sendable {
             guard let row = answers[0].first else { throw RequestStoreError.notFound }
             var record = try RequestRecord(row: row)
             let now = record.changeInstant(now)
-            let applied = try Self.appliedStages(from: answers[1])
+            var applied: [String: AppliedStages]? = try Self.appliedStages(from: answers[1])
             try authorize(record, recheck == nil ? nil : answers[2])
+            // A change that stops or pauses a clock and leaves the request open (a claim or an
+            // assignment stops the response clock, a question pauses both) applies the stages
+            // already due first, as the worker would have (they are read again after). A change
+            // that closes the request does not: its outcome counts the breach from the deadlines,
+            // and the officer who finished the work is not overtaken by a move up the tree.
+            if Self.stopsOrPausesAndStaysOpen(command) {
+                let staged = try await SLAStore(pool: pool).applyDueStages(to: record, now: now, catalog: catalog, on: connection)
+                if staged.updatedAt != record.updatedAt || staged.nextSLAAt != record.nextSLAAt { applied = nil }
+                record = staged
+            }
             let context = TransitionContext(
                 now: now, unitAncestors: [record.unitID] + catalog.ancestors(of: record.unitID), leaseDuration: leaseDuration)
             // A claim of a request whose lease lapsed takes it as claim-next would: the lapsed claim
@@ -386,6 +396,13 @@ public struct RequestStore: Sendable {
             }
             return try await read(
                 try await persist(transition, of: record, catalog: catalog, now: now, appliedStages: applied, on: connection), connection)
+        }
+    }
+
+    static func stopsOrPausesAndStaysOpen(_ command: RequestCommand) -> Bool {
+        switch command {
+        case .claim, .assign, .askCitizen: true
+        case .release, .expireLease, .citizenReply, .resolve, .reject, .cancel, .transfer, .escalate: false
         }
     }
 

@@ -54,14 +54,28 @@ public struct SLAStore: Sendable {
         try await pool.query("SELECT count(*) AS n FROM service_requests WHERE next_sla_at <= $1", now).single().decode(Int.self, "n")
     }
 
+    /// Applies the stages of `record`, which the caller has locked, that fell due by `now` and
+    /// that no worker has applied yet; returns the record as they left it. A change that stops or
+    /// pauses a clock calls this first: the worker applies only a running clock's stages, so a
+    /// breach that fell due seconds before a claim (or while the worker was down) was otherwise
+    /// never recorded, escalated or told, and a warning due before a question waited for the reply.
+    func applyDueStages(
+        to record: RequestRecord, now: Date, catalog: CatalogSnapshot, on connection: PostgresConnection
+    ) async throws -> RequestRecord {
+        guard let due = record.nextSLAAt, due <= now, catalog.servicesByID[record.serviceTypeID] != nil else { return record }
+        var ignored = SLABatchResult()
+        return try await apply(to: record, now: now, catalog: catalog, on: connection, result: &ignored)
+    }
+
+    @discardableResult
     private func apply(
         to initial: RequestRecord, now: Date, catalog: CatalogSnapshot, on connection: PostgresConnection,
         result: inout SLABatchResult
-    ) async throws {
+    ) async throws -> RequestRecord {
         guard let service = catalog.servicesByID[initial.serviceTypeID] else {
             // A service type the catalog does not know (inactive ones it does) has no schedule.
             try await connection.query("UPDATE service_requests SET next_sla_at = NULL, next_sla_clock = NULL, next_sla_stage = NULL WHERE id = $1", initial.id)
-            return
+            return initial
         }
         let calendar = catalog.calendar(for: service).calendar
         // Worker clocks too: a stage dated before the last change would move `updated_at` back.
@@ -111,7 +125,9 @@ public struct SLAStore: Sendable {
             try await connection.query(
                 "UPDATE service_requests SET next_sla_at = $2, next_sla_clock = $3, next_sla_stage = $4 WHERE id = $1",
                 record.id, next?.dueAt, next?.clock.rawValue, next.map { Int16($0.stage.number) })
+            record.nextSLAAt = next?.dueAt
         }
+        return record
     }
 
     /// One outbox row per person told: the holder, the supervisors of the request's unit (or of the

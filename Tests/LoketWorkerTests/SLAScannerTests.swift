@@ -166,6 +166,45 @@ struct SLAScannerTests {
         }
     }
 
+    /// The worker applies only a running clock's stages. A claim that comes after the response
+    /// breach fell due but before the scan (the worker was down, or 5 s behind) applies the due
+    /// stages first: the breach is logged, raises the level and is told, once. A question asked
+    /// after a warning fell due sends it before the clock pauses, not when the citizen replies.
+    @Test func aChangeThatStopsOrPausesAClockAppliesTheStagesAlreadyDue() async throws {
+        try await WorkerTestDatabase.withPool { pool, _ in
+            let clock = ManualClock(jakarta("2026-12-22T08:00:00+07:00"))
+            let catalog = CatalogCache(pool: pool, maxAge: .seconds(3600))
+            let scanner = SLAScanner(store: SLAStore(pool: pool), catalog: catalog, clock: clock)
+            let snapshot = try await catalog.snapshot()
+            let officer = try await Self.officer(pool, unit: "DISDUKCAPIL-IDP")
+            let units = try await pool.query("SELECT id FROM units WHERE code = 'DISDUKCAPIL-IDP'").single().decode(Int64.self, "id")
+            let code = try await Self.file(pool, service: "kk-baru", nik: "3673014501900001", now: clock.now())
+
+            // No scan at all; claimed by claim-next at 12:00:03, three seconds after the breach.
+            clock.set(jakarta("2026-12-22T12:00:03+07:00"))
+            let claimed = try await StaffWorkStore(pool: pool).claimNext(units: [units], by: officer, catalog: snapshot, now: clock.now())
+            #expect(claimed?.trackingCode == code)
+            #expect(claimed?.escalationLevel == 1, "the breach raised the level before the claim")
+            #expect(try await Self.stages(pool, code) == ["response:1:50", "response:2:75", "response:3:100:breach"])
+            #expect(try await Self.outbox(pool, code).contains("sla.breach>manager:DISDUKCAPIL:manager"))
+            #expect(try await scanner.runOnce().stagesApplied == 0, "nothing left for the worker")
+            #expect(try await Self.nextSLA(pool, code).clock == "resolution")
+
+            // The resolution clock's 50 % falls due Wednesday 11:45 (as in the test above, where
+            // the claim came at 13:30; here at 12:00:03, 30 working minutes sooner: 11:15). The
+            // officer asks the citizen at 11:15:02, before any scan: the warning goes out first.
+            let due = try #require(try await Self.nextSLA(pool, code).at)
+            clock.set(due.addingTimeInterval(2))
+            _ = try await RequestStore(pool: pool).apply(
+                .askCitizen(question: "Mohon lengkapi."), by: .staff(officer), trackingCode: code, catalog: snapshot, now: clock.now())
+            #expect(try await Self.stages(pool, code).last == "resolution:1:50")
+            #expect(try await Self.outbox(pool, code).last == "sla.warning>staff:DISDUKCAPIL-IDP:staff")
+            let paused = try await pool.query("SELECT status FROM service_requests WHERE tracking_code = $1", code).single()
+            #expect(try paused.decode(String.self, "status") == "waiting_citizen")
+            #expect(try await Self.nextSLA(pool, code).at == nil)
+        }
+    }
+
     /// pengaduan-pelayanan's policy moves a breached request to the parent unit. Filed Friday
     /// 18 December 14:00: response 240 minutes = Friday 14:00–16:30 (150) + Monday 07:30–09:00.
     /// A tracking code that is already taken (one in 2^40) inserts nothing and leaves the
