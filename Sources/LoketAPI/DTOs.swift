@@ -153,7 +153,7 @@ struct RequestDetailDTO: ResponseEncodable {
 
     init(
         _ record: RequestRecord, catalog: CatalogSnapshot, timeline: [TimelineEntry], documents: [DocumentInfo],
-        language: Language, base: String
+        feedbackGiven: Bool, language: Language, base: String
     ) {
         trackingCode = record.trackingCode
         status = record.status.rawValue
@@ -180,7 +180,7 @@ struct RequestDetailDTO: ResponseEncodable {
         }
         publicMessage = record.publicMessage
         rejectReason = record.rejectReason
-        feedbackAllowed = record.status == .completed || record.status == .rejected
+        feedbackAllowed = (record.status == .completed || record.status == .rejected) && !feedbackGiven
         self.timeline = timeline.map {
             TimelineEntryDTO(at: $0.at, kind: $0.kind.rawValue, label: eventLabel($0, language), status: $0.toStatus?.rawValue, message: $0.message)
         }
@@ -223,7 +223,9 @@ struct PublicRequestDTO: ResponseEncodable {
         updatedAt = record.updatedAt
         closedAt = record.closedAt
         resolutionDueAt = record.resolutionDueAt
-        self.timeline = timeline.map {
+        // The steps only: when the citizen uploaded a document or an officer wrote a public note
+        // is the citizen's business, not that of whoever knows the code.
+        self.timeline = timeline.filter { $0.kind != .documentAdded && $0.kind != .note }.map {
             TimelineEntryDTO(at: $0.at, kind: $0.kind.rawValue, label: eventLabel($0, language), status: $0.toStatus?.rawValue, message: nil)
         }
     }

@@ -193,10 +193,10 @@ struct RequestsController {
     @Sendable func detail(request: Request, context: AppContext) async throws -> RequestDetailDTO {
         let (record, catalog) = try await authorizedRecord(request, context)
         return try await services.pool.withConnection { connection in
-            let history = try await services.requests.history(of: record, includePrivate: false, staffNames: false, on: connection)
+            let history = try await services.requests.history(of: record, includePrivate: false, staffNames: false, feedback: true, on: connection)
             return RequestDetailDTO(
-                record, catalog: catalog, timeline: history.timeline, documents: history.documents, language: context.language,
-                base: services.options.publicBaseURL)
+                record, catalog: catalog, timeline: history.timeline, documents: history.documents, feedbackGiven: history.feedbackGiven,
+                language: context.language, base: services.options.publicBaseURL)
         }
     }
 
@@ -234,6 +234,7 @@ struct RequestsController {
                 id: "Satu permohonan memuat paling banyak \(count) dokumen, \(mebibytes) MiB seluruhnya.",
                 en: "A request holds at most \(count) documents, \(mebibytes) MiB in all."), field: "file")
         }
+        if record.status == .waitingCitizen { services.outboxNotifier.poke() }
         var response = try context.responseEncoder.encode(
             DocumentDTO(info, trackingCode: record.trackingCode, base: services.options.publicBaseURL), from: request, context: context)
         response.status = .created
@@ -327,9 +328,10 @@ struct RequestsController {
         do {
             answer = try await requests.apply(command, by: .citizen, trackingCode: record.trackingCode, catalog: catalog, now: services.clock()) {
                 updated, connection in
-                let history = try await requests.history(of: updated, includePrivate: false, staffNames: false, committing: true, on: connection)
+                let history = try await requests.history(of: updated, includePrivate: false, staffNames: false, feedback: true, committing: true, on: connection)
                 return RequestDetailDTO(
-                    updated, catalog: catalog, timeline: history.timeline, documents: history.documents, language: language, base: base)
+                    updated, catalog: catalog, timeline: history.timeline, documents: history.documents, feedbackGiven: history.feedbackGiven,
+                    language: language, base: base)
             }
         } catch RequestStoreError.refused(let refusal) {
             throw APIError(.conflict, refusal)

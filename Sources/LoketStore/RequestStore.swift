@@ -143,6 +143,8 @@ public struct RequestHistory: Sendable {
     public var timeline: [TimelineEntry]
     public var documents: [DocumentInfo]
     public var staffNames: [StaffID: (nip: String, name: String)]
+    /// The citizen has rated the service (read for a closed request only; false otherwise).
+    public var feedbackGiven: Bool
 }
 
 /// A supporting document's metadata.
@@ -204,7 +206,8 @@ public struct RequestStore: Sendable {
     /// officer the trail or the record names. One round trip; with `committing`, the last of a
     /// transaction, which COMMIT travels with (`PostgresConnection.queryAndCommit`).
     public func history(
-        of record: RequestRecord, includePrivate: Bool, staffNames: Bool, committing: Bool = false, on connection: PostgresConnection
+        of record: RequestRecord, includePrivate: Bool, staffNames: Bool, feedback: Bool = false, committing: Bool = false,
+        on connection: PostgresConnection
     ) async throws -> RequestHistory {
         var statements = [Self.timelineQuery(record.id, includePrivate), Self.documentsQuery(record.id)]
         if staffNames {
@@ -218,11 +221,18 @@ public struct RequestStore: Sendable {
                     FROM request_events WHERE request_id = $1)
                 """, record.id, record.assigneeID))
         }
+        // `feedback`: whether the survey is still open to the citizen. The feedback event is
+        // private (the tokenless view must not date a rating), so the trail alone cannot say.
+        let asksFeedback = feedback && record.status.isFinal
+        if asksFeedback {
+            statements.append(PostgresStatement("SELECT EXISTS (SELECT 1 FROM feedback WHERE request_id = $1) AS given", record.id))
+        }
         let answers = committing
             ? try await connection.queryAndCommit(batch: statements) : try await connection.query(batch: statements)
         return RequestHistory(
             timeline: try Self.timeline(from: answers[0]), documents: try answers[1].map(DocumentInfo.init(row:)),
-            staffNames: staffNames ? try StaffWorkStore.staffNames(from: answers[2]) : [:])
+            staffNames: staffNames ? try StaffWorkStore.staffNames(from: answers[2]) : [:],
+            feedbackGiven: asksFeedback ? try answers[answers.count - 1].single().decode(Bool.self, "given") : false)
     }
 
     private static func timelineQuery(_ requestID: Int64, _ includePrivate: Bool) -> PostgresStatement {
@@ -281,7 +291,8 @@ public struct RequestStore: Sendable {
             // take a while) waits, or has happened and is seen here; and uploads to one request
             // take turns, so that the limits below hold.
             let answers = try await connection.query(batch: [
-                PostgresStatement("SELECT status, updated_at FROM service_requests WHERE id = $1 FOR NO KEY UPDATE", requestID),
+                PostgresStatement(
+                    "SELECT status, updated_at, assignee_id FROM service_requests WHERE id = $1 FOR NO KEY UPDATE", requestID),
                 PostgresStatement(
                     "SELECT count(*) AS n, coalesce(sum(size_bytes), 0)::bigint AS bytes FROM documents WHERE request_id = $1", requestID),
             ])
@@ -313,6 +324,19 @@ public struct RequestStore: Sendable {
                 requestID, actor.kind == .staff ? "staff" : "citizen", actor.kind == .staff ? actor.id : nil, filename,
                 contentType, content.count, digest, content, now, actor.kind.rawValue
             ).single()
+            // A citizen asked for something may send it without a reply: the SLA stays paused and
+            // auto-close leaves the request alone, so the officer holding it is told, or it would
+            // wait unseen.
+            if actor.kind == .citizen, status == .waitingCitizen,
+               let holder = try answers[0].single().decode(Int64?.self, "assignee_id") {
+                try await connection.query(
+                    """
+                    INSERT INTO notification_outbox (request_id, recipient_kind, recipient_staff_id, channel, topic, payload, created_at, available_at)
+                    SELECT id, 'staff', $2, 'webhook', 'request.document_added',
+                           jsonb_build_object('tracking_code', tracking_code, 'status', status, 'filename', $3::text), $4, $4
+                    FROM service_requests WHERE id = $1
+                    """, requestID, holder, filename, now)
+            }
             return try DocumentInfo(row: row)
         }
     }

@@ -733,6 +733,28 @@ struct CitizenAPITests {
                     #expect(detail["sla_paused"] as? Bool == true)
                     #expect((detail["waiting_for"] as? [String: Any])?["question"] as? String == "Mohon unggah buku nikah.")
                 }
+                // The citizen sends what was asked for without a reply: the officer holding it is
+                // told (the clock stays paused, and auto-close leaves such a request alone), and
+                // whoever knows only the code does not see the upload.
+                try await client.execute(
+                    uri: "/api/v1/requests/\(code)/documents?filename=buku-nikah.pdf", method: .post,
+                    headers: auth.merging([.contentType: "application/pdf"]),
+                    body: ByteBuffer(bytes: Data("%PDF-1.7\n%%EOF\n".utf8))
+                ) { response in
+                    #expect(response.status == .created, "\(response.body.text)")
+                }
+                let told = try await app.pool.query(
+                    """
+                    SELECT recipient_staff_id, payload->>'filename' AS filename FROM notification_outbox
+                    WHERE topic = 'request.document_added' AND request_id = (SELECT id FROM service_requests WHERE tracking_code = $1)
+                    """, code)
+                #expect(told.count == 1)
+                #expect(try told.first?.decode(Int64.self, "recipient_staff_id") == officer.id)
+                #expect(try told.first?.decode(String.self, "filename") == "buku-nikah.pdf")
+                try await client.execute(uri: "/api/v1/public/requests/\(code)", method: .get) { response in
+                    let kinds = (response.body.json["timeline"] as? [[String: Any]] ?? []).compactMap { $0["kind"] as? String }
+                    #expect(kinds.contains("asked_citizen") && !kinds.contains("document_added"), "\(kinds)")
+                }
                 // Two working days later (Wednesday 10:00 to Friday 10:00 on the ASN calendar).
                 clock.now = Self.instant("2026-12-04T10:00:00+07:00")
                 try await client.execute(uri: "/api/v1/requests/\(code)/reply", method: .post, headers: auth, body: .json(["message": "Sudah saya unggah."])) { response in
@@ -832,8 +854,15 @@ struct CitizenAPITests {
                     #expect(response.status == .unprocessableContent)
                     #expect((response.body.json["error"] as? [String: Any])?["code"] as? String == "too_long")
                 }
+                try await client.execute(uri: "/api/v1/requests/\(done)", method: .get, headers: doneAuth) { response in
+                    #expect(response.body.json["feedback_allowed"] as? Bool == true)
+                }
                 try await client.execute(uri: "/api/v1/requests/\(done)/feedback", method: .post, headers: doneAuth, body: scores) { response in
                     #expect(response.status == .created)
+                }
+                // Rated: the detail and the tracking page no longer invite a rating.
+                try await client.execute(uri: "/api/v1/requests/\(done)", method: .get, headers: doneAuth) { response in
+                    #expect(response.body.json["feedback_allowed"] as? Bool == false)
                 }
                 try await client.execute(uri: "/api/v1/requests/\(done)/feedback", method: .post, headers: doneAuth, body: scores) { response in
                     #expect(response.status == .conflict)

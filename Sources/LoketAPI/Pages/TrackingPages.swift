@@ -87,10 +87,10 @@ extension PagesController {
                 id: "Token akses tidak cocok dengan permohonan ini.", en: "The access token does not match this request.")))
         }
         let detail = try await services.pool.withConnection { connection in
-            let history = try await services.requests.history(of: record, includePrivate: false, staffNames: false, on: connection)
+            let history = try await services.requests.history(of: record, includePrivate: false, staffNames: false, feedback: true, on: connection)
             return RequestDetailDTO(
-                record, catalog: catalog, timeline: history.timeline, documents: history.documents, language: page.language,
-                base: services.options.publicBaseURL)
+                record, catalog: catalog, timeline: history.timeline, documents: history.documents, feedbackGiven: history.feedbackGiven,
+                language: page.language, base: services.options.publicBaseURL)
         }
         content.result = trackingResult(detail, format: page.format)
         content.codeValue = ""
