@@ -54,6 +54,10 @@ public struct SLAStore: Sendable {
         try await pool.query("SELECT count(*) AS n FROM service_requests WHERE next_sla_at <= $1", now).single().decode(Int.self, "n")
     }
 
+    /// How long a request of a service type the catalog copy does not know yet waits before it is
+    /// scanned again: longer than a copy lives (`CatalogCache.maxAge`, 30 s).
+    static let unknownServiceRetry: TimeInterval = 60
+
     /// Applies the stages of `record`, which the caller has locked, that fell due by `now` and
     /// that no worker has applied yet; returns the record as they left it. A change that stops or
     /// pauses a clock calls this first: the worker applies only a running clock's stages, so a
@@ -73,8 +77,11 @@ public struct SLAStore: Sendable {
         result: inout SLABatchResult
     ) async throws -> RequestRecord {
         guard let service = catalog.servicesByID[initial.serviceTypeID] else {
-            // A service type the catalog does not know (inactive ones it does) has no schedule.
-            try await connection.query("UPDATE service_requests SET next_sla_at = NULL, next_sla_clock = NULL, next_sla_stage = NULL WHERE id = $1", initial.id)
+            // Service types are never deleted (inactive ones stay in the catalog): one the copy
+            // does not know was imported after the copy was loaded. Looked at again once every
+            // process has reloaded (`CatalogCache`), not dropped from the schedule for good.
+            try await connection.query(
+                "UPDATE service_requests SET next_sla_at = $2 WHERE id = $1", initial.id, now.addingTimeInterval(Self.unknownServiceRetry))
             return initial
         }
         let calendar = catalog.calendar(for: service).calendar

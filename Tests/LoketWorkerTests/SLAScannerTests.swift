@@ -1,7 +1,7 @@
 import Synchronization
 import Foundation
 import LoketCore
-import LoketStore
+@testable import LoketStore
 import LoketWorker
 import Postgres
 import Testing
@@ -202,6 +202,29 @@ struct SLAScannerTests {
             let paused = try await pool.query("SELECT status FROM service_requests WHERE tracking_code = $1", code).single()
             #expect(try paused.decode(String.self, "status") == "waiting_citizen")
             #expect(try await Self.nextSLA(pool, code).at == nil)
+        }
+    }
+
+    /// A worker whose catalog copy predates a new service type looks at that service's requests
+    /// again later instead of taking them off the schedule for good.
+    @Test func aServiceNewerThanTheWorkersCatalogIsScannedAgainLater() async throws {
+        try await WorkerTestDatabase.withPool { pool, _ in
+            let now = jakarta("2026-12-22T10:00:00+07:00")
+            let old = try await pool.withConnection { try await CatalogStore.load(on: $0, now: now) }
+            let code = try await Self.file(pool, service: "kk-baru", nik: "3673014501900001", now: jakarta("2026-12-22T08:00:00+07:00"))
+            // The copy as it would be had kk-baru been imported after it was loaded.
+            let kk = try #require(old.servicesByCode["kk-baru"]?.id)
+            let stale = CatalogSnapshot(
+                services: old.services.filter { $0.id != kk }, servicesByCode: old.servicesByCode.filter { $0.value.id != kk },
+                servicesByID: old.servicesByID.filter { $0.key != kk }, everyServiceByCode: old.everyServiceByCode.filter { $0.value.id != kk },
+                units: old.units, calendars: old.calendars, routing: old.routing, triageUnitID: old.triageUnitID,
+                areaNames: old.areaNames, loadedAt: old.loadedAt)
+            let store = SLAStore(pool: pool)
+            #expect(try await store.applyDueStages(now: now, limit: 10, catalog: stale).stagesApplied == 0)
+            let later = try await Self.nextSLA(pool, code)
+            #expect(later.at == now.addingTimeInterval(60), "scanned again after every copy has reloaded")
+            #expect(later.clock == "response")
+            #expect(try await store.applyDueStages(now: now.addingTimeInterval(60), limit: 10, catalog: old).stages == ["warning": 1])
         }
     }
 
