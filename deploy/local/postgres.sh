@@ -27,6 +27,7 @@ loket_ensure_prerequisites() {
     # The whole-system checks of deploy/test.sh talk HTTP with curl and keep their Python tools
     # (schemathesis, selenium, linters) in virtual environments.
     command -v curl >/dev/null || missing+=(curl)
+    command -v ps >/dev/null || missing+=(procps)
     python3 -c 'import ensurepip, venv' >/dev/null 2>&1 || missing+=(python3-venv)
     if [ ${#missing[@]} -gt 0 ]; then
         loket_log "installing ${missing[*]}"
@@ -119,6 +120,11 @@ loket_pg_start() {
     fi
     # The port (and address) the running server took, whatever this call asked for.
     port=$(sed -n 4p "$dir/data/postmaster.pid")
+    # Only this cluster from here on: loketd reads LOKET_DATABASE_URL and DATABASE_URL before the
+    # PG* variables, so a developer's staging URL in the shell would be migrated and seeded; and a
+    # service file, options, a password or an sslmode meant elsewhere would reach this one.
+    unset LOKET_DATABASE_URL DATABASE_URL PGDATABASE PGHOSTADDR PGPASSWORD PGPASSFILE PGSERVICE PGSERVICEFILE PGOPTIONS \
+        PGSSLMODE PGTARGETSESSIONATTRS PGCONNECT_TIMEOUT
     export PGHOST="$dir" PGPORT=$port PGUSER=postgres
     # TLS only if this server listens on loopback (a reused folder may hold one started without).
     if [ "$tls" = tls ] && [ "$(sed -n 6p "$dir/data/postmaster.pid")" = 127.0.0.1 ]; then

@@ -38,6 +38,10 @@ if [ -L "$venv" ] || { [ -e "$venv" ] && [ ! -O "$venv" ]; }; then
     loket_log "$venv belongs to another user; remove it or set LOKET_BROWSER_VENV"
     exit 2
 fi
+# Two first runs at once would each remove and rebuild the other's half-made venv: one at a time.
+[ ! -L "$venv.lock" ] || { loket_log "$venv.lock is a link; remove it"; exit 2; }
+exec 8>>"$venv.lock"
+flock -w 600 8 || { loket_log "another run holds $venv.lock"; exit 2; }
 if ! "$venv/bin/python" -c 'import selenium, pytest' >/dev/null 2>&1; then
     loket_log "installing selenium and pytest into $venv"
     rm -rf "$venv"

@@ -57,7 +57,9 @@ if [ -z "${LOKET_HA_TIMED:-}" ]; then
             set -- "$@" --no-build
             ;;
     esac
-    exec timeout --kill-after=20 "${LOKET_HA_TIMEOUT:-300}" bash tests/ha/failover-during-intake.sh "$@"
+    # Room for the EXIT trap's teardown after the TERM (three pg_autoctl stops, a wait, three
+    # pg_ctl stops): killed sooner, it left the formation running.
+    exec timeout --kill-after=180 "${LOKET_HA_TIMEOUT:-300}" bash tests/ha/failover-during-intake.sh "$@"
 fi
 
 mode=perform clients=8 before=8 after=8 keep=0 connect_timeout=""

@@ -53,6 +53,10 @@ if [ -L "$venv" ] || { [ -e "$venv" ] && [ ! -O "$venv" ]; }; then
     loket_log "$venv belongs to another user; remove it or set LOKET_SCHEMATHESIS_VENV"
     exit 2
 fi
+# Two first runs at once would each remove and rebuild the other's half-made venv: one at a time.
+[ ! -L "$venv.lock" ] || { loket_log "$venv.lock is a link; remove it"; exit 2; }
+exec 8>>"$venv.lock"
+flock -w 600 8 || { loket_log "another run holds $venv.lock"; exit 2; }
 if [ ! -x "$venv/bin/schemathesis" ]; then
     python=$(pick_python)
     loket_log "installing schemathesis into $venv ($("$python" --version 2>&1))"
@@ -66,14 +70,6 @@ loket_log "$("$venv/bin/schemathesis" --version)"
 loket_ensure_prerequisites
 work=$(mktemp -d /tmp/loket-schemathesis.XXXXXX)
 chmod 755 "$work"
-loket_log "building loketd"
-if ! swift build --product loketd >"$work/build.log" 2>&1; then
-    grep -E 'error' "$work/build.log" | head -n 20 >&2
-    echo 'schemathesis: build failed' >&2
-    rm -rf "$work"
-    exit 1
-fi
-bin=$(swift build --show-bin-path)
 cluster="$work/pg"
 server_pid=""
 cleanup() {
@@ -82,8 +78,16 @@ cleanup() {
     loket_show_server_errors "$work/loketd.log"
     rm -rf "$work"
 }
+# Set before the build, so that an interrupted build leaves no work folder behind.
 trap cleanup EXIT
 trap 'exit 130' INT TERM
+loket_log "building loketd"
+if ! swift build --product loketd >"$work/build.log" 2>&1; then
+    grep -E 'error' "$work/build.log" | head -n 20 >&2
+    echo 'schemathesis: build failed' >&2
+    exit 1
+fi
+bin=$(swift build --show-bin-path)
 
 loket_pg_start "$cluster" test
 psql -q -d postgres -c "CREATE DATABASE loket"
