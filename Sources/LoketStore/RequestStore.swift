@@ -399,10 +399,9 @@ public struct RequestStore: Sendable {
             // already due first, as the worker would have (they are read again after). A change
             // that closes the request does not: its outcome counts the breach from the deadlines,
             // and the officer who finished the work is not overtaken by a move up the tree.
-            if Self.stopsOrPausesAndStaysOpen(command) {
-                let staged = try await SLAStore(pool: pool).applyDueStages(to: record, now: now, catalog: catalog, on: connection)
-                if staged.updatedAt != record.updatedAt || staged.nextSLAAt != record.nextSLAAt { applied = nil }
-                record = staged
+            if Self.stopsOrPausesAndStaysOpen(command), let due = record.nextSLAAt, due <= now {
+                record = try await SLAStore(pool: pool).applyDueStages(to: record, now: now, catalog: catalog, on: connection)
+                applied = nil
             }
             let context = TransitionContext(
                 now: now, unitAncestors: [record.unitID] + catalog.ancestors(of: record.unitID), leaseDuration: leaseDuration)
@@ -423,6 +422,7 @@ public struct RequestStore: Sendable {
         }
     }
 
+    /// Whether `command` stops or pauses an SLA clock of a request that stays open.
     static func stopsOrPausesAndStaysOpen(_ command: RequestCommand) -> Bool {
         switch command {
         case .claim, .assign, .askCitizen: true
