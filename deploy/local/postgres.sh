@@ -123,7 +123,9 @@ loket_pg_start() {
     # Only this cluster from here on: loketd reads LOKET_DATABASE_URL and DATABASE_URL before the
     # PG* variables, so a developer's staging URL in the shell would be migrated and seeded; and a
     # service file, options, a password or an sslmode meant elsewhere would reach this one.
-    unset LOKET_DATABASE_URL DATABASE_URL PGDATABASE PGHOSTADDR PGPASSWORD PGPASSFILE PGSERVICE PGSERVICEFILE PGOPTIONS \
+    # PGDATABASE stays: it names a database of this cluster, and a caller that starts the cluster
+    # again (the restart check) has set it already.
+    unset LOKET_DATABASE_URL DATABASE_URL PGHOSTADDR PGPASSWORD PGPASSFILE PGSERVICE PGSERVICEFILE PGOPTIONS \
         PGSSLMODE PGTARGETSESSIONATTRS PGCONNECT_TIMEOUT
     export PGHOST="$dir" PGPORT=$port PGUSER=postgres
     # TLS only if this server listens on loopback (a reused folder may hold one started without).
