@@ -269,7 +269,8 @@ struct StaffController {
             throw APIError(Self.status(of: refusal), refusal)
         }
         let body = try await decodeBody(request)
-        let nip = try Self.required(body?.nip, "nip", max: 18)
+        // Written as on the decree ("19900114 201503 2 002") or as the 18 digits, as admin takes it.
+        let nip = try Self.required(body?.nip.map { $0.filter { !$0.isWhitespace } }, "nip", max: 18)
         // The request next, in the caller's subtree: a supervisor must not learn from the answer
         // whether a NIP belongs to an active officer by naming a request outside their reach.
         _ = try await inScope(try code(context), account: account, catalog: try await services.catalog.snapshot())
@@ -381,23 +382,23 @@ struct StaffController {
                 en: "\(person.name) (NIP \(person.nip)) already holds this request.")
             error.extra = ["holder_nip": person.nip, "holder_name": person.name]
         case .assigneeOutsideUnit(let assignee):
+            // By the NIP the supervisor typed, not by name: the answer must not put names to the
+            // NIPs of officers elsewhere in the city for whoever tries them.
             guard let person = await person(assignee) else { break }
             error.message = LocalizedText(
-                id: "\(person.name) (NIP \(person.nip)) tidak bekerja di unit permohonan ini atau di atasnya: tugaskan petugas unit itu, atau alihkan (transfer) permohonannya lebih dulu.",
-                en: "\(person.name) (NIP \(person.nip)) does not work in this request's unit or above it: assign an officer of that unit, or transfer the request first.")
-            error.extra = ["assignee_nip": person.nip, "assignee_name": person.name]
+                id: "Petugas dengan NIP \(person.nip) tidak bekerja di unit permohonan ini atau di atasnya: tugaskan petugas unit itu, atau alihkan (transfer) permohonannya lebih dulu.",
+                en: "The officer with NIP \(person.nip) does not work in this request's unit or above it: assign an officer of that unit, or transfer the request first.")
+            error.extra = ["assignee_nip": person.nip]
         case .sameUnit(let id):
             guard let unit = await unit(id) else { break }
             error.message = LocalizedText(
                 id: "Permohonan sudah berada di unit \(unit.code) (\(unit.name)).",
                 en: "The request is already in unit \(unit.code) (\(unit.name)).")
             error.extra = ["unit": unit.code]
-        case .notInUnit(let id):
-            guard let unit = await unit(id) else { break }
+        case .notInUnit:
+            // Which unit it is in is not the caller's to know, as for its detail (outside_unit_subtree).
             error.message = LocalizedText(
-                id: "Permohonan ini berada di unit \(unit.code) (\(unit.name)), di luar unit Anda.",
-                en: "This request is in unit \(unit.code) (\(unit.name)), outside your unit.")
-            error.extra = ["unit": unit.code]
+                id: "Permohonan ini berada di luar unit Anda.", en: "This request is outside your unit.")
         case .leaseNotExpired(let until):
             let zone = services.options.timeZone
             error.message = LocalizedText(

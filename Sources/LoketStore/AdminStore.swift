@@ -9,6 +9,9 @@ public enum AdminError: UserFacingError, Equatable {
     case invalidEmail(String, EmailAddressError)
     case invalidUnitCode(String)
     case blankName
+    /// A name or label with a control character (an escape sequence would reach the terminals of
+    /// everyone who lists it, as the API refuses for free text).
+    case controlCharacters(field: String)
     case unitExists(code: String, name: String)
     case unknownUnit(String)
     case triageTaken(existing: String)
@@ -31,6 +34,7 @@ public enum AdminError: UserFacingError, Equatable {
         case .invalidEmail(_, let error): error.code
         case .invalidUnitCode: "admin_invalid_unit_code"
         case .blankName: "admin_blank_name"
+        case .controlCharacters: "admin_control_characters"
         case .unitExists: "admin_unit_exists"
         case .unknownUnit: "admin_unknown_unit"
         case .triageTaken: "admin_triage_taken"
@@ -60,6 +64,10 @@ public enum AdminError: UserFacingError, Equatable {
                 : "Kode unit \"\(code)\" tidak valid: gunakan huruf kapital dan angka, bagian dipisah satu tanda hubung, paling banyak 40 karakter (mis. DISDUKCAPIL-IDP)."
         case .blankName:
             return english ? "The name cannot be blank." : "Nama tidak boleh kosong."
+        case .controlCharacters(let field):
+            return english
+                ? "The \(field) contains a control character (an escape sequence, a NUL, …); type it again without."
+                : "Isian \(field) berisi karakter kendali (escape, NUL, …); ketik ulang tanpa karakter itu."
         case .unitExists(let code, let name):
             return english
                 ? "Unit \(code) already exists (\(name)). Choose another code, or change it with `loketd admin catalog import`."
@@ -194,8 +202,10 @@ public struct AdminStore: Sendable {
         /// False when the account was already inactive (nothing changed).
         public var changed: Bool
         public var revokedTokens: Int
-        /// Requests the officer still holds (in progress or waiting for the citizen).
-        public var heldRequests: Int
+        /// The tracking codes of the requests the officer still holds (in progress or waiting for
+        /// the citizen), oldest first: a request waiting for the citizen has no lease to lapse, and
+        /// no list shows a supervisor what someone else holds, so these codes are how it is found.
+        public var heldRequests: [String]
     }
 
     /// Civil servants' dates are judged in the government's zone, whatever the server's zone is.
@@ -235,8 +245,7 @@ public struct AdminStore: Sendable {
     /// Adds a unit under `parentCode` (nil: a top of the tree).
     public func addUnit(code: String, name: String, parentCode: String?, kind: UnitKind, isTriage: Bool) async throws -> UnitRecord {
         guard Self.isValidUnitCode(code) else { throw AdminError.invalidUnitCode(code) }
-        let name = name.trimmingWhitespace()
-        guard !name.isEmpty else { throw AdminError.blankName }
+        let name = try Self.checkedName(name)
         if isTriage && kind != .frontOffice { throw AdminError.triageNeedsFrontOffice }
         return try await pool.transaction { connection in
             var parentID: UnitID?
@@ -303,8 +312,7 @@ public struct AdminStore: Sendable {
     ) async throws -> StaffRecord {
         let checked: NIP
         do { checked = try NIP(nip, today: Self.today(now: now)) } catch { throw AdminError.invalidNIP(nip, error) }
-        let name = name.trimmingWhitespace()
-        guard !name.isEmpty else { throw AdminError.blankName }
+        let name = try Self.checkedName(name)
         var address: String?
         if let email {
             do { address = try EmailAddress(email).description } catch { throw AdminError.invalidEmail(email, error) }
@@ -388,8 +396,8 @@ public struct AdminStore: Sendable {
     }
 
     /// Moves an officer to another (active) unit: a reorganisation, a transfer between agencies.
-    /// Refused while they hold open requests, which would then lie outside their unit subtree
-    /// where they could no longer act on them. Their tokens stay valid; the new unit applies from
+    /// Refused while they hold open requests that would then lie outside their unit subtree, where
+    /// they could no longer act on them. Their tokens stay valid; the new unit applies from
     /// their next request (every request reads the account afresh).
     public func move(nip given: String, toUnit unitCode: String) async throws -> (from: String, after: StaffRecord) {
         let nip = Self.storedNIP(given)
@@ -405,12 +413,22 @@ public struct AdminStore: Sendable {
                 throw AdminError.unknownUnit(unitCode)
             }
             guard try unit.decode(Bool.self, "active") else { throw AdminError.unitInactive(unitCode) }
+            let target = try unit.decode(Int64.self, "id")
+            // Only what the move would leave outside their reach stops it: a request in the new
+            // unit's subtree (a move up to the parent division, or to the same unit) stays theirs.
             let held = try await connection.query(
-                "SELECT tracking_code FROM service_requests WHERE assignee_id = $1 AND status IN ('in_progress', 'waiting_citizen') ORDER BY id",
-                id
+                """
+                WITH RECURSIVE subtree AS (
+                    SELECT id FROM units WHERE id = $2
+                    UNION SELECT u.id FROM units u JOIN subtree s ON u.parent_id = s.id)
+                SELECT tracking_code FROM service_requests
+                WHERE assignee_id = $1 AND status IN ('in_progress', 'waiting_citizen') AND unit_id NOT IN (SELECT id FROM subtree)
+                ORDER BY id
+                """,
+                id, target
             ).map { try $0.decode(String.self, "tracking_code") }
             guard held.isEmpty else { throw AdminError.staffHoldsRequests(nip: nip, codes: held) }
-            try await connection.query("UPDATE staff SET unit_id = $2 WHERE id = $1", id, try unit.decode(Int64.self, "id"))
+            try await connection.query("UPDATE staff SET unit_id = $2 WHERE id = $1", id, target)
             let after = try await connection.query(
                 "SELECT \(Self.staffColumns) FROM staff s JOIN units u ON u.id = s.unit_id WHERE s.id = $2", Date(), id
             ).single()
@@ -435,8 +453,9 @@ public struct AdminStore: Sendable {
                 "UPDATE api_tokens SET revoked_at = $2 WHERE staff_id = $1 AND revoked_at IS NULL", id, now
             ).affectedRows
             let held = try await connection.query(
-                "SELECT count(*) AS held FROM service_requests WHERE assignee_id = $1 AND status IN ('in_progress', 'waiting_citizen')", id
-            ).single().decode(Int.self, "held")
+                "SELECT tracking_code FROM service_requests WHERE assignee_id = $1 AND status IN ('in_progress', 'waiting_citizen') ORDER BY id",
+                id
+            ).map { try $0.decode(String.self, "tracking_code") }
             let record = try await connection.query(
                 "SELECT \(Self.staffColumns) FROM staff s JOIN units u ON u.id = s.unit_id WHERE s.id = $2", now, id
             ).single()
@@ -472,9 +491,22 @@ public struct AdminStore: Sendable {
 
     // MARK: Tokens
 
+    /// A name as stored: trimmed, not blank, on one line and without control characters.
+    static func checkedName(_ given: String) throws(AdminError) -> String {
+        let name = given.trimmingWhitespace()
+        guard !name.isEmpty else { throw .blankName }
+        guard !name.normalizingLineBreaks().containsControlCharacters(), !name.contains(where: \.isNewline) else {
+            throw .controlCharacters(field: "name")
+        }
+        return name
+    }
+
     /// Issues a personal token to an active officer. The token is in the result only: the
     /// database keeps its SHA-256.
     public func issueToken(nip: String, label: String?, expiresAt: Date?, now: Date = Date()) async throws -> (issued: StaffTokenStore.Issued, staff: StaffRecord) {
+        if let label, label.normalizingLineBreaks().containsControlCharacters() || label.contains("\n") {
+            throw AdminError.controlCharacters(field: "label")
+        }
         let staff = try await staff(nip: nip, now: now)
         guard staff.active else { throw AdminError.staffInactive(nip: staff.nip) }
         do {
@@ -529,8 +561,7 @@ public struct AdminStore: Sendable {
 
     /// Issues an Open311 api_key to a partner application; the key is in the result only.
     public func issuePartnerKey(name: String, contactEmail: String?) async throws -> PartnerKeyStore.Issued {
-        let name = name.trimmingWhitespace()
-        guard !name.isEmpty else { throw AdminError.blankName }
+        let name = try Self.checkedName(name)
         var address: String?
         if let contactEmail {
             do { address = try EmailAddress(contactEmail).description } catch { throw AdminError.invalidEmail(contactEmail, error) }

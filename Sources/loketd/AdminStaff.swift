@@ -171,9 +171,9 @@ struct AdminStaffDeactivate: AsyncParsableCommand {
         print(result.changed
             ? "deactivated \(staff.nip) \(staff.name) (\(staff.unitCode)); revoked \(result.revokedTokens) token(s)"
             : "\(staff.nip) \(staff.name) was already inactive; revoked \(result.revokedTokens) remaining token(s)")
-        if result.heldRequests > 0 {
+        if !result.heldRequests.isEmpty {
             AdminConsole.note(
-                "\(staff.name) still holds \(result.heldRequests) open request(s): a supervisor of \(staff.unitCode) should reassign them (`loket assign`)")
+                "\(staff.name) still holds \(result.heldRequests.count) open request(s): a supervisor of \(staff.unitCode) should reassign them (`loket assign CODE NIP`): \(result.heldRequests.joined(separator: ", "))")
         }
     }
 }

@@ -449,12 +449,21 @@ struct StaffAPITests {
                 let code = try await Self.file(client)
                 try await client.execute(uri: "/api/v1/staff/requests/\(code)/claim", method: .post, headers: siti.auth) { #expect($0.status == .ok) }
                 // The message names units by code and officers by NIP, never by internal id.
+                let elsewhereName = try await app.pool.query("SELECT name FROM staff WHERE nip = $1", elsewhere.nip).single().decode(String.self, "name")
+                func spaced(_ nip: String) -> String {
+                    let digits = Array(nip)
+                    return [digits[0..<8], digits[8..<14], digits[14..<15], digits[15...]].map { String($0) }.joined(separator: " ")
+                }
                 let refusals: [(HTTPFields, String, [String: String], HTTPResponse.Status, String, String?)] = [
                     (siti.auth, "transfer", ["unit": "DISDUKCAPIL-IDP", "reason": "x"], .unprocessableContent, "same_unit", "DISDUKCAPIL-IDP"),
                     (siti.auth, "transfer", ["unit": "DPMPTSP"], .unprocessableContent, "missing_field", nil),
                     (head.auth, "assign", ["nip": "199912312020121001"], .unprocessableContent, "unknown_staff", nil),
                     (head.auth, "assign", ["nip": elsewhere.nip], .unprocessableContent, "assignee_outside_unit", elsewhere.nip),
+                    // Nor the unit of a request outside their reach (its detail says nothing either).
+                    (strangerHead.auth, "claim", [:], .forbidden, "not_in_unit", nil),
                     (head.auth, "assign", ["nip": siti.nip], .conflict, "already_holder", siti.nip),
+                    // The NIP as the decree writes it, in four groups, is the same NIP.
+                    (head.auth, "assign", ["nip": spaced(siti.nip)], .conflict, "already_holder", siti.nip),
                     // A supervisor elsewhere learns nothing about NIPs from a request outside reach.
                     (strangerHead.auth, "assign", ["nip": "199912312020121001"], .forbidden, "outside_unit_subtree", nil),
                     (strangerHead.auth, "assign", ["nip": siti.nip], .forbidden, "outside_unit_subtree", nil),
@@ -466,6 +475,10 @@ struct StaffAPITests {
                         let codes = [error?["code"] as? String] + ((error?["details"] as? [[String: Any]]) ?? []).map { $0["code"] as? String }
                         #expect(codes.contains(expected), "\(action) \(body): \(response.body.text)")
                         if let named { #expect((error?["message"] as? String)?.contains(named) == true, "\(response.body.text)") }
+                        // Never a name to a NIP of someone elsewhere, never the unit of a request out of reach.
+                        #expect(expected == "same_unit"
+                                || !response.body.text.contains("\(elsewhereName) (NIP") && !response.body.text.contains("DISDUKCAPIL-IDP"),
+                                "\(response.body.text)")
                     }
                 }
                 try await client.execute(uri: "/api/v1/staff/requests/\(code)", method: .get, headers: siti.auth) { response in

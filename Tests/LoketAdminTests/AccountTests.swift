@@ -71,6 +71,16 @@ struct AccountTests {
             #expect(before == "staff")
             #expect(after.role == "supervisor")
             await #expect(throws: AdminError.unknownUnit("NOPE")) { try await store.staff(unitCode: "NOPE") }
+            // An escape sequence in a name or label would reach every terminal that lists it.
+            await #expect(throws: AdminError.controlCharacters(field: "name")) {
+                try await store.addStaff(nip: "199203152020121004", name: "Budi\u{1B}[2J", unitCode: "DISDUKCAPIL-IDP", role: .staff, email: nil)
+            }
+            await #expect(throws: AdminError.controlCharacters(field: "label")) {
+                try await store.issueToken(nip: Self.newNIP, label: "laptop\u{1B}]0;x\u{07}", expiresAt: nil)
+            }
+            await #expect(throws: AdminError.controlCharacters(field: "name")) {
+                try await store.addUnit(code: "DISDUKCAPIL-X", name: "Seksi\nBaru", parentCode: "DISDUKCAPIL", kind: .section, isTriage: false)
+            }
         }
     }
 
@@ -160,7 +170,7 @@ struct AccountTests {
             let result = try await store.deactivate(nip: "199001142015032002")
             #expect(result.changed)
             #expect(result.revokedTokens == 2)
-            #expect(result.heldRequests == 0)
+            #expect(result.heldRequests.isEmpty)
             #expect(!result.staff.active)
             #expect(try await tokens.authenticate(first.token) == .failure(.revoked))
             #expect(try await tokens.authenticate(second.token) == .failure(.revoked))
@@ -282,6 +292,18 @@ struct AccountTests {
             await #expect(throws: AdminError.staffHoldsRequests(nip: Self.newNIP, codes: ["SRG-AAAA-BBBB"])) {
                 try await store.move(nip: Self.newNIP, toUnit: "DISDUKCAPIL-IDP")
             }
+            // Where the request stays within reach, a move is no harm: to the same unit (nothing
+            // changes) and up to the parent, whose subtree holds it.
+            #expect(try await store.move(nip: Self.newNIP, toUnit: "DISDUKCAPIL-PDP").after.unitCode == "DISDUKCAPIL-PDP")
+            let parent = try await pool.query(
+                "SELECT p.code FROM units u JOIN units p ON p.id = u.parent_id WHERE u.code = 'DISDUKCAPIL-PDP'").single().decode(String.self, "code")
+            #expect(try await store.move(nip: Self.newNIP, toUnit: parent).after.unitCode == parent)
+            // A deactivation names what the officer still holds, for a supervisor to reassign.
+            let leaving = try await store.deactivate(nip: Self.newNIP)
+            #expect(leaving.heldRequests == ["SRG-AAAA-BBBB"])
+            _ = try await store.activate(nip: Self.newNIP)
+            // And back down to the unit the request is in.
+            #expect(try await store.move(nip: Self.newNIP, toUnit: "DISDUKCAPIL-PDP").after.unitCode == "DISDUKCAPIL-PDP")
 
             // Reactivation into a unit that has since gone inactive is refused too.
             try await pool.query("UPDATE service_requests SET status = 'queued', assignee_id = NULL, lease_expires_at = NULL")
