@@ -96,10 +96,21 @@ struct ReportDTO: ResponseEncodable {
         func field(_ value: Any?) -> String {
             guard let value else { return "" }
             var text = "\(value)"
-            // A name that starts like a formula (=, +, -, @) would run as one in a spreadsheet.
-            if value is String, text.unicodeScalars.count > 1, let first = text.unicodeScalars.first,
-               "=+-@\t\r".unicodeScalars.contains(first) {
-                text = "'" + text
+            // A name that starts like a formula (=, +, -, @) would run as one in a spreadsheet;
+            // so would one after a semicolon, where Excel set to Indonesian (whose list separator
+            // it is) starts a new cell when it opens the file.
+            if value is String {
+                let formula = "=+-@\t\r".unicodeScalars
+                var guarded = String.UnicodeScalarView()
+                var cellStart = true
+                for scalar in text.unicodeScalars {
+                    if cellStart, formula.contains(scalar) { guarded.append("'") }
+                    guarded.append(scalar)
+                    cellStart = scalar == ";"
+                }
+                if guarded.count != text.unicodeScalars.count, text.unicodeScalars.count > 1 || text.contains(";") {
+                    text = String(guarded)
+                }
             }
             guard text.unicodeScalars.contains(where: { $0 == "," || $0 == "\"" || $0 == "\n" || $0 == "\r" }) else { return text }
             // Quotes doubled scalar by scalar: a quote that starts a grapheme cluster (one followed

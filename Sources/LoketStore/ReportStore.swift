@@ -49,8 +49,15 @@ public struct ReportRow: Sendable, Equatable {
         return IKMSummary(respondents: result.respondents, value: result.publishedValue, grade: result.grade)
     }
 
+    /// One decimal, rounded half up, except that a share short of all is never shown as 100 %
+    /// (3,999 of 4,000 on time is 99.9, not a claim of a perfect record), and a share above none
+    /// never as 0.
     static func percent(_ part: Int, of whole: Int) -> Double? {
-        whole == 0 ? nil : (Double(part) / Double(whole) * 1000).rounded() / 10
+        guard whole > 0 else { return nil }
+        var tenths = (Double(part) / Double(whole) * 1000).rounded()
+        if part < whole { tenths = min(tenths, 999) }
+        if part > 0 { tenths = max(tenths, 1) }
+        return tenths / 10
     }
 
     /// The upper edge of the bucket holding the q-th value (nearest-rank), in hours.

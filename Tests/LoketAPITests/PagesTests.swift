@@ -666,6 +666,13 @@ struct PagesTests {
         #expect(en.percent(87.5) == "87.5%")
         #expect(id.percent(100) == "100%")
         #expect(id.percent(nil) == "–")
+        // A share short of all is never published as 100 %, nor one above none as 0 %.
+        #expect(ReportRow.percent(3999, of: 4000) == 99.9)
+        #expect(ReportRow.percent(4000, of: 4000) == 100)
+        #expect(ReportRow.percent(1, of: 4000) == 0.1)
+        #expect(ReportRow.percent(0, of: 4000) == 0)
+        #expect(ReportRow.percent(2, of: 3) == 66.7)
+        #expect(ReportRow.percent(0, of: 0) == nil)
         #expect(id.fixed2(87.5) == "87,50")
         #expect(id.workingTarget(minutes: 1350, dayMinutes: 450) == "3 hari kerja")
         #expect(en.workingTarget(minutes: 450, dayMinutes: 450) == "1 working day")

@@ -130,6 +130,15 @@ struct ReportTests {
                     let line = response.body.text.split(separator: "\r\n").first { $0.hasPrefix(officer.nip + ",") }
                     #expect(line?.hasPrefix(#"\#(officer.nip),"'=HYPERLINK(""http://x.example"",""Nurul"")","#) == true, "\(line ?? "")")
                 }
+                // After a semicolon too: Excel in Indonesian starts a new cell there.
+                try await app.pool.query("UPDATE staff SET name = $2 WHERE id = $1", officer.member.id, "Budi;=cmd|' /C calc'!A0;@x")
+                try await client.execute(
+                    uri: "/api/v1/manager/reports?by=officer&from=2026-11-15&to=2027-01-10&format=csv", method: .get,
+                    headers: [.authorization: "Bearer \(manager.token)"]
+                ) { response in
+                    let line = response.body.text.split(separator: "\r\n").first { $0.hasPrefix(officer.nip + ",") }
+                    #expect(line?.hasPrefix("\(officer.nip),Budi;'=cmd|' /C calc'!A0;'@x,") == true, "\(line ?? "")")
+                }
                 // A quote that starts a grapheme cluster (followed by a combining accent) is doubled too.
                 try await app.pool.query("UPDATE staff SET name = $2 WHERE id = $1", officer.member.id, "Nurul \"\u{301},x")
                 try await client.execute(
