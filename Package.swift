@@ -186,6 +186,7 @@ let package = Package(
             name: "LoketCoreTests",
             dependencies: [
                 "LoketCore",
+                "LoketTestSupport",
                 .product(name: "PropertyBased", package: "swift-property-based"),
             ],
             swiftSettings: loketSettings

@@ -1,6 +1,7 @@
 import Foundation
 @testable import LoketAPI
 import LoketCore
+import LoketTestSupport
 import Testing
 
 /// Staff command bodies are read by `FlatJSON` when it can and by `JSONDecoder` otherwise. The
@@ -60,7 +61,7 @@ struct StaffBodyTests {
     /// Bodies put together at random from pieces that are valid, nearly valid and invalid: the
     /// reader never reads one differently from the decoder, and it takes a good share of them.
     @Test func randomBodiesAgreeWithTheDecoder() {
-        var generator = SplitMix64(seed: 0x10CE7)
+        var generator = SeededGenerator(state: 0x10CE7)
         let keys = [#""reason""#, #""question""#, #""text""#, #""public_message""#, #""outcome""#, #""unit""#, #""nip""#,
                     #""public""#, #""other""#, #""publ\u0069c""#, #""""#]
         let pieces = ["a", "Budi", " ", "é", "😀", "\\n", "\\\"", "\\\\", "\\/", "\\u00e9", "\\ud83d\\ude00", "\\ud800",
@@ -98,18 +99,5 @@ struct StaffBodyTests {
             if Self.agrees(body) { taken += 1 }
         }
         #expect(taken > cases / 5, "the reader took only \(taken) of \(cases) bodies")
-    }
-}
-
-/// A small seeded generator, so that a failure can be run again.
-private struct SplitMix64: RandomNumberGenerator {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
     }
 }
