@@ -85,7 +85,8 @@ _JAKARTA = datetime.timezone(datetime.timedelta(hours=7))
 # The document's own patterns for the values settled below (a value that does not match them is a
 # negative case's violation and stays as it is).
 _UNIT_PATTERN = re.compile(r"^[A-Z][A-Z0-9]*(?:-[A-Z0-9]+)*$")
-_NIP_PATTERN = re.compile(r"^[0-9]{18}$")
+# As openapi.yaml's StaffAssignBody: 18 digits, or the decree's four groups separated by spaces.
+_NIP_PATTERN = re.compile(r"^[0-9]{8} ?[0-9]{6} ?[0-9] ?[0-9]{3}$")
 _DATE_PATTERN = re.compile(r"^(?:19[0-9]{2}|[2-9][0-9]{3})-[0-9]{2}-[0-9]{2}$")
 _DATETIME_PATTERN = re.compile(r"^[0-9]{4}-(?:0[1-9]|1[0-2])-(?:0[1-9]|[12][0-9]|3[01])[Tt](?:[01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9]"
                                r"(?:\.[0-9]+)?(?:[Zz]|[+-](?:[01][0-9]|2[0-3])(?::?[0-5][0-9])?)$")
@@ -272,7 +273,10 @@ def before_call(context, case, kwargs):
         elif path == "/api/v1/staff/requests/{code}/assign" and _OFFICERS:
             if isinstance(case.body, dict) and _matches(_NIP_PATTERN, case.body.get("nip")):
                 officers = _OFFICERS.get(here) or [nip for nips in _OFFICERS.values() for nip in nips]
-                case.body = {**case.body, "nip": _random.choice(officers)}
+                nip = _random.choice(officers)
+                if _random.random() < 0.3:
+                    nip = " ".join((nip[:8], nip[8:14], nip[14:15], nip[15:]))
+                case.body = {**case.body, "nip": nip}
         elif path == "/lacak" and _FILED and positive and _random.random() < 0.5:
             code, token = _random.choice(_FILED)[:2]
             case.body = {"tracking_code": code, "access_token": token if _random.random() < 0.8 else token[::-1]}
