@@ -1001,11 +1001,20 @@ struct CatalogValidator {
         return WorkingInterval(weekday: weekday, startMinute: start, endMinute: end)
     }
 
+    /// The years a holiday may fall in.
+    static let holidayYears = 2000...2100
+
     private mutating func holiday(_ item: CatalogJSON, at path: String, entry: String?) -> Holiday? {
         guard let fields = object(item, at: path, entry: entry, keys: ["date", "name", "kind"]) else { return nil }
         var date: LocalDate?
         if let text = string(fields, "date") {
             do { date = try LocalDate(iso: text) } catch { report(fields, "date", error.message(.english)) }
+        }
+        // A mistyped year ("2206-12-25") is a valid date that would leave the real day a working
+        // day without a word.
+        if let year = date?.year, !Self.holidayYears.contains(year) {
+            report(fields, "date", "a holiday in \(year)? Holidays are taken from \(Self.holidayYears.lowerBound) to \(Self.holidayYears.upperBound): check the year")
+            date = nil
         }
         let name = text(fields, "name")
         var kind: HolidayKind?

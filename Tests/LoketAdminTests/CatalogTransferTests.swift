@@ -55,6 +55,7 @@ struct CatalogTransferTests {
             var holidays = try #require(calendars[0]["holidays"] as? [[String: Any]])
             holidays.append(["date": "2027-02-30", "name": "Tidak ada", "kind": "national"])
             holidays.append(["date": "2027-03-01", "name": "Libur", "kind": "holiday"])
+            holidays.append(["date": "2206-12-25", "name": "Hari Raya Natal", "kind": "national"])  // 2026 mistyped
             calendars[0]["holidays"] = holidays
             file["calendars"] = calendars
 
@@ -95,8 +96,9 @@ struct CatalogTransferTests {
             let paths = Set(problems.map(\.path))
             let expected = [
                 "calendars[0].intervals[0].end",
-                "calendars[0].holidays[\(holidays.count - 2)].date",
-                "calendars[0].holidays[\(holidays.count - 1)].kind",
+                "calendars[0].holidays[\(holidays.count - 3)].date",
+                "calendars[0].holidays[\(holidays.count - 2)].kind",
+                "calendars[0].holidays[\(holidays.count - 1)].date",
                 "units[\(dinsos)].parent",
                 "units[\(units.count - 2)].parent",
                 "units",
