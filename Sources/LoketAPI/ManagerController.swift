@@ -213,13 +213,17 @@ struct TransparencyController {
         let grouping = try ManagerController.grouping(request, allowed: [.unit, .service])
         let (from, to) = try ManagerController.period(request, now: services.clock(), timeZone: services.options.timeZone)
         let catalog = try await services.catalog.snapshot()
-        let result = try await ReportStore(pool: services.pool).report(
-            grouping: grouping, from: from, to: to, units: nil, catalog: catalog, now: services.clock())
-        var dto = ReportDTO(result, catalog: catalog, language: context.language)
-        // Too few ratings to publish without exposing one citizen's (APIOptions).
+        let store = ReportStore(pool: services.pool)
+        // The other grouping too: its rows could be taken from the total as well (the page shows both).
+        async let unitReport = store.report(grouping: .unit, from: from, to: to, units: nil, catalog: catalog, now: services.clock())
+        async let serviceReport = store.report(grouping: .service, from: from, to: to, units: nil, catalog: catalog, now: services.clock())
+        let (byUnit, byService) = try await (unitReport, serviceReport)
+        var dto = ReportDTO(grouping == .unit ? byUnit : byService, catalog: catalog, language: context.language)
         let minimum = services.options.publicIKMMinimumRespondents
-        for index in dto.rows.indices where (dto.rows[index].ikm?.respondents ?? 0) < minimum { dto.rows[index].ikm = nil }
-        if (dto.total.ikm?.respondents ?? 0) < minimum { dto.total.ikm = nil }
+        for index in dto.rows.indices where !PublicIKM.rowShown(dto.rows[index].ikm?.respondents, minimum: minimum) {
+            dto.rows[index].ikm = nil
+        }
+        if !PublicIKM.totalShown(of: [byUnit, byService], minimum: minimum) { dto.total.ikm = nil }
         return dto
     }
 
@@ -266,5 +270,29 @@ struct TransparencyController {
     @Sendable func csv(request: Request, context: AppContext) async throws -> Response {
         let dto = try await report(request, context)
         return ManagerController.csv(dto.csv(publicColumns: true), name: "transparansi-\(dto.by)")
+    }
+}
+
+/// Which IKM values the public may see. A row needs `minimum` ratings (one citizen's rating must
+/// not be read off it: `APIOptions.publicIKMMinimumRespondents`). The total needs as many, and the
+/// rows held back must be none or as many together: otherwise the total and the rows shown give the
+/// held-back ones away (a total of 6 beside a shown row of 5 is the sixth citizen's rating).
+enum PublicIKM {
+    static func rowShown(_ respondents: Int?, minimum: Int) -> Bool {
+        (respondents ?? 0) >= minimum
+    }
+
+    /// Whether the total may be shown beside the rows of each of `reports` (one period, one total).
+    static func totalShown(of reports: [Report], minimum: Int) -> Bool {
+        reports.allSatisfy { report in
+            let total = report.total.ikm?.respondents ?? 0
+            guard total >= minimum else { return false }
+            let shown = report.rows.reduce(0) { sum, row in
+                let respondents = row.ikm?.respondents ?? 0
+                return sum + (rowShown(respondents, minimum: minimum) ? respondents : 0)
+            }
+            let withheld = total - shown
+            return withheld == 0 || withheld >= minimum
+        }
     }
 }

@@ -229,6 +229,52 @@ struct PagesTests {
         }
     }
 
+    /// The total is not published when the rows held back are too few together: beside the rows
+    /// shown it would give their ratings away (a total of three beside a shown row of two is the
+    /// third citizen's rating).
+    @Test func theTotalDoesNotGiveAwayARowHeldBack() async throws {
+        var options = APIOptions()
+        options.publicIKMMinimumRespondents = 2
+        try await APITestEnvironment.withApp(options: options) { app in
+            let fixture = try await Self.closedFixture(app)
+            // One more rating, of another service in another unit.
+            let other = try await app.pool.query(
+                """
+                SELECT st.code FROM service_types st JOIN units u ON u.id = st.default_unit_id
+                WHERE st.active AND st.attributes = '[]'::jsonb AND u.name <> $1 ORDER BY st.code LIMIT 1
+                """, fixture.unitName).single().decode(String.self, "code")
+            let code = try await app.test { client in
+                let body = ByteBuffer.json(sampleFiling(nik: "3673014501900004", service: other, extra: ["attributes": [String: String]()]))
+                return try await client.execute(uri: "/api/v1/requests", method: .post, headers: jsonHeaders, body: body) { response in
+                    #expect(response.status == .created, "\(response.body.text)")
+                    return try #require(response.body.json["tracking_code"] as? String)
+                }
+            }
+            let officer = try await CitizenAPITests.officer(for: code, app: app)
+            let catalog = try await app.services.catalog.snapshot()
+            _ = try await app.services.requests.apply(.claim, by: .staff(officer), trackingCode: code, catalog: catalog)
+            _ = try await app.services.requests.apply(
+                .resolve(publicMessage: "Selesai.", outcome: nil), by: .staff(officer), trackingCode: code, catalog: catalog)
+            try await app.services.requests.giveFeedback(trackingCode: code, scores: try IKMScores(Array(repeating: 1, count: 9)), comment: nil)
+            try await app.test { client in
+                try await client.execute(uri: "/transparansi", method: .get) { response in
+                    let html = response.body.text
+                    #expect(html.contains("87,50 (B)"), "the fixture's unit, two ratings, is shown")
+                    #expect(html.contains("bersama baris-baris di atas, nilai ini akan membuka penilaian yang disembunyikan"))
+                    // (100 + 75 + 25) / 3 = 66.67: the total with the third rating in it.
+                    #expect(!html.contains("66,67"))
+                }
+                for by in ["unit", "service"] {
+                    try await client.execute(uri: "/api/v1/public/transparency?by=\(by)", method: .get) { response in
+                        let rows = response.body.json["rows"] as? [[String: Any]] ?? []
+                        #expect(rows.contains { $0["ikm"] != nil }, "\(by)")
+                        #expect((response.body.json["total"] as? [String: Any])?["ikm"] == nil, "\(by): \(response.body.text)")
+                    }
+                }
+            }
+        }
+    }
+
     @Test func theCatalogShowsRequirementsFeesInRupiahAndTargetsInWorkingDays() async throws {
         try await APITestEnvironment.withApp { app in
             try await app.pool.query("UPDATE service_types SET fee_rupiah = 100000 WHERE code = 'pbg'")

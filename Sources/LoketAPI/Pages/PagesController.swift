@@ -138,6 +138,8 @@ struct PagesController {
                 : "Permohonan ditutup (selesai, ditolak atau dibatalkan) per bulan (batang) dan persentase yang tepat waktu (garis), seluruh unit.",
             months: months, format: format)
         let total = byUnit.total
+        // The total's IKM only where it gives no held-back row away (`PublicIKM`).
+        let totalIKMShown = PublicIKM.totalShown(of: [byUnit, byService], minimum: services.options.publicIKMMinimumRespondents)
         var summary = [
             Stat(label: language == .english ? "Requests closed" : "Permohonan ditutup", value: format.integer(total.closed)),
             Stat(
@@ -150,14 +152,14 @@ struct PagesController {
             Stat(label: language == .english ? "Taken up on time" : "Ditanggapi tepat waktu", value: format.percent(total.responseOnTimePercent)),
             Stat(label: language == .english ? "Median time to resolve" : "Median waktu penyelesaian", value: format.workingHours(total.medianResolutionHours)),
         ]
-        if let ikm = publicIKM(total) {
+        if let ikm = totalIKMShown ? publicIKM(total) : nil {
             summary.append(Stat(
                 label: language == .english ? "Satisfaction index (IKM)" : "Indeks Kepuasan Masyarakat (IKM)",
                 value: "\(format.fixed2(ikm.value)) (\(ikm.grade.rawValue))", note: ikmNote(ikm, format)))
         } else if total.ikm != nil {
             summary.append(Stat(
                 label: language == .english ? "Satisfaction index (IKM)" : "Indeks Kepuasan Masyarakat (IKM)", value: "–",
-                note: withheldNote(format)))
+                note: withheldNote(format, row: total)))
         } else {
             summary.append(Stat(
                 label: language == .english ? "Satisfaction index (IKM)" : "Indeks Kepuasan Masyarakat (IKM)", value: "–",
@@ -171,14 +173,14 @@ struct PagesController {
             unitTable: ReportTable(
                 heading: page.text("col_unit"), caption: "\(page.text("per_unit_heading")), \(periodText)",
                 rows: unitRows.map { line($0, name: $0.name, href: nil, format: format) },
-                total: line(total, name: "Total", href: nil, format: format)),
+                total: line(total, name: "Total", href: nil, format: format, ikmShown: totalIKMShown)),
             serviceTable: ReportTable(
                 heading: page.text("col_service"), caption: "\(page.text("per_service_heading")), \(periodText)",
                 rows: serviceRows.map { row, name in
                     let href = catalog.servicesByCode[row.key] == nil ? nil : page.href("/layanan/" + PageRequest.encode(row.key))
                     return line(row, name: name, href: href, format: format)
                 },
-                total: line(byService.total, name: "Total", href: nil, format: format)),
+                total: line(byService.total, name: "Total", href: nil, format: format, ikmShown: totalIKMShown)),
             openData: [
                 Link(href: PageRequest.link("/api/v1/public/transparency", [("by", "unit")] + periodQuery), label: "Per unit, JSON"),
                 Link(href: PageRequest.link("/api/v1/public/transparency.csv", [("by", "unit")] + periodQuery), label: "Per unit, CSV"),
@@ -191,22 +193,29 @@ struct PagesController {
         return try renderer.response("transparency", view, language: language, cache: .publicShort)
     }
 
-    func line(_ row: ReportRow, name: String, href: String?, format: PageFormat) -> ReportLine {
-        ReportLine(
+    func line(_ row: ReportRow, name: String, href: String?, format: PageFormat, ikmShown: Bool = true) -> ReportLine {
+        let ikm = ikmShown ? publicIKM(row) : nil
+        return ReportLine(
             name: name, href: href, closed: format.integer(row.closed), onTime: format.percent(row.resolutionOnTimePercent),
             tone: PageFormat.tone(row.resolutionOnTimePercent), median: format.workingHours(row.medianResolutionHours),
-            ikm: publicIKM(row).map { "\(format.fixed2($0.value)) (\($0.grade.rawValue))" } ?? "–",
-            ikmNote: publicIKM(row).map { ikmNote($0, format) } ?? (row.ikm == nil ? nil : withheldNote(format)))
+            ikm: ikm.map { "\(format.fixed2($0.value)) (\($0.grade.rawValue))" } ?? "–",
+            ikmNote: ikm.map { ikmNote($0, format) } ?? (row.ikm == nil ? nil : withheldNote(format, row: row)))
     }
 
-    /// The row's IKM if enough citizens rated to publish it (`APIOptions.publicIKMMinimumRespondents`).
+    /// The row's IKM if enough citizens rated to publish it (`PublicIKM`).
     func publicIKM(_ row: ReportRow) -> IKMSummary? {
-        guard let ikm = row.ikm, ikm.respondents >= services.options.publicIKMMinimumRespondents else { return nil }
+        guard let ikm = row.ikm, PublicIKM.rowShown(ikm.respondents, minimum: services.options.publicIKMMinimumRespondents) else { return nil }
         return ikm
     }
 
-    func withheldNote(_ format: PageFormat) -> String {
+    func withheldNote(_ format: PageFormat, row: ReportRow) -> String {
         let minimum = services.options.publicIKMMinimumRespondents
+        if PublicIKM.rowShown(row.ikm?.respondents, minimum: minimum) {
+            // A total with enough ratings, held back because the rows held back are too few.
+            return format.english
+                ? "not published: beside the rows it would give away ratings held back there, to keep each rating anonymous"
+                : "tidak ditampilkan: bersama baris-baris di atas, nilai ini akan membuka penilaian yang disembunyikan, agar setiap penilaian tetap anonim"
+        }
         return format.english
             ? "fewer than \(minimum) respondents: not published, to keep each rating anonymous"
             : "kurang dari \(minimum) responden: tidak ditampilkan agar setiap penilaian tetap anonim"
