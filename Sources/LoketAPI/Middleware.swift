@@ -34,7 +34,7 @@ struct RequestMiddleware: RouterMiddleware {
         // API answers carry personal data (a citizen's detail and documents behind an access token
         // in X-Access-Token, which shared caches are not told to respect): none is stored unless
         // its route says otherwise (the catalog is public for 30 s).
-        if response.headers[.cacheControl] == nil, request.uri.path.hasPrefix("/api/") {
+        if response.headers[.cacheControl] == nil, PageMiddleware.routedPath(request.uri.path).hasPrefix("/api/") {
             response.headers[.cacheControl] = "no-store"
         }
         return response
@@ -192,13 +192,13 @@ struct RateLimitMiddleware: RouterMiddleware {
 
     func handle(_ request: Request, context: AppContext, next: @concurrent (Request, AppContext) async throws -> Response) async throws -> Response {
         // Citizens and partner apps create things; staff are authenticated and accountable.
-        guard request.method == .post, !request.uri.path.hasPrefix("/api/v1/staff/") else {
+        guard request.method == .post, !PageMiddleware.routedPath(request.uri.path).hasPrefix("/api/v1/staff/") else {
             return try await next(request, context)
         }
         if let retry = limiter.take(clientAddress(request, context)) {
             let refusal = APIError.rateLimited(retryAfter: retry)
             // A partner app reads Open311's error list, in the format it asked for, and no other.
-            if request.uri.path.hasPrefix("/open311/") {
+            if PageMiddleware.routedPath(request.uri.path).hasPrefix("/open311/") {
                 let format: Open311Format = request.uri.path.hasSuffix(".json") ? .json : .xml
                 return Open311Controller.errorResponse(refusal, format: format, context: context)
             }

@@ -622,6 +622,14 @@ struct PagesTests {
                         #expect(response.headers[values: .setCookie].isEmpty)
                     }
                 }
+                // A form posted from another site carries no Strict cookie: its answer must not
+                // expire the session cookie either (a browser may apply it).
+                try await client.execute(
+                    uri: "/dasbor/keluar", method: .post, headers: Self.formHeaders, body: Self.form(["csrf": "x"])
+                ) { response in
+                    #expect(response.status == .seeOther)
+                    #expect(response.headers[values: .setCookie].isEmpty, "\(response.headers[values: .setCookie])")
+                }
                 // Still signed in after the refused attempts.
                 try await client.execute(uri: "/dasbor", method: .get, headers: [.cookie: cookie]) { response in
                     #expect(response.status == .ok)
@@ -632,6 +640,31 @@ struct PagesTests {
                     #expect(response.status == .seeOther)
                     #expect(response.headers[.location] == "/dasbor/masuk?reason=signed_out")
                     #expect(response.headers[values: .setCookie].contains { $0.hasPrefix("loket_session=;") && $0.contains("Max-Age=0") })
+                }
+            }
+        }
+    }
+
+    /// The router skips empty path segments, so `//lacak` is the tracking page: it gets the pages'
+    /// language, headers and HTML errors, and `//api/…` the API's `no-store`, as without the slash.
+    @Test func aDoubledSlashIsTheSamePathEverywhere() async throws {
+        try await APITestEnvironment.withApp { app in
+            let receipt = try await Self.file(app)
+            try await app.test { client in
+                try await client.execute(uri: "//lacak?lang=en", method: .get) { response in
+                    #expect(response.status == .ok)
+                    #expect(response.body.text.contains("<html lang=\"en\">"), "?lang=en was read")
+                    Self.expectSecurityHeaders(response, "//lacak")
+                }
+                try await client.execute(uri: "//transparansi?from=kemarin", method: .get) { response in
+                    #expect(response.status == .badRequest)
+                    #expect(response.headers[.contentType] == "text/html; charset=utf-8")
+                }
+                try await client.execute(
+                    uri: "//api/v1/requests/\(receipt.code)", method: .get, headers: [.authorization: "Bearer \(receipt.token)"]
+                ) { response in
+                    #expect(response.status == .ok)
+                    #expect(response.headers[.cacheControl] == "no-store")
                 }
             }
         }

@@ -84,12 +84,15 @@ extension PagesController {
         let page = page(request, context, path: "/dasbor")
         let form = try await PageForm.read(request)
         let secure = PageCookies.secure(request, options: services.options)
-        guard let value = PageCookies.value(DashboardSession.cookieName, in: request),
-              let session = DashboardSession.open(value, keys: keys, now: services.clock())
-        else {
-            // Nothing to end; forget whatever cookie there was.
+        let value = PageCookies.value(DashboardSession.cookieName, in: request)
+        guard let value, let session = DashboardSession.open(value, keys: keys, now: services.clock()) else {
+            // Nothing to end. A cookie sent that no longer opens is forgotten; without one, nothing
+            // is touched: a form posted from another site never carries the Strict cookie, and
+            // an expiring Set-Cookie in its answer would still sign the manager out.
             var response = redirect(to: page.href("/dasbor/masuk", [("reason", "session_expired")]))
-            response.setCookie(PageCookies.expired(DashboardSession.cookieName, path: "/dasbor", secure: secure))
+            if value != nil {
+                response.setCookie(PageCookies.expired(DashboardSession.cookieName, path: "/dasbor", secure: secure))
+            }
             return response
         }
         guard session.acceptsCSRF(form["csrf"], keys: keys) else { throw APIError.csrfInvalid }
