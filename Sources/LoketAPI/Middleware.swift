@@ -7,6 +7,20 @@ import LoketCore
 import Postgres
 import Synchronization
 
+extension Request {
+    /// The path as the router matches it. The router skips empty segments, so `//lacak` is the
+    /// tracking page and `//api/v1/…` the API: a middleware that decides by path reads it the same
+    /// way, or such a request reaches its handler without the headers and errors of its kind.
+    var routedPath: String { Self.routed(uri.path) }
+
+    static func routed(_ path: String) -> String {
+        guard path.contains("//") else { return path }
+        var collapsed = ""
+        for character in path where !(character == "/" && collapsed.hasSuffix("/")) { collapsed.append(character) }
+        return collapsed
+    }
+}
+
 extension HTTPField.Name {
     static let requestID = HTTPField.Name("X-Request-ID")!
     static let idempotencyKey = HTTPField.Name("Idempotency-Key")!
@@ -34,7 +48,7 @@ struct RequestMiddleware: RouterMiddleware {
         // API answers carry personal data (a citizen's detail and documents behind an access token
         // in X-Access-Token, which shared caches are not told to respect): none is stored unless
         // its route says otherwise (the catalog is public for 30 s).
-        if response.headers[.cacheControl] == nil, PageMiddleware.routedPath(request.uri.path).hasPrefix("/api/") {
+        if response.headers[.cacheControl] == nil, request.routedPath.hasPrefix("/api/") {
             response.headers[.cacheControl] = "no-store"
         }
         return response
@@ -192,14 +206,13 @@ struct RateLimitMiddleware: RouterMiddleware {
 
     func handle(_ request: Request, context: AppContext, next: @concurrent (Request, AppContext) async throws -> Response) async throws -> Response {
         // Citizens and partner apps create things; staff are authenticated and accountable.
-        guard request.method == .post, !PageMiddleware.routedPath(request.uri.path).hasPrefix("/api/v1/staff/") else {
-            return try await next(request, context)
-        }
+        let path = request.routedPath
+        guard request.method == .post, !path.hasPrefix("/api/v1/staff/") else { return try await next(request, context) }
         if let retry = limiter.take(clientAddress(request, context)) {
             let refusal = APIError.rateLimited(retryAfter: retry)
             // A partner app reads Open311's error list, in the format it asked for, and no other.
-            if PageMiddleware.routedPath(request.uri.path).hasPrefix("/open311/") {
-                let format: Open311Format = request.uri.path.hasSuffix(".json") ? .json : .xml
+            if path.hasPrefix("/open311/") {
+                let format: Open311Format = path.hasSuffix(".json") ? .json : .xml
                 return Open311Controller.errorResponse(refusal, format: format, context: context)
             }
             throw refusal

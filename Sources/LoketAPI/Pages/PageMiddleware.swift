@@ -17,17 +17,8 @@ struct PageMiddleware: RouterMiddleware {
     static let pagePrefixes = ["/transparansi", "/layanan", "/lacak", "/dasbor"]
 
     static func isPage(_ given: String) -> Bool {
-        let path = routedPath(given)
+        let path = Request.routed(given)
         return path == "/" || pagePrefixes.contains { path == $0 || path.hasPrefix($0 + "/") }
-    }
-
-    /// The path as the router reads it: it skips empty segments, so `//lacak` reaches the
-    /// tracking page, and must count as one here too (else it missed the page headers and errors).
-    static func routedPath(_ path: String) -> String {
-        guard path.contains("//") else { return path }
-        var collapsed = ""
-        for character in path where !(character == "/" && collapsed.hasSuffix("/")) { collapsed.append(character) }
-        return collapsed
     }
 
     /// The language named by `?lang=`, if it is one Loket speaks. A `lang` given twice with
