@@ -18,10 +18,16 @@ public struct RequestState: Hashable, Sendable {
     public var escalationLevel: Int
     /// The first claim or assignment, which stops the response clock.
     public var firstClaimedAt: Date?
+    /// Who made that first claim (or assignment), and the unit the request was in then: the
+    /// response clock's result is theirs, wherever the request goes and whoever closes it. Nil on
+    /// a request claimed before this was recorded (its response counts with its closing).
+    public var firstClaimedBy: StaffID?
+    public var firstClaimUnit: UnitID?
 
     public init(
         status: RequestStatus, unitId: UnitID, holder: StaffID? = nil, leaseExpiresAt: Date? = nil,
-        priority: Int, escalationLevel: Int = 0, firstClaimedAt: Date? = nil
+        priority: Int, escalationLevel: Int = 0, firstClaimedAt: Date? = nil, firstClaimedBy: StaffID? = nil,
+        firstClaimUnit: UnitID? = nil
     ) {
         self.status = status
         self.unitId = unitId
@@ -30,6 +36,8 @@ public struct RequestState: Hashable, Sendable {
         self.priority = priority
         self.escalationLevel = escalationLevel
         self.firstClaimedAt = firstClaimedAt
+        self.firstClaimedBy = firstClaimedBy
+        self.firstClaimUnit = firstClaimUnit
     }
 
     /// A freshly filed request: queued in the unit routing chose.
@@ -305,7 +313,7 @@ public enum Lifecycle: Sendable {
             next.status = .inProgress
             next.holder = member.id
             next.leaseExpiresAt = lease
-            effects = firstClaim(&next, at: now)
+            effects = firstClaim(&next, at: now, by: member.id)
             details.newHolder = member.id
             details.leaseExpiresAt = lease
             eventKind = .claimed
@@ -422,7 +430,9 @@ public enum Lifecycle: Sendable {
                 next.leaseExpiresAt = lease
                 details.leaseExpiresAt = lease
             }
-            effects = firstClaim(&next, at: now)
+            // The response is the assigning supervisor's: their assignment ended the wait, and an
+            // officer handed a request late cannot have answered it sooner.
+            effects = firstClaim(&next, at: now, by: actor.kind == .staff ? actor.id : nil)
             eventKind = .assigned
         }
 
@@ -468,9 +478,11 @@ public enum Lifecycle: Sendable {
         }
     }
 
-    private static func firstClaim(_ state: inout RequestState, at now: Date) -> [ClockEffect] {
+    private static func firstClaim(_ state: inout RequestState, at now: Date, by staff: StaffID?) -> [ClockEffect] {
         guard state.firstClaimedAt == nil else { return [] }
         state.firstClaimedAt = now
+        state.firstClaimedBy = staff
+        state.firstClaimUnit = state.unitId
         return [.stop(.response)]
     }
 

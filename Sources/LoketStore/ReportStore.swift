@@ -179,7 +179,7 @@ public struct ReportStore: Sendable {
     /// loket_add_counts, an SQL function, is parsed and planned again on every call.
     private static func sums(_ table: String) -> String {
         """
-        closed = \(table).closed + 1, completed = \(table).completed + EXCLUDED.completed, rejected = \(table).rejected + EXCLUDED.rejected,
+        closed = \(table).closed + EXCLUDED.closed, completed = \(table).completed + EXCLUDED.completed, rejected = \(table).rejected + EXCLUDED.rejected,
         cancelled = \(table).cancelled + EXCLUDED.cancelled, response_measured = \(table).response_measured + EXCLUDED.response_measured,
         response_met = \(table).response_met + EXCLUDED.response_met, resolution_measured = \(table).resolution_measured + EXCLUDED.resolution_measured,
         resolution_met = \(table).resolution_met + EXCLUDED.resolution_met, breaches = \(table).breaches + EXCLUDED.breaches,
@@ -192,31 +192,48 @@ public struct ReportStore: Sendable {
         """
     }
 
-    /// One statement records a closing: it counts the request's breaches (a clock whose breach the
-    /// worker recorded, or that stopped past its deadline before the worker got to it: a closing
-    /// seconds after the deadline, or while the worker was down) and transfers, inserts its
-    /// outcome, adds it to the daily summary and, once its month is rolled up (a closing dated into
-    /// a finished month), to the monthly one; otherwise every officer's closing would meet on that
-    /// one row (see rollUpMonth). Fixed table names only: no value reaches this SQL text.
+    /// One statement records a closing: it counts the request's breaches per clock (a clock whose
+    /// breach the worker recorded, or that stopped past its deadline before the worker got to it: a
+    /// closing seconds after the deadline, or while the worker was down) and its transfers, inserts
+    /// its outcome, adds it to the daily summary and, once its month is rolled up (a closing dated
+    /// into a finished month), to the monthly one; otherwise every officer's closing would meet on
+    /// that one row (see rollUpMonth).
+    ///
+    /// The response clock's result (measured, met, and its breach) is the first claimer's: when
+    /// they or their unit are not the closing's ($25 for the daily row's key, $26 for the monthly
+    /// row's unit) it goes to a row of its own, which counts no closing. The two rows of one
+    /// statement never share a key, as ON CONFLICT requires. Fixed table names only: no value
+    /// reaches this SQL text.
     private static let recordClosing = """
-        WITH c AS (
-            SELECT (SELECT count(*) FROM (SELECT clock FROM sla_stage_log WHERE request_id = $1 AND breach
-                                          UNION SELECT 'response' WHERE $9 = false
-                                          UNION SELECT 'resolution' WHERE $10 = false) b) AS breaches,
-                   (SELECT count(*) FROM request_events WHERE request_id = $1 AND kind = 'transferred') AS transfers),
+        WITH l AS (
+            SELECT coalesce(bool_or(clock = 'response'), false) AS response, coalesce(bool_or(clock = 'resolution'), false) AS resolution
+            FROM sla_stage_log WHERE request_id = $1 AND breach),
+        c AS (
+            SELECT (l.response OR $9 IS FALSE)::int AS response_breach, (l.resolution OR $10 IS FALSE)::int AS resolution_breach,
+                   (SELECT count(*) FROM request_events WHERE request_id = $1 AND kind = 'transferred') AS transfers
+            FROM l),
         o AS (
             INSERT INTO request_outcomes (request_id, service_type_id, unit_id, officer_id, status, created_at, closed_at, closed_day,
-                response_met, resolution_met, resolution_working_minutes, paused_minutes, escalation_level, breaches, transfers)
-            SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, c.breaches, c.transfers FROM c
+                response_met, resolution_met, resolution_working_minutes, paused_minutes, escalation_level, breaches, transfers,
+                response_unit_id, response_officer_id)
+            SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, c.response_breach + c.resolution_breach, c.transfers, $23, $24
+            FROM c
             ON CONFLICT (request_id) DO NOTHING),
         d AS (
             INSERT INTO report_daily (day, officer_id, unit_id, service_type_id, closed, completed, rejected, cancelled, response_measured,
                 response_met, resolution_measured, resolution_met, breaches, escalations, transfers, paused_minutes, resolve_histogram)
-            SELECT $8, coalesce($4, 0), $3, $2, 1, $14, $15, $16, $17, $18, $19, $20, c.breaches, $13, c.transfers, $12, $21 FROM c
+            SELECT $8, coalesce($4, 0), $3, $2, 1, $14, $15, $16, CASE WHEN $25 THEN 0 ELSE $17 END, CASE WHEN $25 THEN 0 ELSE $18 END,
+                   $19, $20, c.resolution_breach + CASE WHEN $25 THEN 0 ELSE c.response_breach END, $13, c.transfers, $12, $21 FROM c
+            UNION ALL
+            SELECT $8, coalesce($24, 0), $23, $2, 0, 0, 0, 0, $17, $18, 0, 0, c.response_breach, 0, 0, 0, '{}' FROM c WHERE $25
             ON CONFLICT (day, unit_id, service_type_id, officer_id) DO UPDATE SET \(sums("report_daily")))
         INSERT INTO report_monthly (month, unit_id, service_type_id, closed, completed, rejected, cancelled, response_measured,
             response_met, resolution_measured, resolution_met, breaches, escalations, transfers, paused_minutes, resolve_histogram)
-        SELECT $22, $3, $2, 1, $14, $15, $16, $17, $18, $19, $20, c.breaches, $13, c.transfers, $12, $21 FROM c
+        SELECT * FROM (
+            SELECT $22, $3, $2, 1, $14, $15, $16, CASE WHEN $26 THEN 0 ELSE $17 END, CASE WHEN $26 THEN 0 ELSE $18 END, $19, $20,
+                   c.resolution_breach + CASE WHEN $26 THEN 0 ELSE c.response_breach END, $13, c.transfers, $12, $21 FROM c
+            UNION ALL
+            SELECT $22, $23, $2, 0, 0, 0, 0, $17, $18, 0, 0, c.response_breach, 0, 0, 0, '{}' FROM c WHERE $26) m
         WHERE EXISTS (SELECT 1 FROM report_monthly_rollups WHERE month = $22)
         ON CONFLICT (month, unit_id, service_type_id) DO UPDATE SET \(sums("report_monthly"))
         """
@@ -246,6 +263,12 @@ public struct ReportStore: Sendable {
         // it over the holder. One that is no officer's doing counts for no officer: the citizen's
         // cancellation, and the worker's auto-close of a request the citizen never answered.
         let officer: StaffID? = actor.kind == .staff ? actor.id : nil
+        // The response is the first claimer's, in the unit it was claimed in. A request claimed
+        // before they were recorded (migration 0013), or never claimed, counts it with the closing.
+        let responseUnit: UnitID? = record.firstClaimedAt == nil ? nil : record.firstClaimUnitID
+        let responseOfficer: StaffID? = responseUnit == nil ? nil : record.firstClaimedBy
+        let separateUnit = responseUnit.map { $0 != record.unitID } ?? false
+        let separateRow = separateUnit || (responseUnit != nil && (responseOfficer ?? 0) != (officer ?? 0))
         var histogram: [Int32] = []
         if measured {
             // Bucket b holds (15b, 15(b+1)] minutes, so an exact quarter hour reads as itself.
@@ -260,7 +283,8 @@ public struct ReportStore: Sendable {
             Int16(record.escalationLevel),
             record.status == .completed ? 1 : 0, record.status == .rejected ? 1 : 0, record.status == .cancelled ? 1 : 0,
             responseMet == nil ? 0 : 1, responseMet == true ? 1 : 0, measured ? 1 : 0, measured && resolutionMet ? 1 : 0,
-            histogram, PostgresLocalDate(year: day.year, month: day.month, day: 1))
+            histogram, PostgresLocalDate(year: day.year, month: day.month, day: 1), responseUnit, responseOfficer, separateRow,
+            separateUnit)
     }
 
     /// Adds a citizen's IKM answers to the summaries of the day, unit, service and officer the

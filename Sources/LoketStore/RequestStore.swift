@@ -15,6 +15,10 @@ public struct RequestRecord: Sendable {
     public var priority: Int
     public var escalationLevel: Int
     public var firstClaimedAt: Date?
+    /// Who made the first claim or assignment, and the unit the request was in then (nil before
+    /// it, and on requests first claimed before migration 0013).
+    public var firstClaimedBy: StaffID?
+    public var firstClaimUnitID: UnitID?
     public var pausedAt: Date?
     public var pausedMinutes: Int
     /// The request has waited for the citizen at least once (a pause may have covered no working
@@ -54,7 +58,8 @@ public struct RequestRecord: Sendable {
     public var state: RequestState {
         RequestState(
             status: status, unitId: unitID, holder: assigneeID, leaseExpiresAt: leaseExpiresAt, priority: priority,
-            escalationLevel: escalationLevel, firstClaimedAt: firstClaimedAt)
+            escalationLevel: escalationLevel, firstClaimedAt: firstClaimedAt, firstClaimedBy: firstClaimedBy,
+            firstClaimUnit: firstClaimUnitID)
     }
 
     /// Compares a presented access token with the stored hash in constant time.
@@ -68,7 +73,7 @@ public struct RequestRecord: Sendable {
 
     static let columns = """
         id, tracking_code, service_type_id, status, unit_id, assignee_id, lease_expires_at, priority, escalation_level,
-        first_claimed_at, paused_at, paused_minutes, was_paused, response_due_at, resolution_due_at, next_sla_at, citizen_name,
+        first_claimed_at, first_claimed_by, first_claim_unit_id, paused_at, paused_minutes, was_paused, response_due_at, resolution_due_at, next_sla_at, citizen_name,
         citizen_nik, citizen_phone, citizen_email, area_code, address, latitude, longitude, description, media_url,
         attributes::text AS attributes, source, outcome, public_message, reject_reason, routing_reason, version,
         created_at, updated_at, closed_at, access_token_hash
@@ -89,6 +94,8 @@ public struct RequestRecord: Sendable {
         priority = try row.decode(Int.self, "priority")
         escalationLevel = try row.decode(Int.self, "escalation_level")
         firstClaimedAt = try row.decode(Date?.self, "first_claimed_at")
+        firstClaimedBy = try row.decode(Int64?.self, "first_claimed_by")
+        firstClaimUnitID = try row.decode(Int64?.self, "first_claim_unit_id")
         pausedAt = try row.decode(Date?.self, "paused_at")
         pausedMinutes = try row.decode(Int.self, "paused_minutes")
         wasPaused = try row.decode(Bool.self, "was_paused")
@@ -462,7 +469,8 @@ public struct RequestStore: Sendable {
                 response_due_at = COALESCE($11, response_due_at), resolution_due_at = COALESCE($12, resolution_due_at),
                 next_sla_at = $13, next_sla_clock = $14, next_sla_stage = $15,
                 outcome = COALESCE($16, outcome), public_message = COALESCE($17, public_message),
-                reject_reason = COALESCE($18, reject_reason), closed_at = $19, updated_at = $20, version = version + 1
+                reject_reason = COALESCE($18, reject_reason), closed_at = $19, updated_at = $20, version = version + 1,
+                first_claimed_by = $21, first_claim_unit_id = $22
             WHERE id = $1
             RETURNING \(RequestRecord.columns)
             """,
@@ -475,7 +483,7 @@ public struct RequestStore: Sendable {
             record.firstClaimedAt == nil ? snapshot.responseDue : nil, snapshot.resolutionDue, nextStage?.dueAt,
             nextStage?.clock.rawValue,
             nextStage.map { Int16($0.stage.number) }, details.outcome, details.publicMessage,
-            event.kind == .rejected ? details.reason : nil, isFinal ? now : nil, now
+            event.kind == .rejected ? details.reason : nil, isFinal ? now : nil, now, state.firstClaimedBy, state.firstClaimUnit
         ).single()
         let updated = try RequestRecord(row: row)
         try await Self.insertEvent(event, requestID: record.id, fromUnit: record.unitID, toUnit: state.unitId, on: connection)

@@ -381,6 +381,126 @@ struct ReportTests {
 
     /// A request the citizen cancels without anyone having claimed it counts as a missed response
     /// if its response deadline had passed, and is not measured if it had not.
+    /// The response clock's result is whoever first took the request up, in the unit it was in:
+    /// never the colleague or the unit it went to next. Filed Monday 7 December 2026 at 08:00 on
+    /// the ASN calendar, response due 12:00:
+    /// G: Ani claims late (13:00) and releases; Budi claims and resolves.
+    /// H: Ani claims late and transfers it to DPMPTSP; Citra claims and resolves it there.
+    /// J: Ani claims on time (09:00) and asks the citizen, who cancels.
+    /// K: the supervisor assigns it late to Budi, who resolves it.
+    /// L: Budi claims it late and resolves it, but as a request claimed before migration 0013
+    ///    (who claimed it unknown), so the response counts with the closing, as it did then.
+    @Test func theResponseCountsForWhoeverFirstTookTheRequestUp() async throws {
+        let clock = TestClock(CitizenAPITests.instant("2026-12-07T08:00:00+07:00"))
+        try await APITestEnvironment.withApp(clock: { clock.now }) { app in
+            let manager = try await StaffAPITests.makeOfficer(app, unit: "SETDA", role: .manager)
+            let ani = try await StaffAPITests.makeOfficer(app, unit: "DISDUKCAPIL-IDP", role: .staff)
+            let budi = try await StaffAPITests.makeOfficer(app, unit: "DISDUKCAPIL-IDP", role: .staff)
+            let supervisor = try await StaffAPITests.makeOfficer(app, unit: "DISDUKCAPIL-IDP", role: .supervisor)
+            let citra = try await StaffAPITests.makeOfficer(app, unit: "DPMPTSP", role: .staff)
+            let dpmptsp = try await app.pool.query("SELECT id FROM units WHERE code = 'DPMPTSP'").single().decode(Int64.self, "id")
+            let idp = try await app.pool.query("SELECT id FROM units WHERE code = 'DISDUKCAPIL-IDP'").single().decode(Int64.self, "id")
+            let store = app.services.requests
+            let catalog = try await app.services.catalog.snapshot()
+            func at(_ text: String) { clock.now = CitizenAPITests.instant(text) }
+            func act(_ command: RequestCommand, _ who: Principal, _ code: String) async throws {
+                _ = try await store.apply(command, by: who, trackingCode: code, catalog: catalog, now: clock.now)
+            }
+            let codes = try await app.test { client in
+                var codes: [String] = []
+                for nik in ["3673014501900001", "3673015208850002", "3673010101800003", "3673014107950004", "3673014501900005"] {
+                    try await client.execute(uri: "/api/v1/requests", method: .post, headers: jsonHeaders, body: .json(sampleFiling(nik: nik))) { response in
+                        codes.append(response.body.json["tracking_code"] as? String ?? "")
+                    }
+                }
+                return codes
+            }
+            let (g, h, j, k, l) = (codes[0], codes[1], codes[2], codes[3], codes[4])
+            at("2026-12-07T09:00:00+07:00")
+            try await act(.claim, .staff(ani.member), j)
+            try await act(.askCitizen(question: "Lengkapi akta"), .staff(ani.member), j)
+            try await act(.cancel(reason: nil), .citizen, j)
+            at("2026-12-07T13:00:00+07:00")
+            try await act(.claim, .staff(ani.member), g)
+            try await act(.claim, .staff(ani.member), h)
+            try await act(.assign(to: budi.member), .staff(supervisor.member), k)
+            try await act(.claim, .staff(budi.member), l)
+            try await app.pool.query(
+                "UPDATE service_requests SET first_claimed_by = NULL, first_claim_unit_id = NULL WHERE tracking_code = $1", l)
+            try await act(.release(reason: nil), .staff(ani.member), g)
+            try await act(.transfer(to: dpmptsp, reason: "Perizinan"), .staff(ani.member), h)
+            at("2026-12-07T14:00:00+07:00")
+            try await act(.claim, .staff(budi.member), g)
+            try await act(.claim, .staff(citra.member), h)
+            // Rolled up early, as the worker does for a month that closings are still dated into.
+            try await ReportStore(pool: app.pool).rollUpMonth(try LocalDate(year: 2026, month: 12, day: 1), now: clock.now)
+            at("2026-12-07T15:00:00+07:00")
+            for (code, officer) in [(g, budi), (h, citra), (k, budi), (l, budi)] {
+                try await act(.resolve(publicMessage: "Selesai", outcome: nil), .staff(officer.member), code)
+            }
+
+            let outcomes = try await app.pool.query(
+                """
+                SELECT r.tracking_code, o.response_met, o.response_unit_id, o.response_officer_id, o.officer_id, o.breaches
+                FROM request_outcomes o JOIN service_requests r ON r.id = o.request_id
+                """)
+            var credit: [String: (Bool?, Int64?, Int64?, Int64?, Int)] = [:]
+            for row in outcomes {
+                credit[try row.decode(String.self, "tracking_code")] = (
+                    try row.decode(Bool?.self, "response_met"), try row.decode(Int64?.self, "response_unit_id"),
+                    try row.decode(Int64?.self, "response_officer_id"), try row.decode(Int64?.self, "officer_id"),
+                    try row.decode(Int.self, "breaches"))
+            }
+            #expect(credit[g].map { [$0.0 == false, $0.1 == idp, $0.2 == ani.member.id, $0.3 == budi.member.id, $0.4 == 1] } == [true, true, true, true, true])
+            #expect(credit[h].map { [$0.0 == false, $0.1 == idp, $0.2 == ani.member.id, $0.3 == citra.member.id, $0.4 == 1] } == [true, true, true, true, true])
+            #expect(credit[j].map { [$0.0 == true, $0.1 == idp, $0.2 == ani.member.id, $0.3 == nil, $0.4 == 0] } == [true, true, true, true, true])
+            #expect(credit[k].map { [$0.0 == false, $0.1 == idp, $0.2 == supervisor.member.id, $0.3 == budi.member.id] } == [true, true, true, true])
+            #expect(credit[l].map { [$0.0 == false, $0.1 == nil, $0.2 == nil, $0.3 == budi.member.id] } == [true, true, true, true])
+
+            try await app.test { client in
+                func rows(_ query: String) async throws -> [String: [String: Any]] {
+                    try await client.execute(
+                        uri: "/api/v1/manager/reports?\(query)", method: .get, headers: [.authorization: "Bearer \(manager.token)"]
+                    ) { response in
+                        #expect(response.status == .ok, "\(response.body.text)")
+                        let rows = response.body.json["rows"] as? [[String: Any]] ?? []
+                        return Dictionary(uniqueKeysWithValues: rows.map { ($0["key"] as? String ?? "", $0) })
+                    }
+                }
+                // By officer: Ani answered three (two late, J on time) and closed none; Budi closed
+                // G, K and L and answered only L (the legacy one); the supervisor answered K.
+                let officers = try await rows("by=officer&from=2026-12-07&to=2026-12-08")
+                #expect(officers[ani.nip]?["closed"] as? Int == 0)
+                #expect(officers[ani.nip]?["response_on_time_percent"] as? Double == 33.3)
+                #expect(officers[ani.nip]?["breaches"] as? Int == 2)
+                #expect(officers[budi.nip]?["closed"] as? Int == 3)
+                #expect(officers[budi.nip]?["response_on_time_percent"] as? Double == 0)
+                #expect(officers[budi.nip]?["breaches"] as? Int == 1)
+                #expect(officers[supervisor.nip]?["closed"] as? Int == 0)
+                #expect(officers[supervisor.nip]?["response_on_time_percent"] as? Double == 0)
+                #expect(officers[citra.nip]?["closed"] as? Int == 1)
+                #expect(officers[citra.nip]?["response_on_time_percent"] == nil)
+                #expect(officers[citra.nip]?["breaches"] as? Int == 0)
+                #expect(officers["-"]?["closed"] as? Int == 1)
+                // By unit: IDP keeps H's late response; DPMPTSP, which got H late, is not charged.
+                let units = try await rows("by=unit&from=2026-12-07&to=2026-12-08")
+                #expect(units["DISDUKCAPIL-IDP"]?["closed"] as? Int == 4)
+                #expect(units["DISDUKCAPIL-IDP"]?["response_on_time_percent"] as? Double == 20)
+                #expect(units["DISDUKCAPIL-IDP"]?["breaches"] as? Int == 4)
+                #expect(units["DPMPTSP"]?["closed"] as? Int == 1)
+                #expect(units["DPMPTSP"]?["response_on_time_percent"] == nil)
+                #expect(units["DPMPTSP"]?["breaches"] as? Int == 0)
+                // December was rolled up before the resolutions, so they also went to its monthly
+                // rows, which a report of whole months reads: the same figures.
+                let months = try await rows("by=unit&from=2026-12-01&to=2027-01-01")
+                #expect(months["DISDUKCAPIL-IDP"]?["response_on_time_percent"] as? Double == 20)
+                #expect(months["DISDUKCAPIL-IDP"]?["breaches"] as? Int == 4)
+                #expect(months["DPMPTSP"]?["closed"] as? Int == 1)
+                #expect(months["DPMPTSP"]?["response_on_time_percent"] == nil)
+            }
+        }
+    }
+
     @Test func anUnclaimedRequestCancelledAfterItsResponseDeadlineIsAMiss() async throws {
         let clock = TestClock(CitizenAPITests.instant("2026-12-07T08:00:00+07:00"))
         try await APITestEnvironment.withApp(clock: { clock.now }) { app in

@@ -202,11 +202,17 @@ struct StaffAPITests {
             let override = try await app.pool.query(
                 "SELECT data->>'previous_holder' AS overridden FROM request_events WHERE kind = 'assigned'").single()
             #expect(try override.decode(String?.self, "overridden") == String(siti.member.id))
-            // The per-officer report credits the supervisor who closed it, not the holder.
+            // The per-officer report credits the supervisor who closed it, not the holder, with the
+            // closing, and Siti, who claimed it first, with its response.
             let credited = try await app.pool.query(
-                "SELECT (SELECT officer_id FROM request_outcomes) AS outcome, (SELECT officer_id FROM report_daily) AS daily").single()
+                """
+                SELECT (SELECT officer_id FROM request_outcomes) AS outcome,
+                       (SELECT officer_id FROM report_daily WHERE closed = 1) AS daily,
+                       (SELECT officer_id FROM report_daily WHERE closed = 0 AND response_measured = 1) AS response
+                """).single()
             #expect(try credited.decode(Int64?.self, "outcome") == head.member.id)
-            #expect(try credited.decode(Int64.self, "daily") == head.member.id)
+            #expect(try credited.decode(Int64?.self, "daily") == head.member.id)
+            #expect(try credited.decode(Int64?.self, "response") == siti.member.id)
         }
     }
 
