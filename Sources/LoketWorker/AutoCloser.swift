@@ -131,7 +131,7 @@ public struct AutoCloser: Service {
     }
 
     public func run() async throws {
-        await runPasses(logger: logger, failure: "auto-close failed; retrying later", pause: { await sleepUntilShutdown(interval) }) {
+        await runPasses(loop: "auto_close", logger: logger, failure: "auto-close failed; retrying later", pause: { await sleepUntilShutdown(interval) }) {
             _ = try await runOnce()
             return false
         }

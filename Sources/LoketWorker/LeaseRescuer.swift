@@ -37,7 +37,7 @@ public struct LeaseRescuer: Service {
     }
 
     public func run() async throws {
-        await runPasses(logger: logger, failure: "lease rescue failed; retrying at the next tick", pause: { await sleepUntilShutdown(tick) }) {
+        await runPasses(loop: "lease_rescue", logger: logger, failure: "lease rescue failed; retrying at the next tick", pause: { await sleepUntilShutdown(tick) }) {
             try await runOnce().count == batchSize
         }
     }

@@ -50,7 +50,7 @@ public struct MonthlyRollup: Service {
     }
 
     public func run() async throws {
-        await runPasses(logger: logger, failure: "monthly report rollup failed; retrying later", pause: { await sleepUntilShutdown(interval) }) {
+        await runPasses(loop: "monthly_rollup", logger: logger, failure: "monthly report rollup failed; retrying later", pause: { await sleepUntilShutdown(interval) }) {
             _ = try await runOnce()
             return false
         }

@@ -291,7 +291,7 @@ public struct OutboxDispatcher: Service {
             logger.info("no webhook configured: notifications go to the log")
         }
         await runPasses(
-            logger: logger, failure: "outbox dispatch failed; retrying at the next tick",
+            loop: "outbox", logger: logger, failure: "outbox dispatch failed; retrying at the next tick",
             pause: { await cancelWhenGracefulShutdown { await wakeup.wait(timeout: configuration.tick) } }
         ) {
             // The batch in hand runs to its recorded outcomes before shutdown is looked at.

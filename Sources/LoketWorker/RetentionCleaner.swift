@@ -45,7 +45,7 @@ public struct RetentionCleaner: Service {
     }
 
     public func run() async throws {
-        await runPasses(logger: logger, failure: "retention purge failed; retrying later", pause: { await sleepUntilShutdown(interval) }) {
+        await runPasses(loop: "retention", logger: logger, failure: "retention purge failed; retrying later", pause: { await sleepUntilShutdown(interval) }) {
             _ = try await runOnce()
             return false
         }

@@ -51,7 +51,7 @@ public struct SLAScanner: Service {
 
     public func run() async throws {
         await runPasses(
-            logger: logger, failure: "SLA scan failed; retrying at the next tick",
+            loop: "sla_scan", logger: logger, failure: "SLA scan failed; retrying at the next tick",
             pause: { await cancelWhenGracefulShutdown { await wakeup.wait(timeout: tick) } }
         ) {
             let result = try await runOnce()

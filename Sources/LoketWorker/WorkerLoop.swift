@@ -1,4 +1,6 @@
+import Foundation
 import Logging
+import Metrics
 import ServiceLifecycle
 
 /// The loop every worker service runs: a pass, then a pause, until a graceful shutdown, or until
@@ -7,16 +9,28 @@ import ServiceLifecycle
 /// more work waiting and goes again at once; a pass that fails is logged as `failure` and tried
 /// again after the pause. The pass in hand always runs to its end: shutdown is checked between
 /// passes.
+///
+/// Each pass that completes sets `loket_worker_last_success_timestamp_seconds{loop}` to the Unix
+/// time it ended, and each failure adds to `loket_worker_pass_failures_total{loop}`. A loop's other
+/// gauges (the SLA backlog, the pending outbox) keep their last value while its passes fail (a
+/// database outage, say), so an alert on them alone stays quiet; the age of the last success is
+/// what says that a loop has stopped doing its work.
 func runPasses(
-    logger: Logger, failure: Logger.Message, pause: () async -> Void, _ pass: () async throws -> Bool
+    loop: String, logger: Logger, failure: Logger.Message, metrics: any MetricsFactory = MetricsSystem.factory,
+    pause: () async -> Void, _ pass: () async throws -> Bool
 ) async {
+    let succeeded = Gauge(label: "loket_worker_last_success_timestamp_seconds", dimensions: [("loop", loop)], factory: metrics)
+    let failed = Counter(label: "loket_worker_pass_failures_total", dimensions: [("loop", loop)], factory: metrics)
     while !Task.isShuttingDownGracefully && !Task.isCancelled {
         do {
-            if try await pass() { continue }
+            let more = try await pass()
+            succeeded.record(Date().timeIntervalSince1970)
+            if more { continue }
         } catch is CancellationError {
             break
         } catch {
-            logger.error(failure, metadata: ["error": "\(error)"])
+            failed.increment()
+            logger.error(failure, metadata: ["error": "\(error)", "loop": "\(loop)"])
         }
         await pause()
     }
