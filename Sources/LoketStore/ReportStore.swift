@@ -202,8 +202,10 @@ public struct ReportStore: Sendable {
     /// The response clock's result (measured, met, and its breach) is the first claimer's: when
     /// they or their unit are not the closing's ($25 for the daily row's key, $26 for the monthly
     /// row's unit) it goes to a row of its own, which counts no closing. The two rows of one
-    /// statement never share a key, as ON CONFLICT requires. Fixed table names only: no value
-    /// reaches this SQL text.
+    /// statement never share a key, as ON CONFLICT requires, and are written in key order (unit,
+    /// then officer): two closings that each touch the other's officer's row (Budi closing what
+    /// his supervisor assigned, she closing what he claimed first) then lock them in the same
+    /// order and never deadlock. Fixed table names only: no value reaches this SQL text.
     private static let recordClosing = """
         WITH l AS (
             SELECT coalesce(bool_or(clock = 'response'), false) AS response, coalesce(bool_or(clock = 'resolution'), false) AS resolution
@@ -222,10 +224,12 @@ public struct ReportStore: Sendable {
         d AS (
             INSERT INTO report_daily (day, officer_id, unit_id, service_type_id, closed, completed, rejected, cancelled, response_measured,
                 response_met, resolution_measured, resolution_met, breaches, escalations, transfers, paused_minutes, resolve_histogram)
-            SELECT $8, coalesce($4, 0), $3, $2, 1, $14, $15, $16, CASE WHEN $25 THEN 0 ELSE $17 END, CASE WHEN $25 THEN 0 ELSE $18 END,
-                   $19, $20, c.resolution_breach + CASE WHEN $25 THEN 0 ELSE c.response_breach END, $13, c.transfers, $12, $21 FROM c
-            UNION ALL
-            SELECT $8, coalesce($24, 0), $23, $2, 0, 0, 0, 0, $17, $18, 0, 0, c.response_breach, 0, 0, 0, '{}' FROM c WHERE $25
+            SELECT * FROM (
+                SELECT $8, coalesce($4, 0), $3, $2, 1, $14, $15, $16, CASE WHEN $25 THEN 0 ELSE $17 END, CASE WHEN $25 THEN 0 ELSE $18 END,
+                       $19, $20, c.resolution_breach + CASE WHEN $25 THEN 0 ELSE c.response_breach END, $13, c.transfers, $12, $21 FROM c
+                UNION ALL
+                SELECT $8, coalesce($24, 0), $23, $2, 0, 0, 0, 0, $17, $18, 0, 0, c.response_breach, 0, 0, 0, '{}' FROM c WHERE $25) r
+            ORDER BY 3, 2
             ON CONFLICT (day, unit_id, service_type_id, officer_id) DO UPDATE SET \(sums("report_daily")))
         INSERT INTO report_monthly (month, unit_id, service_type_id, closed, completed, rejected, cancelled, response_measured,
             response_met, resolution_measured, resolution_met, breaches, escalations, transfers, paused_minutes, resolve_histogram)
@@ -235,6 +239,7 @@ public struct ReportStore: Sendable {
             UNION ALL
             SELECT $22, $23, $2, 0, 0, 0, 0, $17, $18, 0, 0, c.response_breach, 0, 0, 0, '{}' FROM c WHERE $26) m
         WHERE EXISTS (SELECT 1 FROM report_monthly_rollups WHERE month = $22)
+        ORDER BY 2
         ON CONFLICT (month, unit_id, service_type_id) DO UPDATE SET \(sums("report_monthly"))
         """
 

@@ -317,7 +317,9 @@ struct SLAReport: AsyncParsableCommand {
             claim) and the resolution clock (closed); MEDIAN H and P90 H are working hours to \
             resolve, to the quarter hour, without time spent waiting for the citizen (WAIT H); \
             BACKLOG is what is open now. IKM is the satisfaction index (PermenPAN-RB 14/2017, \
-            25–100) over the period's surveys, with its grade.
+            25–100) over the period's surveys, with its grade. A request counts for the unit it \
+            closed in and the officer who closed it, but its response result for whoever first \
+            claimed or assigned it and the unit it was in then (a row can show that with CLOSED 0).
 
             --csv prints the server's CSV (one line per group, then the total) for a \
             spreadsheet; --json the server's JSON.

@@ -379,8 +379,6 @@ struct ReportTests {
         }
     }
 
-    /// A request the citizen cancels without anyone having claimed it counts as a missed response
-    /// if its response deadline had passed, and is not measured if it had not.
     /// The response clock's result is whoever first took the request up, in the unit it was in:
     /// never the colleague or the unit it went to next. Filed Monday 7 December 2026 at 08:00 on
     /// the ASN calendar, response due 12:00:
@@ -501,6 +499,80 @@ struct ReportTests {
         }
     }
 
+    /// Ani closes what Budi took up first while Budi closes what Ani took up first: each closing
+    /// writes its closer's daily row and the first claimer's, the same two rows in opposite roles.
+    /// Written in key order they wait for each other and never deadlock. Forced here: a third
+    /// transaction holds Ani's row while Ani's closing queues for it and Budi's comes second. In
+    /// each closing's own order (closer first), Budi's took his row, queued for Ani's, and when
+    /// the third let go the two deadlocked and PostgreSQL aborted one.
+    @Test func crossedClosingsNeverDeadlock() async throws {
+        try await APITestEnvironment.withApp { app in
+            let ani = try await StaffAPITests.makeOfficer(app, unit: "DISDUKCAPIL-IDP", role: .staff)
+            let budi = try await StaffAPITests.makeOfficer(app, unit: "DISDUKCAPIL-IDP", role: .staff)
+            let store = app.services.requests
+            let catalog = try await app.services.catalog.snapshot()
+            let codes = try await app.test { client in
+                var codes: [String] = []
+                for nik in ["3673014501900001", "3673015208850002", "3673010101800003", "3673014107950004"] {
+                    try await client.execute(uri: "/api/v1/requests", method: .post, headers: jsonHeaders, body: .json(sampleFiling(nik: nik))) { response in
+                        codes.append(response.body.json["tracking_code"] as? String ?? "")
+                    }
+                }
+                return codes
+            }
+            func act(_ command: RequestCommand, _ officer: StaffAPITests.Officer, _ code: String) async throws {
+                _ = try await store.apply(command, by: .staff(officer.member), trackingCode: code, catalog: catalog)
+            }
+            // Each officer's daily row exists: one closing each.
+            for (officer, code) in [(ani, codes[0]), (budi, codes[1])] {
+                try await act(.claim, officer, code)
+                try await act(.resolve(publicMessage: "Selesai", outcome: nil), officer, code)
+            }
+            // X: Budi takes it up and gives it back, Ani holds it. Y: the other way round.
+            let (x, y) = (codes[2], codes[3])
+            for (first, holder, code) in [(budi, ani, x), (ani, budi, y)] {
+                try await act(.claim, first, code)
+                try await act(.release(reason: nil), first, code)
+                try await act(.claim, holder, code)
+            }
+            func lockWaits() async throws -> Int {
+                try await app.pool.query(
+                    "SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'"
+                ).single().decode(Int.self, "n")
+            }
+            func untilWaiting(_ count: Int) async throws {
+                for _ in 0..<500 where try await lockWaits() < count { try await Task.sleep(for: .milliseconds(10)) }
+                #expect(try await lockWaits() == count)
+            }
+            let (held, hold) = AsyncStream<Void>.makeStream()
+            let (released, release) = AsyncStream<Void>.makeStream()
+            let blocker = Task {
+                try await app.pool.transaction { connection in
+                    try await connection.query("SELECT 1 FROM report_daily WHERE officer_id = $1 FOR UPDATE", ani.member.id)
+                    hold.yield()
+                    for await _ in released { break }
+                }
+            }
+            for await _ in held { break }
+            let aniCloses = Task { try await act(.resolve(publicMessage: "Selesai", outcome: nil), ani, x) }
+            try await untilWaiting(1)
+            let budiCloses = Task { try await act(.resolve(publicMessage: "Selesai", outcome: nil), budi, y) }
+            try await untilWaiting(2)
+            release.yield()
+            try await blocker.value
+            await #expect(throws: Never.self) { try await aniCloses.value }
+            await #expect(throws: Never.self) { try await budiCloses.value }
+            let rows = try await app.pool.query("SELECT officer_id, closed, response_measured FROM report_daily")
+            var sums: [Int64: [Int]] = [:]
+            for row in rows {
+                sums[try row.decode(Int64.self, "officer_id")] = [try row.decode(Int.self, "closed"), try row.decode(Int.self, "response_measured")]
+            }
+            #expect(sums == [ani.member.id: [2, 2], budi.member.id: [2, 2]])
+        }
+    }
+
+    /// A request the citizen cancels without anyone having claimed it counts as a missed response
+    /// if its response deadline had passed, and is not measured if it had not.
     @Test func anUnclaimedRequestCancelledAfterItsResponseDeadlineIsAMiss() async throws {
         let clock = TestClock(CitizenAPITests.instant("2026-12-07T08:00:00+07:00"))
         try await APITestEnvironment.withApp(clock: { clock.now }) { app in

@@ -246,7 +246,9 @@ extension PagesController {
         let months = TrendChart.fill(total, from: start, to: end)
         let monthKeys = months.map(\.month)
         var byUnit: [UnitID: [LocalDate: TrendPoint]] = [:]
-        for point in perUnit {
+        // A month in which a unit closed nothing, but took up requests others closed, is a month
+        // with nothing closed here.
+        for point in perUnit where point.closed > 0 {
             guard let unit = point.unitID else { continue }
             byUnit[unit, default: [:]][point.month] = point
         }

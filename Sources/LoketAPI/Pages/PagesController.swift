@@ -117,7 +117,10 @@ struct PagesController {
         let (byUnit, byService, points) = try await (unitReport, serviceReport, trendPoints)
 
         let language = page.language
-        let unitRows = byUnit.rows.sorted { $0.name.localizedCaseInsensitiveCompare($1.name) == .orderedAscending }
+        // A unit that closed nothing in the period but has a response result (it took requests up
+        // that others closed) has nothing for this table's columns: it is in the open data.
+        let unitRows = byUnit.rows.filter { $0.closed > 0 }
+            .sorted { $0.name.localizedCaseInsensitiveCompare($1.name) == .orderedAscending }
         // A deactivated service keeps its record and its name; only an active one has a page to
         // link to.
         let serviceRows = byService.rows.map { row -> (ReportRow, String) in
