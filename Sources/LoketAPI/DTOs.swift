@@ -85,6 +85,9 @@ func eventLabel(_ entry: TimelineEntry, _ language: Language) -> String {
         return english ? "Moved up to the unit above (time limit passed)" : "Dialihkan ke unit di atasnya (batas waktu terlampaui)"
     case .escalated where entry.toUnitID != nil:
         return english ? "Moved up to the unit above" : "Dialihkan ke unit di atasnya"
+    case .citizenReplied where entry.actorKind == .staff:
+        // Given at the counter, by phone or through the application that filed the request.
+        return english ? "Your answer was recorded by the officer" : "Tanggapan Anda dicatat oleh petugas"
     default:
         return eventLabel(entry.kind, language)
     }

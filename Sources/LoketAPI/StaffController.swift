@@ -92,6 +92,7 @@ struct StaffController {
         group.post("requests/:code/release", use: release)
         group.post("requests/:code/notes", use: note)
         group.post("requests/:code/ask", use: ask)
+        group.post("requests/:code/reply", use: recordReply)
         group.post("requests/:code/resolve", use: resolve)
         group.post("requests/:code/reject", use: reject)
         group.post("requests/:code/transfer", use: transfer)
@@ -212,6 +213,7 @@ struct StaffController {
     struct TextBody: Decodable, Equatable {
         var reason: String?
         var question: String?
+        var message: String?
         var text: String?
         var publicMessage: String?
         var outcome: String?
@@ -220,7 +222,7 @@ struct StaffController {
         var isPublic: Bool?
 
         enum CodingKeys: String, CodingKey {
-            case reason, question, text, outcome, unit, nip
+            case reason, question, message, text, outcome, unit, nip
             case publicMessage = "public_message"
             case isPublic = "public"
         }
@@ -232,6 +234,11 @@ struct StaffController {
 
     @Sendable func ask(request: Request, context: AppContext) async throws -> StaffRequestDTO {
         try await command(request, context) { body, _ in .askCitizen(question: try Self.required(body?.question, "question", max: 4000)) }
+    }
+
+    /// The citizen's answer to the question, given to the holder outside Loket.
+    @Sendable func recordReply(request: Request, context: AppContext) async throws -> StaffRequestDTO {
+        try await command(request, context) { body, _ in .recordReply(message: try Self.required(body?.message, "message", max: 4000)) }
     }
 
     @Sendable func resolve(request: Request, context: AppContext) async throws -> StaffRequestDTO {
@@ -540,6 +547,7 @@ extension StaffController.TextBody {
             switch field {
             case .reason: reason = text
             case .question: question = text
+            case .message: message = text
             case .text: self.text = text
             case .publicMessage: publicMessage = text
             case .outcome: outcome = text

@@ -58,6 +58,12 @@ public enum RequestCommand: Hashable, Sendable {
     case askCitizen(question: String)
     /// The citizen answers (text, documents or both); work resumes with the same officer.
     case citizenReply(message: String?)
+    /// The holder records the citizen's answer given outside Loket (at the counter, by phone, or
+    /// through the partner application that filed the request, which has no way to send it):
+    /// work resumes as after the citizen's own reply. `message` says what the citizen answered
+    /// or brought. Recording one can only restart the clock, never stop it, so it needs no more
+    /// trust than the holder already has.
+    case recordReply(message: String)
     /// The holder completes the request with a message the citizen reads.
     case resolve(publicMessage: String, outcome: String?)
     /// The holder refuses the request with a reason the citizen reads. The system rejects a
@@ -80,6 +86,7 @@ public enum RequestCommand: Hashable, Sendable {
         case .expireLease: .expireLease
         case .askCitizen: .askCitizen
         case .citizenReply: .citizenReply
+        case .recordReply: .recordReply
         case .resolve: .resolve
         case .reject: .reject
         case .cancel: .cancel
@@ -97,6 +104,7 @@ public enum CommandKind: String, Sendable, Hashable, Codable, CaseIterable {
     case expireLease = "expire_lease"
     case askCitizen = "ask_citizen"
     case citizenReply = "citizen_reply"
+    case recordReply = "record_reply"
     case resolve
     case reject
     case cancel
@@ -244,7 +252,7 @@ public enum Lifecycle: Sendable {
     /// Who may do what:
     /// - citizen: `citizenReply` (while waiting for them) and `cancel` (while not final);
     /// - staff (any role), inside their unit subtree: `claim`; and, on a request they hold,
-    ///   `release`, `askCitizen`, `resolve`, `reject`, `transfer`;
+    ///   `release`, `askCitizen`, `recordReply`, `resolve`, `reject`, `transfer`;
     /// - supervisor, manager, admin: as staff, on requests others hold too (the overridden holder
     ///   is recorded in the event), `transfer` of a queued request, `assign` and manual `escalate`;
     /// - system: `expireLease`, `escalate` (SLA stages), and `reject` of a request waiting for the
@@ -267,7 +275,7 @@ public enum Lifecycle: Sendable {
                 return .notPermitted(kind, actor: .staff, role: member.role)
             case .assign, .escalate:
                 return member.role >= .supervisor ? nil : .notPermitted(kind, actor: .staff, role: member.role)
-            case .claim, .release, .askCitizen, .resolve, .reject, .transfer:
+            case .claim, .release, .askCitizen, .recordReply, .resolve, .reject, .transfer:
                 return nil
             }
         }
@@ -344,6 +352,17 @@ public enum Lifecycle: Sendable {
 
         case .citizenReply(let message):
             details.message = trimmed(message)
+            next.status = .inProgress
+            next.leaseExpiresAt = lease
+            details.leaseExpiresAt = lease
+            effects = [.resume]
+            eventKind = .citizenReplied
+
+        case .recordReply(let message):
+            // The same event as the citizen's own reply, by the officer who took it down: the
+            // clocks, the timeline and the reports treat both alike, and the trail says who.
+            guard let message = trimmed(message) else { return .failure(.missingText(field: "message")) }
+            details.message = message
             next.status = .inProgress
             next.leaseExpiresAt = lease
             details.leaseExpiresAt = lease
@@ -463,7 +482,7 @@ public enum Lifecycle: Sendable {
         switch command {
         case .claim: [.queued]
         case .release, .expireLease, .askCitizen, .resolve: [.inProgress]
-        case .citizenReply: [.waitingCitizen]
+        case .citizenReply, .recordReply: [.waitingCitizen]
         case .reject: actor == .system ? [.waitingCitizen] : [.inProgress, .waitingCitizen]
         case .cancel, .assign: [.queued, .inProgress, .waitingCitizen]
         case .transfer, .escalate: [.queued, .inProgress]
@@ -473,7 +492,7 @@ public enum Lifecycle: Sendable {
     /// Commands that act on the work itself and so belong to whoever holds the request.
     static func requiresHolder(_ command: CommandKind) -> Bool {
         switch command {
-        case .release, .askCitizen, .resolve, .reject, .transfer: true
+        case .release, .askCitizen, .recordReply, .resolve, .reject, .transfer: true
         case .claim, .expireLease, .citizenReply, .cancel, .escalate, .assign: false
         }
     }

@@ -433,7 +433,7 @@ public struct RequestStore: Sendable {
     static func stopsOrPausesAndStaysOpen(_ command: RequestCommand) -> Bool {
         switch command {
         case .claim, .assign, .askCitizen: true
-        case .release, .expireLease, .citizenReply, .resolve, .reject, .cancel, .transfer, .escalate: false
+        case .release, .expireLease, .citizenReply, .recordReply, .resolve, .reject, .cancel, .transfer, .escalate: false
         }
     }
 
@@ -600,7 +600,11 @@ public struct RequestStore: Sendable {
                 event.details.publicMessage ?? event.details.question ?? event.details.reason, now)
         }
         let staffTopic: (String, StaffID)? = switch event.kind {
-        case .citizenReplied, .cancelled: previousHolder.map { ("request.\(event.kind.rawValue)", $0) }
+        // Not to a holder who took the reply down themselves (`recordReply`).
+        case .citizenReplied, .cancelled:
+            previousHolder.flatMap { holder in
+                event.actor.kind == .staff && event.actor.id == holder ? nil : ("request.\(event.kind.rawValue)", holder)
+            }
         case .leaseExpired: previousHolder.map { ("lease.expired", $0) }
         case .assigned: record.assigneeID.map { ("staff.assigned", $0) }
         default: nil

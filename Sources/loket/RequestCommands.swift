@@ -207,6 +207,37 @@ struct Ask: AsyncParsableCommand {
     }
 }
 
+struct Answered: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Record the citizen's answer given outside Loket; work resumes with you.",
+        discussion: """
+            For a request waiting for the citizen that you hold, when they answered at the \
+            counter, by phone, or through the application they filed with (which cannot send a \
+            reply to Loket). Write what they answered or brought: the citizen reads it in their \
+            timeline as recorded by the officer, and the trail names you. The SLA clock runs \
+            again from now, as after the citizen's own reply.
+
+            Examples:
+              loket answered SRG-7K3D-9QXA-M2PZ "Buku nikah asli diserahkan di loket 2."
+              loket answered SRG-7K3D-9QXA-M2PZ "Dikonfirmasi lewat telepon: alamat RT 03/RW 05."
+            """)
+
+    @Argument(help: ArgumentHelp("The tracking code.", valueName: "code"))
+    var code: String
+
+    @Argument(help: ArgumentHelp("What the citizen answered or brought (up to 4000 characters).", valueName: "message"))
+    var message: String
+
+    @OptionGroup var options: ServerOptions
+    @OptionGroup var output: OutputOptions
+
+    func run() async throws {
+        try await act(code, "reply", fields: ["message": message], options: options, output: output) { request in
+            ["Recorded the citizen's answer on \(request.trackingCode); it is now \(request.statusLabel).", slaLine(request)]
+        }
+    }
+}
+
 struct Resolve: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Complete a request you hold, with the message the citizen reads.",

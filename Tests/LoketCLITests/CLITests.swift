@@ -72,6 +72,21 @@ struct CLITests {
             #expect(show.stdout.contains("Sudah saya unggah."))
             #expect(show.stdout.contains(officer.name))
 
+            // A second question, answered at the counter and recorded by the officer.
+            let askAgain = try await cli.run(["ask", filed.code, "Mohon bawa buku nikah asli."])
+            #expect(askAgain.status == 0, "\(askAgain.stderr)")
+            let answered = try await cli.run(["answered", filed.code, "Buku nikah asli diserahkan di loket 2."])
+            outputs.append(answered)
+            #expect(answered.status == 0, "\(answered.stderr)")
+            #expect(answered.stdout.contains("Recorded the citizen's answer on \(filed.code)"))
+            let resumed = try await cli.run(["show", filed.code, "--json"])
+            #expect(resumed.json["status"] as? String == "in_progress")
+            #expect((resumed.json["audit"] as? [[String: Any]])?.last?["kind"] as? String == "citizen_replied")
+            // Not waiting any more: refused, with the reason.
+            let again = try await cli.run(["answered", filed.code, "Lagi"])
+            #expect(again.status != 0)
+            #expect(!again.stderr.isEmpty)
+
             let note = try await cli.run(["note", filed.code, "Buku nikah asli diperiksa di loket 2."])
             #expect(note.status == 0, "\(note.stderr)")
 

@@ -48,6 +48,7 @@ enum Cast {
         "expire_lease": .expireLease,
         "ask_citizen": .askCitizen(question: "Mohon unggah scan Kartu Keluarga."),
         "citizen_reply": .citizenReply(message: "Sudah saya unggah."),
+        "record_reply": .recordReply(message: "Buku nikah asli diserahkan di loket 2."),
         "resolve": .resolve(publicMessage: "KTP-el dapat diambil di kantor kecamatan.", outcome: "issued"),
         "reject": .reject(reason: "Data tidak sesuai dengan Kartu Keluarga."),
         "cancel": .cancel(reason: nil),
@@ -59,7 +60,7 @@ enum Cast {
 
     static let eventKinds: [CommandKind: EventKind] = [
         .claim: .claimed, .release: .released, .expireLease: .leaseExpired, .askCitizen: .askedCitizen,
-        .citizenReply: .citizenReplied, .resolve: .resolved, .reject: .rejected, .cancel: .cancelled,
+        .citizenReply: .citizenReplied, .recordReply: .citizenReplied, .resolve: .resolved, .reject: .rejected, .cancel: .cancelled,
         .transfer: .transferred, .escalate: .escalated, .assign: .assigned,
     ]
 }
@@ -108,6 +109,14 @@ enum Cast {
     citizen_reply  supervisor  not_permitted    not_permitted    not_permitted    not_permitted    not_permitted    not_permitted
     citizen_reply  manager     not_permitted    not_permitted    not_permitted    not_permitted    not_permitted    not_permitted
     citizen_reply  outsider    not_permitted    not_permitted    not_permitted    not_permitted    not_permitted    not_permitted
+    record_reply   citizen     not_permitted    not_permitted    not_permitted    not_permitted    not_permitted    not_permitted
+    record_reply   partner     not_permitted    not_permitted    not_permitted    not_permitted    not_permitted    not_permitted
+    record_reply   system      not_permitted    not_permitted    not_permitted    not_permitted    not_permitted    not_permitted
+    record_reply   holder      wrong_state      wrong_state      in_progress      already_final    already_final    already_final
+    record_reply   colleague   wrong_state      wrong_state      not_holder       already_final    already_final    already_final
+    record_reply   supervisor  wrong_state      wrong_state      in_progress      already_final    already_final    already_final
+    record_reply   manager     wrong_state      wrong_state      in_progress      already_final    already_final    already_final
+    record_reply   outsider    not_in_unit      not_in_unit      not_in_unit      not_in_unit      not_in_unit      not_in_unit
     resolve        citizen     not_permitted    not_permitted    not_permitted    not_permitted    not_permitted    not_permitted
     resolve        partner     not_permitted    not_permitted    not_permitted    not_permitted    not_permitted    not_permitted
     resolve        system      not_permitted    not_permitted    not_permitted    not_permitted    not_permitted    not_permitted
@@ -340,6 +349,7 @@ enum Cast {
         #expect(refusal(fresh, .askCitizen(question: ""), .staff(Cast.holder)) == .missingText(field: "question"))
         #expect(refusal(fresh, .resolve(publicMessage: " ", outcome: nil), .staff(Cast.holder)) == .missingText(field: "public_message"))
         #expect(refusal(fresh, .reject(reason: ""), .staff(Cast.holder)) == .missingText(field: "reason"))
+        #expect(refusal(Cast.state(.waitingCitizen), .recordReply(message: " \n"), .staff(Cast.holder)) == .missingText(field: "message"))
         #expect(refusal(fresh, .assign(to: Cast.holder), .staff(Cast.supervisor)) == .alreadyHolder(Cast.holder.id))
         let stranger = StaffMember(id: 500, role: .staff, unitId: 30)
         #expect(refusal(fresh, .assign(to: stranger), .staff(Cast.supervisor)) == .assigneeOutsideUnit(500))
