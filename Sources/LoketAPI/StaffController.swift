@@ -236,7 +236,7 @@ struct StaffController {
         try await command(request, context) { body, _ in .askCitizen(question: try Self.required(body?.question, "question", max: 4000)) }
     }
 
-    /// The citizen's answer to the question, given to the holder outside Loket.
+    /// The citizen's answer to the question, given outside Loket, recorded by a supervisor.
     @Sendable func recordReply(request: Request, context: AppContext) async throws -> StaffRequestDTO {
         try await command(request, context) { body, _ in .recordReply(message: try Self.required(body?.message, "message", max: 4000)) }
     }
@@ -420,7 +420,7 @@ struct StaffController {
 
     static func status(of refusal: Refusal) -> HTTPResponse.Status {
         switch refusal {
-        case .notPermitted, .notInUnit: return .forbidden
+        case .notPermitted, .notInUnit, .holderRecordsReply: return .forbidden
         case .missingText, .sameUnit, .assigneeOutsideUnit: return .unprocessableContent
         case .alreadyFinal, .wrongState, .notHolder, .leaseNotExpired, .noLease, .alreadyHolder: return .conflict
         }

@@ -58,11 +58,12 @@ public enum RequestCommand: Hashable, Sendable {
     case askCitizen(question: String)
     /// The citizen answers (text, documents or both); work resumes with the same officer.
     case citizenReply(message: String?)
-    /// The holder records the citizen's answer given outside Loket (at the counter, by phone, or
-    /// through the partner application that filed the request, which has no way to send it):
-    /// work resumes as after the citizen's own reply. `message` says what the citizen answered
-    /// or brought. Recording one can only restart the clock, never stop it, so it needs no more
-    /// trust than the holder already has.
+    /// A supervisor records the citizen's answer given outside Loket (at the counter, by phone,
+    /// or through the partner application that filed the request, which has no way to send it):
+    /// work resumes with the holder as after the citizen's own reply. `message` says what the
+    /// citizen answered or brought. Never the holder: their question paused the clocks, and
+    /// ending that pause on their own word would let an officer stop the clock at will (ask
+    /// anything, work on, record an answer: every day in between added to the deadline).
     case recordReply(message: String)
     /// The holder completes the request with a message the citizen reads.
     case resolve(publicMessage: String, outcome: String?)
@@ -194,6 +195,8 @@ public enum Refusal: UserFacingError, Hashable {
     case assigneeOutsideUnit(StaffID)
     /// A required text (reason, question, message) is empty.
     case missingText(field: String)
+    /// The holder may not record the citizen's answer to the request they hold.
+    case holderRecordsReply
 
     public var code: String {
         switch self {
@@ -208,6 +211,7 @@ public enum Refusal: UserFacingError, Hashable {
         case .alreadyHolder: "already_holder"
         case .assigneeOutsideUnit: "assignee_outside_unit"
         case .missingText: "missing_text"
+        case .holderRecordsReply: "holder_records_reply"
         }
     }
 
@@ -237,6 +241,10 @@ public enum Refusal: UserFacingError, Hashable {
         case (.alreadyHolder(let staff), .english): "Officer \(staff) already holds this request."
         case (.assigneeOutsideUnit(let staff), .indonesian): "Petugas \(staff) tidak bekerja di unit permohonan ini atau di atasnya."
         case (.assigneeOutsideUnit(let staff), .english): "Officer \(staff) does not work in this request's unit or above it."
+        case (.holderRecordsReply, .indonesian):
+            "Jawaban pemohon atas permohonan yang Anda pegang dicatat oleh supervisor atau manajer lain, bukan oleh Anda."
+        case (.holderRecordsReply, .english):
+            "The citizen's answer on a request you hold is recorded by another supervisor or a manager, not by you."
         case (.missingText(let field), .indonesian): "Isian \(field) wajib diisi."
         case (.missingText(let field), .english): "The \(field) is required."
         }
@@ -252,9 +260,10 @@ public enum Lifecycle: Sendable {
     /// Who may do what:
     /// - citizen: `citizenReply` (while waiting for them) and `cancel` (while not final);
     /// - staff (any role), inside their unit subtree: `claim`; and, on a request they hold,
-    ///   `release`, `askCitizen`, `recordReply`, `resolve`, `reject`, `transfer`;
+    ///   `release`, `askCitizen`, `resolve`, `reject`, `transfer`;
     /// - supervisor, manager, admin: as staff, on requests others hold too (the overridden holder
-    ///   is recorded in the event), `transfer` of a queued request, `assign` and manual `escalate`;
+    ///   is recorded in the event), `transfer` of a queued request, `assign`, manual `escalate`,
+    ///   and `recordReply` on a request someone else holds;
     /// - system: `expireLease`, `escalate` (SLA stages), and `reject` of a request waiting for the
     ///   citizen (auto-close);
     /// - partner applications: nothing after filing.
@@ -273,9 +282,9 @@ public enum Lifecycle: Sendable {
             switch kind {
             case .citizenReply, .cancel, .expireLease:
                 return .notPermitted(kind, actor: .staff, role: member.role)
-            case .assign, .escalate:
+            case .assign, .escalate, .recordReply:
                 return member.role >= .supervisor ? nil : .notPermitted(kind, actor: .staff, role: member.role)
-            case .claim, .release, .askCitizen, .recordReply, .resolve, .reject, .transfer:
+            case .claim, .release, .askCitizen, .resolve, .reject, .transfer:
                 return nil
             }
         }
@@ -359,8 +368,9 @@ public enum Lifecycle: Sendable {
             eventKind = .citizenReplied
 
         case .recordReply(let message):
-            // The same event as the citizen's own reply, by the officer who took it down: the
+            // The same event as the citizen's own reply, by the supervisor who took it down: the
             // clocks, the timeline and the reports treat both alike, and the trail says who.
+            if case .staff(let member) = actor, member.id == state.holder { return .failure(.holderRecordsReply) }
             guard let message = trimmed(message) else { return .failure(.missingText(field: "message")) }
             details.message = message
             next.status = .inProgress
@@ -492,8 +502,8 @@ public enum Lifecycle: Sendable {
     /// Commands that act on the work itself and so belong to whoever holds the request.
     static func requiresHolder(_ command: CommandKind) -> Bool {
         switch command {
-        case .release, .askCitizen, .recordReply, .resolve, .reject, .transfer: true
-        case .claim, .expireLease, .citizenReply, .cancel, .escalate, .assign: false
+        case .release, .askCitizen, .resolve, .reject, .transfer: true
+        case .claim, .expireLease, .citizenReply, .recordReply, .cancel, .escalate, .assign: false
         }
     }
 

@@ -600,11 +600,7 @@ public struct RequestStore: Sendable {
                 event.details.publicMessage ?? event.details.question ?? event.details.reason, now)
         }
         let staffTopic: (String, StaffID)? = switch event.kind {
-        // Not to a holder who took the reply down themselves (`recordReply`).
-        case .citizenReplied, .cancelled:
-            previousHolder.flatMap { holder in
-                event.actor.kind == .staff && event.actor.id == holder ? nil : ("request.\(event.kind.rawValue)", holder)
-            }
+        case .citizenReplied, .cancelled: previousHolder.map { ("request.\(event.kind.rawValue)", $0) }
         case .leaseExpired: previousHolder.map { ("lease.expired", $0) }
         case .assigned: record.assigneeID.map { ("staff.assigned", $0) }
         default: nil

@@ -37,10 +37,10 @@ struct Loket: AsyncParsableCommand {
             CommandGroup(name: "Account", subcommands: [Login.self, Logout.self, Whoami.self]),
             CommandGroup(name: "Lists", subcommands: [Queue.self, Mine.self, Escalated.self]),
             CommandGroup(name: "Work on a request", subcommands: [
-                Claim.self, Show.self, Heartbeat.self, Note.self, Ask.self, Answered.self, Resolve.self, Reject.self, Release.self,
+                Claim.self, Show.self, Heartbeat.self, Note.self, Ask.self, Resolve.self, Reject.self, Release.self,
                 Transfer.self,
             ]),
-            CommandGroup(name: "Supervisors", subcommands: [Assign.self]),
+            CommandGroup(name: "Supervisors", subcommands: [Assign.self, Answered.self]),
             CommandGroup(name: "Managers", subcommands: [SLA.self, Workload.self]),
         ]
     )

@@ -209,13 +209,15 @@ struct Ask: AsyncParsableCommand {
 
 struct Answered: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Record the citizen's answer given outside Loket; work resumes with you.",
+        abstract: "Supervisors: record the citizen's answer given outside Loket; work resumes.",
         discussion: """
-            For a request waiting for the citizen that you hold, when they answered at the \
-            counter, by phone, or through the application they filed with (which cannot send a \
-            reply to Loket). Write what they answered or brought: the citizen reads it in their \
-            timeline as recorded by the officer, and the trail names you. The SLA clock runs \
-            again from now, as after the citizen's own reply.
+            For a request waiting for the citizen, when they answered at the counter, by phone, \
+            or through the application they filed with (which cannot send a reply to Loket). A \
+            supervisor or manager of the unit records it, never the officer who holds the \
+            request: their question paused the SLA clock, and only the citizen, or someone else \
+            on the citizen's word, ends that pause. Write what the citizen answered or brought: \
+            they read it in their timeline as recorded by the officer, the trail names you, and \
+            the holder is told. The clock runs again from now, as after the citizen's own reply.
 
             Examples:
               loket answered SRG-7K3D-9QXA-M2PZ "Buku nikah asli diserahkan di loket 2."
@@ -233,7 +235,7 @@ struct Answered: AsyncParsableCommand {
 
     func run() async throws {
         try await act(code, "reply", fields: ["message": message], options: options, output: output) { request in
-            ["Recorded the citizen's answer on \(request.trackingCode); it is now \(request.statusLabel).", slaLine(request)]
+            ["Recorded the citizen's answer on \(request.trackingCode); it is now \(request.statusLabel), with its holder.", slaLine(request)]
         }
     }
 }

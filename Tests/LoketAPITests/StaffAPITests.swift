@@ -269,23 +269,25 @@ struct StaffAPITests {
     }
 
     /// A citizen who answers at the counter, by phone, or through the Open311 application that
-    /// filed for them has no way to reply in Loket: the holder records the answer, the request is
-    /// in progress again and its clocks run. Only the holder (or a supervisor over them) may, only
-    /// while the request waits, and only with what the citizen said.
-    @Test func anAnswerGivenOutsideLoketIsRecordedByTheHolder() async throws {
+    /// filed for them has no way to reply in Loket: a supervisor records the answer, the request is
+    /// in progress with its holder again and its clocks run. Never the holder: their question
+    /// paused the clocks, and ending the pause on their own word would stop the clock at will.
+    /// Only while the request waits, and only with what the citizen said.
+    @Test func anAnswerGivenOutsideLoketIsRecordedByASupervisor() async throws {
         try await APITestEnvironment.withApp { app in
             let siti = try await Self.makeOfficer(app, unit: "DISDUKCAPIL-IDP", role: .staff)
             let budi = try await Self.makeOfficer(app, unit: "DISDUKCAPIL-IDP", role: .staff)
             let head = try await Self.makeOfficer(app, unit: "DISDUKCAPIL-IDP", role: .supervisor)
+            let chief = try await Self.makeOfficer(app, unit: "DISDUKCAPIL", role: .manager)
             try await app.test { client in
                 let receipt = try await client.execute(
                     uri: "/api/v1/requests", method: .post, headers: jsonHeaders, body: .json(sampleFiling(nik: "3673014501900001"))
                 ) { $0.body.json }
                 let code = try #require(receipt["tracking_code"] as? String)
                 let token = try #require(receipt["access_token"] as? String)
-                let other = try await Self.file(client, nik: "3673015208850002")
-                for request in [code, other] {
-                    try await client.execute(uri: "/api/v1/staff/requests/\(request)/claim", method: .post, headers: siti.auth) { response in
+                let own = try await Self.file(client, nik: "3673015208850002")
+                for (request, holder) in [(code, siti), (own, head)] {
+                    try await client.execute(uri: "/api/v1/staff/requests/\(request)/claim", method: .post, headers: holder.auth) { response in
                         #expect(response.status == .ok)
                     }
                 }
@@ -294,40 +296,52 @@ struct StaffAPITests {
                         uri: "/api/v1/staff/requests/\(request)/reply", method: .post, headers: officer.auth, body: .json(body), testCallback: check)
                 }
                 // Nothing was asked yet.
-                try await reply(code, siti, ["message": "Sudah diserahkan"]) { response in
+                try await reply(code, head, ["message": "Sudah diserahkan"]) { response in
                     #expect(response.status == .conflict)
                     #expect(Self.errorCode(response) == "wrong_state")
                 }
-                for request in [code, other] {
+                for (request, holder) in [(code, siti), (own, head)] {
                     try await client.execute(
-                        uri: "/api/v1/staff/requests/\(request)/ask", method: .post, headers: siti.auth,
+                        uri: "/api/v1/staff/requests/\(request)/ask", method: .post, headers: holder.auth,
                         body: .json(["question": "Mohon bawa buku nikah asli."])) { response in
                         #expect(response.body.json["status"] as? String == "waiting_citizen")
                     }
                 }
-                try await reply(code, budi, ["message": "Sudah diserahkan"]) { response in
-                    #expect(response.status == .conflict)
-                    #expect(Self.errorCode(response) == "not_holder")
+                // Officers may not, the holder least of all; nor a supervisor who holds it.
+                for officer in [siti, budi] {
+                    try await reply(code, officer, ["message": "Sudah diserahkan"]) { response in
+                        #expect(response.status == .forbidden)
+                        #expect(Self.errorCode(response) == "not_permitted")
+                    }
+                }
+                try await reply(own, head, ["message": "Sudah diserahkan"]) { response in
+                    #expect(response.status == .forbidden)
+                    #expect(Self.errorCode(response) == "holder_records_reply")
                 }
                 for blank in [[:], ["message": "  \n "]] as [[String: Any]] {
-                    try await reply(code, siti, blank) { response in
+                    try await reply(code, head, blank) { response in
                         #expect(response.status == .unprocessableContent, "\(response.body.text)")
                     }
                 }
-                try await reply(code, siti, ["message": "Buku nikah asli diserahkan di loket 2."]) { response in
+                try await reply(code, head, ["message": "Buku nikah asli diserahkan di loket 2."]) { response in
                     #expect(response.status == .ok, "\(response.body.text)")
                     #expect(response.body.json["status"] as? String == "in_progress")
+                    #expect((response.body.json["assignee"] as? [String: String])?["nip"] == siti.nip)
                     #expect(response.body.json["lease_expires_at"] is String)
                     #expect((response.body.json["sla"] as? [String: Any])?["paused"] as? Bool == false)
                     let last = (response.body.json["audit"] as? [[String: Any]])?.last
                     #expect(last?["kind"] as? String == "citizen_replied")
                     #expect(last?["message"] as? String == "Buku nikah asli diserahkan di loket 2.")
-                    #expect((last?["staff"] as? [String: String])?["nip"] == siti.nip)
+                    #expect((last?["staff"] as? [String: String])?["nip"] == head.nip)
                 }
                 // Once is enough: it is no longer waiting.
-                try await reply(code, siti, ["message": "Lagi"]) { response in
+                try await reply(code, head, ["message": "Lagi"]) { response in
                     #expect(response.status == .conflict)
                     #expect(Self.errorCode(response) == "wrong_state")
+                }
+                // The supervisor's own request: a manager above records it.
+                try await reply(own, chief, ["message": "Dikonfirmasi lewat telepon."]) { response in
+                    #expect(response.status == .ok, "\(response.body.text)")
                 }
                 // The citizen reads it in their timeline as recorded by the officer.
                 try await client.execute(uri: "/api/v1/requests/\(code)", method: .get, headers: [.authorization: "Bearer \(token)"]) { response in
@@ -335,20 +349,14 @@ struct StaffAPITests {
                     #expect(entry?["label"] as? String == "Tanggapan Anda dicatat oleh petugas")
                     #expect(entry?["message"] as? String == "Buku nikah asli diserahkan di loket 2.")
                 }
-                // A supervisor may record it over the holder, who is then told.
-                try await reply(other, head, ["message": "Dikonfirmasi lewat telepon."]) { response in
-                    #expect(response.status == .ok, "\(response.body.text)")
-                    #expect((response.body.json["assignee"] as? [String: String])?["nip"] == siti.nip)
-                }
-                // The holder who took the answer down is not told of it; of the one a supervisor
-                // took, they are.
+                // Each holder is told that the answer came.
                 let told = try await app.pool.query(
                     """
-                    SELECT r.tracking_code FROM notification_outbox o JOIN service_requests r ON r.id = o.request_id
-                    WHERE o.topic = 'request.citizen_replied' AND o.recipient_staff_id = $1
-                    """, siti.member.id
-                ).map { try $0.decode(String.self, "tracking_code") }
-                #expect(told == [other])
+                    SELECT r.tracking_code, o.recipient_staff_id FROM notification_outbox o JOIN service_requests r ON r.id = o.request_id
+                    WHERE o.topic = 'request.citizen_replied' ORDER BY o.id
+                    """
+                ).map { [try $0.decode(String.self, "tracking_code"), String(try $0.decode(Int64.self, "recipient_staff_id"))] }
+                #expect(told == [[code, String(siti.member.id)], [own, String(head.member.id)]])
             }
         }
     }

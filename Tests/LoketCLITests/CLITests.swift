@@ -72,10 +72,18 @@ struct CLITests {
             #expect(show.stdout.contains("Sudah saya unggah."))
             #expect(show.stdout.contains(officer.name))
 
-            // A second question, answered at the counter and recorded by the officer.
+            // A second question, answered at the counter: not the holder's to record, a
+            // supervisor's.
             let askAgain = try await cli.run(["ask", filed.code, "Mohon bawa buku nikah asli."])
             #expect(askAgain.status == 0, "\(askAgain.stderr)")
-            let answered = try await cli.run(["answered", filed.code, "Buku nikah asli diserahkan di loket 2."])
+            let own = try await cli.run(["answered", filed.code, "Buku nikah asli diserahkan di loket 2."])
+            #expect(own.status != 0)
+            #expect(own.stderr.contains("supervisor"), "\(own.stderr)")
+            let supervisor = try #require(
+                try await server.officers(for: filed.code).first { $0.role != "staff" && $0.officer.id != officer.id }?.officer)
+            let head = try CLI(extra: ["LOKET_URL": server.url, "LOKET_TOKEN": try await server.token(for: supervisor)])
+            defer { head.remove() }
+            let answered = try await head.run(["answered", filed.code, "Buku nikah asli diserahkan di loket 2."])
             outputs.append(answered)
             #expect(answered.status == 0, "\(answered.stderr)")
             #expect(answered.stdout.contains("Recorded the citizen's answer on \(filed.code)"))
@@ -83,7 +91,7 @@ struct CLITests {
             #expect(resumed.json["status"] as? String == "in_progress")
             #expect((resumed.json["audit"] as? [[String: Any]])?.last?["kind"] as? String == "citizen_replied")
             // Not waiting any more: refused, with the reason.
-            let again = try await cli.run(["answered", filed.code, "Lagi"])
+            let again = try await head.run(["answered", filed.code, "Lagi"])
             #expect(again.status != 0)
             #expect(!again.stderr.isEmpty)
 

@@ -112,8 +112,8 @@ enum Cast {
     record_reply   citizen     not_permitted    not_permitted    not_permitted    not_permitted    not_permitted    not_permitted
     record_reply   partner     not_permitted    not_permitted    not_permitted    not_permitted    not_permitted    not_permitted
     record_reply   system      not_permitted    not_permitted    not_permitted    not_permitted    not_permitted    not_permitted
-    record_reply   holder      wrong_state      wrong_state      in_progress      already_final    already_final    already_final
-    record_reply   colleague   wrong_state      wrong_state      not_holder       already_final    already_final    already_final
+    record_reply   holder      not_permitted    not_permitted    not_permitted    not_permitted    not_permitted    not_permitted
+    record_reply   colleague   not_permitted    not_permitted    not_permitted    not_permitted    not_permitted    not_permitted
     record_reply   supervisor  wrong_state      wrong_state      in_progress      already_final    already_final    already_final
     record_reply   manager     wrong_state      wrong_state      in_progress      already_final    already_final    already_final
     record_reply   outsider    not_in_unit      not_in_unit      not_in_unit      not_in_unit      not_in_unit      not_in_unit
@@ -349,7 +349,12 @@ enum Cast {
         #expect(refusal(fresh, .askCitizen(question: ""), .staff(Cast.holder)) == .missingText(field: "question"))
         #expect(refusal(fresh, .resolve(publicMessage: " ", outcome: nil), .staff(Cast.holder)) == .missingText(field: "public_message"))
         #expect(refusal(fresh, .reject(reason: ""), .staff(Cast.holder)) == .missingText(field: "reason"))
-        #expect(refusal(Cast.state(.waitingCitizen), .recordReply(message: " \n"), .staff(Cast.holder)) == .missingText(field: "message"))
+        #expect(refusal(Cast.state(.waitingCitizen), .recordReply(message: " \n"), .staff(Cast.supervisor)) == .missingText(field: "message"))
+        // A supervisor who holds the request may not end the pause of their own question.
+        var heldBySupervisor = Cast.state(.waitingCitizen)
+        heldBySupervisor.holder = Cast.supervisor.id
+        #expect(refusal(heldBySupervisor, .recordReply(message: "Diserahkan"), .staff(Cast.supervisor)) == .holderRecordsReply)
+        #expect(refusal(heldBySupervisor, .recordReply(message: "Diserahkan"), .staff(Cast.manager)) == nil)
         #expect(refusal(fresh, .assign(to: Cast.holder), .staff(Cast.supervisor)) == .alreadyHolder(Cast.holder.id))
         let stranger = StaffMember(id: 500, role: .staff, unitId: 30)
         #expect(refusal(fresh, .assign(to: stranger), .staff(Cast.supervisor)) == .assigneeOutsideUnit(500))
