@@ -16,8 +16,11 @@ public func buildRouter(
     // HEAD answers every GET route with the GET's status and headers and no body (RFC 9110 §9.3.2:
     // a general-purpose server must support it; monitors and link checkers use it).
     let router = Router(context: AppContext.self, options: .autoGenerateHeadEndpoints)
-    router.add(middleware: RequestMiddleware())
+    // Metrics outermost: they count each answer with the status the client got. Inside
+    // RequestMiddleware they saw the errors it turns into answers (404, 409, 422, 429, 503) as
+    // thrown, and counted every one as a 500.
     router.add(middleware: MetricsMiddleware())
+    router.add(middleware: RequestMiddleware())
     router.add(middleware: PageMiddleware(
         timeZone: services.options.timeZone, strictTransport: services.options.publicBaseURL.lowercased().hasPrefix("https://")))
     router.add(middleware: ExpectationMiddleware())
