@@ -290,6 +290,10 @@ public struct OutboxDispatcher: Service {
         } else {
             logger.info("no webhook configured: notifications go to the log")
         }
+        // Exported at 0 from the start: a counter that first appears at 1 has no increase for an
+        // alert to see, so the first dead letter after a start would go unnoticed.
+        _ = Counter(label: "loket_worker_outbox_failures_total")
+        _ = Counter(label: "loket_worker_outbox_dead_total")
         await runPasses(
             loop: "outbox", logger: logger, failure: "outbox dispatch failed; retrying at the next tick",
             pause: { await cancelWhenGracefulShutdown { await wakeup.wait(timeout: configuration.tick) } }
