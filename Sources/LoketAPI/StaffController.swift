@@ -238,7 +238,11 @@ struct StaffController {
 
     /// The citizen's answer to the question, given outside Loket, recorded by a supervisor.
     @Sendable func recordReply(request: Request, context: AppContext) async throws -> StaffRequestDTO {
-        try await command(request, context) { body, _ in .recordReply(message: try Self.required(body?.message, "message", max: 4000)) }
+        // The role first, as for assign: an officer who may not record is told so, whatever the body.
+        if let refusal = Lifecycle.permission(.recordReply, by: .staff(try context.requireStaff().member)) {
+            throw APIError(Self.status(of: refusal), refusal)
+        }
+        return try await command(request, context) { body, _ in .recordReply(message: try Self.required(body?.message, "message", max: 4000)) }
     }
 
     @Sendable func resolve(request: Request, context: AppContext) async throws -> StaffRequestDTO {
@@ -420,7 +424,7 @@ struct StaffController {
 
     static func status(of refusal: Refusal) -> HTTPResponse.Status {
         switch refusal {
-        case .notPermitted, .notInUnit, .holderRecordsReply: return .forbidden
+        case .notPermitted, .notInUnit, .ownPause: return .forbidden
         case .missingText, .sameUnit, .assigneeOutsideUnit: return .unprocessableContent
         case .alreadyFinal, .wrongState, .notHolder, .leaseNotExpired, .noLease, .alreadyHolder: return .conflict
         }

@@ -61,8 +61,8 @@ public enum RequestCommand: Hashable, Sendable {
     /// A supervisor records the citizen's answer given outside Loket (at the counter, by phone,
     /// or through the partner application that filed the request, which has no way to send it):
     /// work resumes with the holder as after the citizen's own reply. `message` says what the
-    /// citizen answered or brought. Never the holder: their question paused the clocks, and
-    /// ending that pause on their own word would let an officer stop the clock at will (ask
+    /// citizen answered or brought. Neither the holder nor whoever asked the question: the pause is
+    /// theirs, and ending it on their own word would let an officer stop the clock at will (ask
     /// anything, work on, record an answer: every day in between added to the deadline).
     case recordReply(message: String)
     /// The holder completes the request with a message the citizen reads.
@@ -154,13 +154,20 @@ public struct TransitionContext: Hashable, Sendable {
     public var unitAncestors: [UnitID]
     /// How long a claim lasts without a heartbeat.
     public var leaseDuration: TimeInterval
+    /// Who asked the question a request waiting for the citizen waits on (for `recordReply`,
+    /// which neither they nor the holder may record).
+    public var questionAskedBy: StaffID?
 
     public static let defaultLeaseDuration: TimeInterval = 30 * 60
 
-    public init(now: Date, unitAncestors: [UnitID], leaseDuration: TimeInterval = TransitionContext.defaultLeaseDuration) {
+    public init(
+        now: Date, unitAncestors: [UnitID], leaseDuration: TimeInterval = TransitionContext.defaultLeaseDuration,
+        questionAskedBy: StaffID? = nil
+    ) {
         self.now = now
         self.unitAncestors = unitAncestors
         self.leaseDuration = leaseDuration
+        self.questionAskedBy = questionAskedBy
     }
 }
 
@@ -195,8 +202,9 @@ public enum Refusal: UserFacingError, Hashable {
     case assigneeOutsideUnit(StaffID)
     /// A required text (reason, question, message) is empty.
     case missingText(field: String)
-    /// The holder may not record the citizen's answer to the request they hold.
-    case holderRecordsReply
+    /// The citizen's answer is recorded by neither the officer who asked the question nor the one
+    /// who holds the request: the pause is theirs to gain from.
+    case ownPause
 
     public var code: String {
         switch self {
@@ -211,7 +219,7 @@ public enum Refusal: UserFacingError, Hashable {
         case .alreadyHolder: "already_holder"
         case .assigneeOutsideUnit: "assignee_outside_unit"
         case .missingText: "missing_text"
-        case .holderRecordsReply: "holder_records_reply"
+        case .ownPause: "own_pause"
         }
     }
 
@@ -241,10 +249,10 @@ public enum Refusal: UserFacingError, Hashable {
         case (.alreadyHolder(let staff), .english): "Officer \(staff) already holds this request."
         case (.assigneeOutsideUnit(let staff), .indonesian): "Petugas \(staff) tidak bekerja di unit permohonan ini atau di atasnya."
         case (.assigneeOutsideUnit(let staff), .english): "Officer \(staff) does not work in this request's unit or above it."
-        case (.holderRecordsReply, .indonesian):
-            "Jawaban pemohon atas permohonan yang Anda pegang dicatat oleh supervisor atau manajer lain, bukan oleh Anda."
-        case (.holderRecordsReply, .english):
-            "The citizen's answer on a request you hold is recorded by another supervisor or a manager, not by you."
+        case (.ownPause, .indonesian):
+            "Jawaban pemohon atas pertanyaan Anda, atau pada permohonan yang Anda pegang, dicatat oleh supervisor atau manajer lain."
+        case (.ownPause, .english):
+            "The citizen's answer to your question, or on a request you hold, is recorded by another supervisor or a manager."
         case (.missingText(let field), .indonesian): "Isian \(field) wajib diisi."
         case (.missingText(let field), .english): "The \(field) is required."
         }
@@ -263,7 +271,7 @@ public enum Lifecycle: Sendable {
     ///   `release`, `askCitizen`, `resolve`, `reject`, `transfer`;
     /// - supervisor, manager, admin: as staff, on requests others hold too (the overridden holder
     ///   is recorded in the event), `transfer` of a queued request, `assign`, manual `escalate`,
-    ///   and `recordReply` on a request someone else holds;
+    ///   and `recordReply` on a request they neither hold nor asked the question of;
     /// - system: `expireLease`, `escalate` (SLA stages), and `reject` of a request waiting for the
     ///   citizen (auto-close);
     /// - partner applications: nothing after filing.
@@ -370,7 +378,9 @@ public enum Lifecycle: Sendable {
         case .recordReply(let message):
             // The same event as the citizen's own reply, by the supervisor who took it down: the
             // clocks, the timeline and the reports treat both alike, and the trail says who.
-            if case .staff(let member) = actor, member.id == state.holder { return .failure(.holderRecordsReply) }
+            if case .staff(let member) = actor, member.id == state.holder || member.id == context.questionAskedBy {
+                return .failure(.ownPause)
+            }
             guard let message = trimmed(message) else { return .failure(.missingText(field: "message")) }
             details.message = message
             next.status = .inProgress

@@ -410,8 +410,17 @@ public struct RequestStore: Sendable {
                 record = try await SLAStore(pool: pool).applyDueStages(to: record, now: now, catalog: catalog, on: connection)
                 applied = nil
             }
+            // Whoever asked the question may not record its answer (nor may the holder).
+            var asker: StaffID?
+            if case .recordReply = command, record.status == .waitingCitizen {
+                asker = try await connection.query(
+                    "SELECT actor_staff_id FROM request_events WHERE request_id = $1 AND kind = 'asked_citizen' ORDER BY id DESC LIMIT 1",
+                    record.id
+                ).first?.decode(Int64?.self, "actor_staff_id")
+            }
             let context = TransitionContext(
-                now: now, unitAncestors: [record.unitID] + catalog.ancestors(of: record.unitID), leaseDuration: leaseDuration)
+                now: now, unitAncestors: [record.unitID] + catalog.ancestors(of: record.unitID), leaseDuration: leaseDuration,
+                questionAskedBy: asker)
             // A claim of a request whose lease lapsed takes it as claim-next would: the lapsed claim
             // first goes back to the queue (its `lease_expired` event, its officer told), as the
             // worker's rescuer would have sent it.

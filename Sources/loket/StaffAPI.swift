@@ -252,8 +252,8 @@ struct StaffAPI {
             ["It belongs to a unit outside yours; `loket queue` lists what you can work on, and a supervisor of that unit can take it."]
         case "role_required", "not_permitted":
             ["Your role does not allow this; ask a supervisor (`loket whoami` shows your role)."]
-        case "holder_records_reply":
-            ["Ask another supervisor or a manager of the unit to run `loket answered` with what the citizen gave you."]
+        case "own_pause":
+            ["You asked the question or hold the request: ask another supervisor or a manager of the unit to run `loket answered`."]
         case "unknown_unit":
             ["Unit codes are like DISDUKCAPIL-IDP; `loket whoami` shows yours."]
         case "unknown_staff":

@@ -286,7 +286,8 @@ struct StaffAPITests {
                 let code = try #require(receipt["tracking_code"] as? String)
                 let token = try #require(receipt["access_token"] as? String)
                 let own = try await Self.file(client, nik: "3673015208850002")
-                for (request, holder) in [(code, siti), (own, head)] {
+                let overAsked = try await Self.file(client, nik: "3673010101800003")
+                for (request, holder) in [(code, siti), (own, head), (overAsked, siti)] {
                     try await client.execute(uri: "/api/v1/staff/requests/\(request)/claim", method: .post, headers: holder.auth) { response in
                         #expect(response.status == .ok)
                     }
@@ -300,9 +301,10 @@ struct StaffAPITests {
                     #expect(response.status == .conflict)
                     #expect(Self.errorCode(response) == "wrong_state")
                 }
-                for (request, holder) in [(code, siti), (own, head)] {
+                // The third: the supervisor asks over Siti, who holds it.
+                for (request, asker) in [(code, siti), (own, head), (overAsked, head)] {
                     try await client.execute(
-                        uri: "/api/v1/staff/requests/\(request)/ask", method: .post, headers: holder.auth,
+                        uri: "/api/v1/staff/requests/\(request)/ask", method: .post, headers: asker.auth,
                         body: .json(["question": "Mohon bawa buku nikah asli."])) { response in
                         #expect(response.body.json["status"] as? String == "waiting_citizen")
                     }
@@ -314,9 +316,16 @@ struct StaffAPITests {
                         #expect(Self.errorCode(response) == "not_permitted")
                     }
                 }
-                try await reply(own, head, ["message": "Sudah diserahkan"]) { response in
+                for request in [own, overAsked] {
+                    try await reply(request, head, ["message": "Sudah diserahkan"]) { response in
+                        #expect(response.status == .forbidden)
+                        #expect(Self.errorCode(response) == "own_pause")
+                    }
+                }
+                // An officer is refused for the role whatever the body.
+                try await reply(code, budi, [:]) { response in
                     #expect(response.status == .forbidden)
-                    #expect(Self.errorCode(response) == "holder_records_reply")
+                    #expect(Self.errorCode(response) == "not_permitted")
                 }
                 for blank in [[:], ["message": "  \n "]] as [[String: Any]] {
                     try await reply(code, head, blank) { response in
@@ -339,9 +348,11 @@ struct StaffAPITests {
                     #expect(response.status == .conflict)
                     #expect(Self.errorCode(response) == "wrong_state")
                 }
-                // The supervisor's own request: a manager above records it.
-                try await reply(own, chief, ["message": "Dikonfirmasi lewat telepon."]) { response in
-                    #expect(response.status == .ok, "\(response.body.text)")
+                // The supervisor's own pauses: a manager above records them.
+                for request in [own, overAsked] {
+                    try await reply(request, chief, ["message": "Dikonfirmasi lewat telepon."]) { response in
+                        #expect(response.status == .ok, "\(response.body.text)")
+                    }
                 }
                 // The citizen reads it in their timeline as recorded by the officer.
                 try await client.execute(uri: "/api/v1/requests/\(code)", method: .get, headers: [.authorization: "Bearer \(token)"]) { response in
@@ -356,7 +367,7 @@ struct StaffAPITests {
                     WHERE o.topic = 'request.citizen_replied' ORDER BY o.id
                     """
                 ).map { [try $0.decode(String.self, "tracking_code"), String(try $0.decode(Int64.self, "recipient_staff_id"))] }
-                #expect(told == [[code, String(siti.member.id)], [own, String(head.member.id)]])
+                #expect(told == [[code, String(siti.member.id)], [own, String(head.member.id)], [overAsked, String(siti.member.id)]])
             }
         }
     }

@@ -353,7 +353,19 @@ enum Cast {
         // A supervisor who holds the request may not end the pause of their own question.
         var heldBySupervisor = Cast.state(.waitingCitizen)
         heldBySupervisor.holder = Cast.supervisor.id
-        #expect(refusal(heldBySupervisor, .recordReply(message: "Diserahkan"), .staff(Cast.supervisor)) == .holderRecordsReply)
+        #expect(refusal(heldBySupervisor, .recordReply(message: "Diserahkan"), .staff(Cast.supervisor)) == .ownPause)
+        // Nor one who asked the question over the holder, held by someone else since.
+        let askedBySupervisor = TransitionContext(now: Cast.now, unitAncestors: Cast.ancestors, questionAskedBy: Cast.supervisor.id)
+        if case .failure(let refused) = Lifecycle.transition(
+            Cast.state(.waitingCitizen), .recordReply(message: "Diserahkan"), by: .staff(Cast.supervisor), context: askedBySupervisor) {
+            #expect(refused == .ownPause)
+        } else {
+            Issue.record("the supervisor who asked recorded the answer")
+        }
+        #expect(throws: Never.self) {
+            try Lifecycle.transition(
+                Cast.state(.waitingCitizen), .recordReply(message: "Diserahkan"), by: .staff(Cast.manager), context: askedBySupervisor).get()
+        }
         #expect(refusal(heldBySupervisor, .recordReply(message: "Diserahkan"), .staff(Cast.manager)) == nil)
         #expect(refusal(fresh, .assign(to: Cast.holder), .staff(Cast.supervisor)) == .alreadyHolder(Cast.holder.id))
         let stranger = StaffMember(id: 500, role: .staff, unitId: 30)
