@@ -10,7 +10,9 @@ checked against the document too:
   the run (LOKET_FUZZ_REQUESTS: "CODE TOKEN DOCUMENT_ID UNIT" lines), with its access token on
   citizen routes, and one of its documents on document routes;
 - staff routes mostly get a real staff token (LOKET_FUZZ_STAFF_TOKEN, a supervisor of the unit the
-  filed requests went to), manager routes a manager's (LOKET_FUZZ_MANAGER_TOKEN); Open311 filings
+  filed requests went to), manager routes a manager's (LOKET_FUZZ_MANAGER_TOKEN), and so does most
+  of the recording of a citizen's answer (the supervisor asked the questions, and whoever asked may
+  not record the answer: with their token it would only ever be refused); Open311 filings
   mostly get a real partner key (LOKET_FUZZ_API_KEY). A coverage case that leaves out the
   Authorization header on purpose is sent without one;
 - a third of the filings (JSON and Open311) are replaced by valid ones with a fresh NIK, so that the
@@ -241,6 +243,8 @@ def before_call(context, case, kwargs):
     if not keep_unauthenticated:
         if staff and _STAFF_TOKEN and _random.random() < 0.9:
             headers["Authorization"] = "Bearer " + _STAFF_TOKEN
+            if path == "/api/v1/staff/requests/{code}/reply" and _MANAGER_TOKEN and _random.random() < 0.7:
+                headers["Authorization"] = "Bearer " + _MANAGER_TOKEN
         if manager and _MANAGER_TOKEN and _random.random() < 0.9:
             headers["Authorization"] = "Bearer " + _MANAGER_TOKEN
 
