@@ -138,7 +138,10 @@ public struct SLAStore: Sendable {
     }
 
     /// One outbox row per person told: the holder, the supervisors of the request's unit (or of the
-    /// nearest unit above that has any), and the managers of every unit up the tree. `holder` is
+    /// nearest unit above that has any), and the managers of every unit up the tree as far as the
+    /// agency, as escalation goes "up the unit tree to the agency head" (DESIGN.md). Above it (the
+    /// secretariat over every agency) managers were told of every stage of every agency, which
+    /// buries the ones that matter; they watch the dashboard and the breach list instead. `holder` is
     /// who held the request when the stage fell due: a stage that moves the request up the tree
     /// clears the holder, who is told all the same (and told of the move even when the stage does
     /// not name the assignee).
@@ -146,7 +149,11 @@ public struct SLAStore: Sendable {
         stage: ScheduledStage, kind: String, targets: [NotifyTarget], record: RequestRecord, holder: StaffID?,
         catalog: CatalogSnapshot, now: Date, on connection: PostgresConnection
     ) async throws {
-        let chain = [record.unitID] + catalog.ancestors(of: record.unitID)
+        var chain: [UnitID] = []
+        for unit in [record.unitID] + catalog.ancestors(of: record.unitID) {
+            chain.append(unit)
+            if catalog.units[unit]?.kind == "agency" { break }
+        }
         var recipients: [(kind: String, staff: StaffID)] = []
         if let holder, targets.contains(.assignee) || record.assigneeID != holder { recipients.append(("staff", holder)) }
         if targets.contains(.supervisors) || targets.contains(.managers) {
