@@ -274,10 +274,11 @@ struct ConnectionPoolTests {
             // Signalling another user's process needs root (CI runs as root) or the cluster's user.
             try #require(kill(pid, SIGSTOP) == 0, "cannot stop backend \(pid): errno \(errno)")
             defer { kill(pid, SIGCONT) }
-            // Should the deadline not work, the backend is thawed after 15 s so the test fails on
-            // the timing below instead of hanging the run.
+            // Should the deadline not work, the backend is thawed after 30 s so the test fails on
+            // the error and timing below instead of hanging the run. (The margin is wide: with the
+            // whole suite running on two cores, the deadline's 2 s have taken more than 10.)
             let thaw = Task.detached {
-                try await Task.sleep(for: .seconds(15))
+                try await Task.sleep(for: .seconds(30))
                 kill(pid, SIGCONT)
             }
             defer { thaw.cancel() }
@@ -288,7 +289,7 @@ struct ConnectionPoolTests {
             kill(pid, SIGCONT)
             #expect(error?.sqlState.isConnectionLoss == true)
             #expect(error?.message.contains("deadline") == true)
-            #expect(took >= .seconds(2) && took < .seconds(10), "took \(took)")
+            #expect(took >= .seconds(2) && took < .seconds(25), "took \(took)")
             #expect(try await pool.query("SELECT 1 AS one").single().decode(Int.self, "one") == 1)
             #expect(pool.metrics.replaced == 1)
             await pool.close()
