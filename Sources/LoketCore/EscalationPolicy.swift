@@ -4,7 +4,7 @@ public enum NotifyTarget: String, Sendable, Hashable, Codable, CaseIterable {
     case assignee
     /// Supervisors of the request's unit (after any move the stage makes).
     case supervisors
-    /// Managers up the unit tree from the request's unit.
+    /// Managers up the unit tree from the request's unit, as far as its agency.
     case managers
 }
 
