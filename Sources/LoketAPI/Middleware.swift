@@ -106,6 +106,13 @@ struct RequestMiddleware: RouterMiddleware {
             return .serviceUnavailable(retryAfter: 2)
         case let error as PostgresError where error.sqlState.isTransientTransactionFailure:
             return .serviceUnavailable(retryAfter: 1)
+        case let error as PostgresError where error.invalidatesPreparedStatement:
+            // A transaction's statement prepared before a migration that changed its result: the
+            // transaction rolled back and the statement is prepared afresh on its next use, so the
+            // request may simply be sent again. (A statement outside a transaction is re-sent by
+            // the driver and never gets here.)
+            logger.info("prepared statement invalidated by a schema change", metadata: ["error": "\(error)"])
+            return .serviceUnavailable(retryAfter: 1)
         case let error as PostgresError where error.sqlState == .queryCanceled:
             // A statement past its deadline (loketd serve --statement-deadline, or the server's
             // statement_timeout): the database is overloaded or stuck; its transaction rolled back.

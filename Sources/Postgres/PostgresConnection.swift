@@ -58,6 +58,10 @@ public final class PostgresConnection: @unchecked Sendable {
     // reset, on that thread), by the connection's single holder.
     private var handle: OpaquePointer?
     private var statements: [StatementKey: String] = [:]
+    /// The server refused one of our prepared statements (a schema change, DISCARD ALL): every
+    /// name was forgotten here, and the server's copies are dropped (DEALLOCATE ALL) before the
+    /// next statement sent outside a transaction.
+    private var deallocatePending = false
     private var statementCounter = 0
     /// Set by the pool when it hands out an idle connection: the first statement first checks
     /// whether the server closed the socket meanwhile, and reconnects if so.
@@ -193,6 +197,7 @@ public final class PostgresConnection: @unchecked Sendable {
         handle = connection
         backendPID = PQbackendPID(connection)
         statements.removeAll()
+        deallocatePending = false
         transactionStatus = PQtransactionStatus(connection)
         let cancel = PQgetCancel(connection).map(CancelHandle.init)
         let socket = PQsocket(connection)
@@ -417,8 +422,20 @@ public final class PostgresConnection: @unchecked Sendable {
         if !queued.isEmpty {
             return try await pipelineAfterQueued([(sql, binds)], honourCancellation: honourCancellation)[0]
         }
-        return try await withCancellableOperation(honourCancellation: honourCancellation) { operation in
-            try await self.executeOnLane(sql, binds, operation: operation)
+        let alone = transactionStatus == PQTRANS_IDLE
+        do {
+            return try await withCancellableOperation(honourCancellation: honourCancellation) { operation in
+                try await self.executeOnLane(sql, binds, operation: operation)
+            }
+        } catch let error as PostgresError where alone && error.invalidatesPreparedStatement && transactionStatus == PQTRANS_IDLE {
+            // A statement on its own, outside a transaction, that the server refused as prepared
+            // (forgotten, or its result changed by a migration another process just ran): it was
+            // refused before it ran, and has been forgotten here. Prepared afresh and sent again
+            // once, so that a schema change does not cost every pooled connection a failed request.
+            // Inside a transaction the server has aborted it: that error reaches the caller.
+            return try await withCancellableOperation(honourCancellation: honourCancellation) { operation in
+                try await self.executeOnLane(sql, binds, operation: operation)
+            }
         }
     }
 
@@ -555,7 +572,27 @@ public final class PostgresConnection: @unchecked Sendable {
                 install(handle)
             }
         }
+        try await deallocateForgottenStatements(handle)
         return handle
+    }
+
+    /// The server forgot or invalidated a statement of ours (DISCARD ALL; a migration that changed
+    /// what it answers). A schema change seldom touches one statement alone, and each stale one
+    /// would fail a request of its own: every statement is prepared afresh on its next use.
+    private func forgetStatements() {
+        statements.removeAll()
+        deallocatePending = true
+    }
+
+    /// Drops the server's copies of the statements `forgetStatements` forgot (they would hold its
+    /// memory for the connection's life), once the connection is outside any transaction: an
+    /// aborted one accepts nothing but ROLLBACK.
+    private func deallocateForgottenStatements(_ handle: OpaquePointer) async throws {
+        guard deallocatePending, transactionStatus == PQTRANS_IDLE else { return }
+        deallocatePending = false
+        roundTrips += 1
+        guard PQsendQuery(handle, "DEALLOCATE ALL") == 1 else { throw connectionLost(handle) }
+        _ = try await finishCommand(handle, sql: "DEALLOCATE ALL")
     }
 
     /// A non-blocking look at an idle socket. An idle connection is never sent anything unasked
@@ -604,9 +641,7 @@ public final class PostgresConnection: @unchecked Sendable {
         do {
             return try await finishCommand(handle, sql: sql)
         } catch let error as PostgresError where error.invalidatesPreparedStatement {
-            // The server forgot or invalidated our statement (DISCARD ALL, a schema change): prepare
-            // afresh next time.
-            statements[key] = nil
+            forgetStatements()
             throw error
         }
     }
@@ -786,9 +821,8 @@ public final class PostgresConnection: @unchecked Sendable {
                     case .execute: answers.append(rows)
                     }
                 } catch let error as PostgresError {
-                    if case .execute(let key?, _) = step,
-                       error.invalidatesPreparedStatement {
-                        statements[key] = nil
+                    if case .execute(_?, _) = step, error.invalidatesPreparedStatement {
+                        forgetStatements()
                     }
                     if firstError == nil { firstError = error }
                 }

@@ -118,7 +118,7 @@ public struct PostgresError: Error, Sendable, CustomStringConvertible {
     /// A prepared statement the server can no longer run as prepared: forgotten (DISCARD ALL,
     /// 26000) or invalidated by a schema change that altered its result ("cached plan must not
     /// change result type", 0A000 raised in RevalidateCachedQuery).
-    var invalidatesPreparedStatement: Bool {
+    public var invalidatesPreparedStatement: Bool {
         sqlState == .invalidSQLStatementName
             || (sqlState == .featureNotSupported && sourceFunction == "RevalidateCachedQuery")
     }

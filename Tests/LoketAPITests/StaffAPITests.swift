@@ -46,6 +46,39 @@ struct StaffAPITests {
         (response.body.json["error"] as? [String: Any])?["code"] as? String
     }
 
+    /// A migration that another process runs while this server is up (a rollout's `loketd
+    /// migrate`) can change the row type of a statement the server has prepared. A transaction
+    /// that meets it is rolled back and answered 503 with Retry-After (the statement is prepared
+    /// afresh next time), never a bare 500; the same request sent again succeeds.
+    @Test func aMigrationUnderARunningServerCostsARetryNotAnError() async throws {
+        try await APITestEnvironment.withApp(poolSize: 1) { app in
+            let officer = try await Self.makeOfficer(app, unit: "DISDUKCAPIL-IDP", role: .staff)
+            try await app.test { client in
+                let first = try await Self.file(client)
+                let second = try await Self.file(client, nik: "3673014501900002")
+                func claim() async throws -> TestResponse {
+                    try await client.execute(uri: "/api/v1/staff/claim", method: .post, headers: officer.auth) { $0 }
+                }
+                let before = try await claim()
+                #expect(before.status == .ok)
+                #expect(before.body.json["tracking_code"] as? String == first)
+                // smallint → integer: the claim's prepared SELECT … FROM service_requests now
+                // answers another row type on the server's one connection.
+                try await app.pool.query("ALTER TABLE service_requests ALTER COLUMN priority TYPE integer")
+                let refused = try await claim()
+                #expect(refused.status == .serviceUnavailable)
+                #expect(Self.errorCode(refused) == "service_unavailable")
+                #expect(refused.headers[.retryAfter] == "1")
+                let again = try await claim()
+                #expect(again.status == .ok)
+                #expect(again.body.json["tracking_code"] as? String == second, "the refused claim took nothing")
+                let events = try await app.pool.query(
+                    "SELECT count(*)::int AS n FROM request_events WHERE kind = 'claimed'").single().decode(Int.self, "n")
+                #expect(events == 2)
+            }
+        }
+    }
+
     @Test func everyStaffEndpointRefusesBadTokensAndRequestsOutsideTheSubtree() async throws {
         try await APITestEnvironment.withApp { app in
             let officer = try await Self.makeOfficer(app, unit: "DISDUKCAPIL-IDP", role: .staff)

@@ -347,32 +347,57 @@ struct ErrorAndTransactionTests {
         }
     }
 
-    /// A body that catches an error and returns anyway must not pass for a committed transaction:
-    /// the server answers COMMIT of an aborted transaction with ROLLBACK, and a statement after
-    /// queryAndCommit would run outside any transaction.
-    /// A statement prepared before a schema change that alters its result fails once ("cached plan
-    /// must not change result type", in whatever language the server speaks) and is prepared
-    /// afresh on the next call; after DISCARD ALL (26000 for a forgotten name) likewise.
+    /// A statement prepared before a schema change that alters its result ("cached plan must not
+    /// change result type", in whatever language the server speaks) or forgotten by DISCARD ALL
+    /// (26000) was refused before it ran. On its own, outside a transaction, it is prepared afresh
+    /// and sent again: the caller sees its answer. Inside a transaction the server has aborted
+    /// the transaction, so the error reaches the caller, and the statement is prepared afresh on
+    /// its next use.
     @Test func aStatementInvalidatedByASchemaChangeIsPreparedAfresh() async throws {
         try await TestDatabase.withPool(maxConnections: 1) { pool, _ in
             try await pool.withConnection { connection in
                 try await connection.executeScript("SET lc_messages = 'C'; CREATE TABLE changing (id int); INSERT INTO changing VALUES (1);")
                 #expect(try await connection.query("SELECT * FROM changing").count == 1)
                 try await connection.executeScript("ALTER TABLE changing ADD COLUMN name text")
-                let invalidated = await #expect(throws: PostgresError.self) { try await connection.query("SELECT * FROM changing") }
-                #expect(invalidated?.sqlState == .featureNotSupported)
-                #expect(invalidated?.sourceFunction == "RevalidateCachedQuery")
                 let row = try await connection.query("SELECT * FROM changing").single()
                 #expect(try row.decode(Int.self, "id") == 1)
-                #expect(try row.isNull("name"))
+                #expect(try row.isNull("name"), "the answer has the new column")
+
+                // In a transaction: the error, a rolled-back transaction, and a working statement after.
+                try await connection.executeScript("ALTER TABLE changing ADD COLUMN note text")
+                let invalidated = await #expect(throws: PostgresError.self) {
+                    try await connection.transaction { connection in
+                        try await connection.query("INSERT INTO changing (id) VALUES (2)")
+                        return try await connection.query("SELECT * FROM changing").count
+                    }
+                }
+                #expect(invalidated?.sqlState == .featureNotSupported)
+                #expect(invalidated?.sourceFunction == "RevalidateCachedQuery")
+                #expect(invalidated?.invalidatesPreparedStatement == true)
+                #expect(try await connection.query("SELECT count(*)::int AS n FROM changing").single().decode(Int.self, "n") == 1,
+                        "the transaction's insert was rolled back")
+                let count = try await connection.transaction { connection in
+                    try await connection.query("SELECT * FROM changing").count
+                }
+                #expect(count == 1)
+                // Every statement was forgotten with the stale one (a migration seldom changes one
+                // alone), and the server's copies were dropped: only what ran since is prepared.
+                let prepared = try await connection.query("SELECT statement FROM pg_prepared_statements ORDER BY statement")
+                    .map { try $0.decode(String.self, "statement") }
+                #expect(prepared.filter { $0 == "SELECT * FROM changing" }.count == 1, "\(prepared)")
+                #expect(prepared.filter { $0.hasPrefix("BEGIN") }.count == 1, "\(prepared)")
+                #expect(!prepared.contains("INSERT INTO changing (id) VALUES (2)"), "dropped with the rest: \(prepared)")
+
+                // Outside a transaction, a statement DISCARD ALL made the server forget likewise.
                 try await connection.executeScript("DISCARD ALL")
-                let forgotten = await #expect(throws: PostgresError.self) { try await connection.query("SELECT * FROM changing") }
-                #expect(forgotten?.sqlState == .invalidSQLStatementName)
                 #expect(try await connection.query("SELECT * FROM changing").count == 1)
             }
         }
     }
 
+    /// A body that catches an error and returns anyway must not pass for a committed transaction:
+    /// the server answers COMMIT of an aborted transaction with ROLLBACK, and a statement after
+    /// queryAndCommit would run outside any transaction.
     @Test func aBodyThatSwallowsAnErrorDoesNotCommit() async throws {
         try await TestDatabase.withPool(maxConnections: 2) { pool, _ in
             try await pool.withConnection { connection in
