@@ -14,7 +14,13 @@ extension Request {
     var routedPath: String { Self.routed(uri.path) }
 
     static func routed(_ path: String) -> String {
-        guard path.contains("//") else { return path }
+        // Read on the bytes: `String.contains(_: String)` is Foundation's, an NSString search that
+        // three middlewares paid on every request.
+        var previous: UInt8 = 0
+        guard path.utf8.contains(where: { byte in
+            defer { previous = byte }
+            return byte == UInt8(ascii: "/") && previous == UInt8(ascii: "/")
+        }) else { return path }
         var collapsed = ""
         for character in path where !(character == "/" && collapsed.hasSuffix("/")) { collapsed.append(character) }
         return collapsed

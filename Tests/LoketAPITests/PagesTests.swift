@@ -668,6 +668,18 @@ struct PagesTests {
                 }
             }
         }
+        // The path as the middlewares read it, and which of them are pages.
+        #expect(Request.routed("/lacak") == "/lacak")
+        #expect(Request.routed("//lacak") == "/lacak")
+        #expect(Request.routed("/api///v1//staff/") == "/api/v1/staff/")
+        #expect(Request.routed("/a/b/") == "/a/b/")
+        #expect(Request.routed("") == "")
+        for page in ["/", "//", "/lacak", "/lacak/", "//dasbor/masuk", "/transparansi/unit/X", "/layanan"] {
+            #expect(PageMiddleware.isPage(page), "\(page) is a page")
+        }
+        for other in ["/lacakx", "/dasbord", "/api/v1/requests", "/healthz", "/layanan.json", ""] {
+            #expect(!PageMiddleware.isPage(other), "\(other) is not a page")
+        }
     }
 
     @Test func aSignedOutSessionsCookieOpensNothingAgainButOtherSessionsStay() async throws {

@@ -18,7 +18,11 @@ struct PageMiddleware: RouterMiddleware {
 
     static func isPage(_ given: String) -> Bool {
         let path = Request.routed(given)
-        return path == "/" || pagePrefixes.contains { path == $0 || path.hasPrefix($0 + "/") }
+        return path == "/" || pagePrefixes.contains { prefix in
+            // The prefix itself or a path below it, compared on the bytes (no string built per prefix).
+            path.utf8.starts(with: prefix.utf8)
+                && path.utf8.dropFirst(prefix.utf8.count).first.map { $0 == UInt8(ascii: "/") } ?? true
+        }
     }
 
     /// The language named by `?lang=`, if it is one Loket speaks. A `lang` given twice with
