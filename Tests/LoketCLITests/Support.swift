@@ -205,50 +205,11 @@ struct CLI: Sendable {
         return try await Self.execute(Self.binary, arguments, environment: environment, stdin: stdin)
     }
 
-    /// Runs a process to completion on a thread of its own: reading two pipes and waiting are
-    /// blocking calls that must not hold a thread of Swift's cooperative pool.
+    /// Runs a process to completion without holding a thread of the cooperative pool.
     static func execute(_ executable: URL, _ arguments: [String], environment: [String: String], stdin: String?) async throws -> Result {
-        try await withCheckedThrowingContinuation { continuation in
-            Thread.detachNewThread {
-                do {
-                    let process = Process()
-                    process.executableURL = executable
-                    process.arguments = arguments
-                    process.environment = environment
-                    let output = Pipe(), errors = Pipe(), input = Pipe()
-                    process.standardOutput = output
-                    process.standardError = errors
-                    process.standardInput = input
-                    try process.run()
-                    if let stdin { input.fileHandleForWriting.write(Data(stdin.utf8)) }
-                    try input.fileHandleForWriting.close()
-                    // Both pipes are drained at once so that a full stderr pipe cannot stall the child.
-                    let errorData = LockedData()
-                    let drained = DispatchSemaphore(value: 0)
-                    Thread.detachNewThread {
-                        errorData.set(errors.fileHandleForReading.readDataToEndOfFile())
-                        drained.signal()
-                    }
-                    let outputData = output.fileHandleForReading.readDataToEndOfFile()
-                    drained.wait()
-                    process.waitUntilExit()
-                    continuation.resume(returning: Result(
-                        status: process.terminationStatus, stdout: String(decoding: outputData, as: UTF8.self),
-                        stderr: String(decoding: errorData.get(), as: UTF8.self)))
-                } catch {
-                    continuation.resume(throwing: error)
-                }
-            }
-        }
+        let output = try await ChildProcess.run(executable, arguments, environment: environment, stdin: stdin)
+        return Result(status: output.status, stdout: output.stdout, stderr: output.stderr)
     }
-}
-
-final class LockedData: @unchecked Sendable {
-    private let lock = NSLock()
-    private var data = Data()
-
-    func set(_ value: Data) { lock.lock(); data = value; lock.unlock() }
-    func get() -> Data { lock.lock(); defer { lock.unlock() }; return data }
 }
 
 /// A TCP socket bound to a free loopback port, and the port.

@@ -1,4 +1,5 @@
 import Foundation
+import LoketTestSupport
 import Testing
 
 /// A LOKET_* setting that does not parse stops `loketd` before it starts, naming the variable,
@@ -6,18 +7,10 @@ import Testing
 @Suite("Environment settings")
 struct EnvironmentDefaultsTests {
     /// Runs `loketd` with `arguments` and `environment` added; returns its status and standard error.
-    static func run(_ arguments: [String], _ environment: [String: String]) throws -> (status: Int32, stderr: String) {
-        let process = Process()
-        process.executableURL = WorkerCrashTests.loketd
-        process.arguments = arguments
-        process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
-        let errors = Pipe()
-        process.standardError = errors
-        process.standardOutput = FileHandle.nullDevice
-        try process.run()
-        let text = String(decoding: errors.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        process.waitUntilExit()
-        return (process.terminationStatus, text)
+    static func run(_ arguments: [String], _ environment: [String: String]) async throws -> (status: Int32, stderr: String) {
+        let output = try await ChildProcess.run(
+            WorkerCrashTests.loketd, arguments, environment: ProcessInfo.processInfo.environment.merging(environment) { $1 })
+        return (output.status, output.stderr)
     }
 
     @Test(arguments: [
@@ -34,17 +27,17 @@ struct EnvironmentDefaultsTests {
         (["worker", "--webhook-url", "https://notify.example.id/hook"], "LOKET_WEBHOOK_SECRET", "CHANGE-ME-example-only",
          "LOKET_WEBHOOK_SECRET still holds the examples' placeholder"),
     ])
-    func aSettingThatDoesNotParseIsRefused(arguments: [String], name: String, value: String, message: String) throws {
+    func aSettingThatDoesNotParseIsRefused(arguments: [String], name: String, value: String, message: String) async throws {
         // No database is reachable here: the refusal must come before any connection is tried.
-        let (status, stderr) = try Self.run(arguments, [name: value, "LOKET_DATABASE_URL": "host=/nonexistent dbname=none"])
+        let (status, stderr) = try await Self.run(arguments, [name: value, "LOKET_DATABASE_URL": "host=/nonexistent dbname=none"])
         #expect(status == 64, "\(stderr)")
         #expect(stderr.contains(message), "\(stderr)")
     }
 
     /// Empty means unset, and a valid value is taken: `serve` gets past validation to the
     /// database (here unreachable, so it fails there, not on its settings).
-    @Test func emptyOrValidSettingsPassValidation() throws {
-        let (status, stderr) = try Self.run(
+    @Test func emptyOrValidSettingsPassValidation() async throws {
+        let (status, stderr) = try await Self.run(
             ["serve", "--port", "0"],
             ["LOKET_HTTP_THREADS": "", "LOKET_POOL_SIZE": " 4 ", "LOKET_TRUST_FORWARDED_FOR": "true",
              "LOKET_DATABASE_URL": "host=/nonexistent dbname=none"])
@@ -52,7 +45,7 @@ struct EnvironmentDefaultsTests {
         #expect(stderr.contains("--port must be 1…65535"), "\(stderr)")
         #expect(!stderr.contains("must be a whole number") && !stderr.contains("must be 1, 0, true or false"), "\(stderr)")
         // A command refuses only the variables its own options read: serve's port is not the worker's.
-        let worker = try Self.run(
+        let worker = try await Self.run(
             ["worker", "--tick-seconds", "0"], ["LOKET_PORT": "abc", "LOKET_DATABASE_URL": "host=/nonexistent dbname=none"])
         #expect(worker.status == 64)
         #expect(worker.stderr.contains("--tick-seconds must be 1…3600"), "\(worker.stderr)")

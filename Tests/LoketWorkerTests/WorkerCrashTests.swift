@@ -1,4 +1,5 @@
 import Foundation
+import LoketTestSupport
 import Postgres
 import Testing
 
@@ -57,7 +58,7 @@ struct WorkerCrashTests {
                 try await Task.sleep(for: .milliseconds(10))
             }
             kill(first.processIdentifier, SIGKILL)
-            first.waitUntilExit()
+            await first.exited()
             #expect(first.terminationReason == .uncaughtSignal)
             let afterKill = try await Self.counts(pool)
             #expect(afterKill.logged < 10_000, "the worker finished before it could be killed; the test proves nothing")
@@ -78,7 +79,7 @@ struct WorkerCrashTests {
             #expect(metrics.contains("loket_worker_sla_stages_total"))
             #expect(metrics.contains("loket_worker_sla_due_backlog"))
             kill(second.processIdentifier, SIGTERM)
-            second.waitUntilExit()
+            await second.exited()
             #expect(second.terminationStatus == 0, "graceful shutdown on SIGTERM")
             #expect(done.logged == 10_000)
             #expect(done.events == 10_000)
@@ -124,7 +125,7 @@ struct WorkerCrashTests {
                 }
                 #expect(receiver.deliveries.count == 1, "the delivery reached the receiver")
                 kill(process.processIdentifier, SIGTERM)
-                process.waitUntilExit()
+                await process.exited()
                 #expect(process.terminationStatus == 0, "graceful shutdown on SIGTERM")
                 let row = try await pool.query(
                     "SELECT delivered_at IS NOT NULL AS delivered, attempts FROM notification_outbox WHERE id = $1", id).single()
@@ -175,7 +176,7 @@ struct WorkerCrashTests {
             let stillRunning = process.isRunning
             if stillRunning {
                 kill(process.processIdentifier, SIGKILL)
-                process.waitUntilExit()
+                await process.exited()
             }
             let log = String(decoding: errors.fileHandleForReading.readDataToEndOfFile().prefix(1 << 20), as: UTF8.self)
             #expect(!stillRunning, "the worker went on after its metrics server failed")
@@ -225,7 +226,7 @@ struct WorkerCrashTests {
                 #expect(process.isRunning, "loketd \(role) still runs (exit reason \(process.isRunning ? "-" : "\(process.terminationReason.rawValue)/\(process.terminationStatus)"))")
                 if process.isRunning {
                     kill(process.processIdentifier, SIGTERM)
-                    process.waitUntilExit()
+                    await process.exited()
                 }
             }
         }

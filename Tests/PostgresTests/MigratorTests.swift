@@ -269,7 +269,7 @@ struct MigratorTests {
     @Test func twoReparentingsAtOnceCannotMakeAUnitCycle() async throws {
         let migrator = try Migrator(directory: Self.migrationsDirectory)
         try await TestDatabase.withPool(maxConnections: 2) { pool, _ in
-            try await pool.withConnection { try await migrator.apply(on: $0) }
+            _ = try await pool.withConnection { try await migrator.apply(on: $0) }
             try await pool.query(
                 """
                 INSERT INTO units (code, name, kind) VALUES ('TOP', 'Top', 'agency');
