@@ -142,6 +142,31 @@ loket_pg_stop() {
     loket_as_owner "$bin/pg_ctl" -D "$dir/data" -m fast -w stop >/dev/null 2>&1 || true
 }
 
+# loket_build_loketd LOG [CONFIG]: builds loketd (CONFIG debug or release; debug by default),
+# the build's output in LOG. On success prints the binary's path; on failure repeats the build's
+# errors on stderr and returns 1.
+loket_build_loketd() {
+    local log=$1 config=${2:-debug}
+    if ! swift build -c "$config" --product loketd >"$log" 2>&1; then
+        grep -E 'error' "$log" | head -n 20 >&2
+        return 1
+    fi
+    echo "$(swift build -c "$config" --show-bin-path)/loketd"
+}
+
+# loket_create_database LOKETD LOG: in the running cluster (PGHOST, PGPORT), a database `loket`,
+# migrated and with the sample catalog loaded by LOKETD; exports PGDATABASE=loket. On failure
+# shows LOG (the migration's and seed's output) on stderr and returns 1.
+loket_create_database() {
+    local loketd=$1 log=$2
+    psql -q -d postgres -c "CREATE DATABASE loket" || return 1
+    export PGDATABASE=loket
+    if ! "$loketd" migrate --sql-dir SQL >"$log" 2>&1 || ! "$loketd" seed --sql-dir SQL >>"$log" 2>&1; then
+        cat "$log" >&2
+        return 1
+    fi
+}
+
 # loket_stop_pid PID: asks a process (a test's loketd, a load client) to stop with SIGTERM, waits up
 # to 5 s, then SIGKILLs it. Nothing when PID is empty or already gone.
 loket_stop_pid() {

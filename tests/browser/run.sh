@@ -65,24 +65,16 @@ trap cleanup EXIT
 trap 'exit 130' INT TERM
 
 loket_log "building loketd"
-if ! swift build --product loketd >"$work/build.log" 2>&1; then
-    grep -E 'error' "$work/build.log" | head -n 20 >&2
-    echo 'browser tests: build failed' >&2
-    exit 1
-fi
-bin=$(swift build --show-bin-path)
+loketd=$(loket_build_loketd "$work/build.log") || { echo 'browser tests: build failed' >&2; exit 1; }
 
 loket_pg_start "$cluster" test
-psql -q -d postgres -c "CREATE DATABASE loket"
-export PGDATABASE=loket
-"$bin/loketd" migrate --sql-dir SQL >"$work/migrate.log" 2>&1 || { cat "$work/migrate.log" >&2; exit 1; }
-"$bin/loketd" seed --sql-dir SQL >>"$work/migrate.log" 2>&1 || { cat "$work/migrate.log" >&2; exit 1; }
+loket_create_database "$loketd" "$work/migrate.log" || exit 1
 
 port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
 # The fixture's two IKM ratings are published (the default withholds fewer than five), so the
 # pages' IKM is checked as a reader sees it.
 LOKET_SESSION_SECRET=$(python3 -c 'import secrets; print(secrets.token_hex(32))') \
-    "$bin/loketd" serve --sql-dir SQL --bind 127.0.0.1 --port "$port" --pool-size 8 --trust-forwarded-for \
+    "$loketd" serve --sql-dir SQL --bind 127.0.0.1 --port "$port" --pool-size 8 --trust-forwarded-for \
     --public-ikm-minimum-respondents 2 --log-level warning >"$work/loketd.log" 2>&1 &
 server_pid=$!
 base="http://127.0.0.1:$port"
@@ -95,8 +87,8 @@ curl -fsS "$base/readyz" >/dev/null || { echo "browser tests: loketd is not read
 
 # From the sample staff: an officer (role staff) of the unit kk-baru requests from 36.73.01 go to,
 # and the manager of the agency above it.
-officer_token=$("$bin/loketd" admin token issue --sql-dir SQL --nip 199001142015032002 --label "browser tests" 2>/dev/null)
-manager_token=$("$bin/loketd" admin token issue --sql-dir SQL --nip 197506202000031002 --label "browser tests" 2>/dev/null)
+officer_token=$("$loketd" admin token issue --sql-dir SQL --nip 199001142015032002 --label "browser tests" 2>/dev/null)
+manager_token=$("$loketd" admin token issue --sql-dir SQL --nip 197506202000031002 --label "browser tests" 2>/dev/null)
 python3 tests/browser/fixture.py "$base" "$officer_token" >"$work/fixture.json" \
     || { echo "browser tests: creating the fixture failed" >&2; cat "$work/loketd.log" >&2; exit 1; }
 # The one step no API can take: let time pass for the request that stays queued, so that its

@@ -46,8 +46,7 @@ if [ -z "${LOKET_HA_TIMED:-}" ]; then
             loket_ensure_prerequisites || { echo "0 passed, 1 failed"; exit 1; }
             printf '\033[1m[ha-test]\033[0m %s\n' "building loketd (debug)" >&2
             build_log=$(mktemp /tmp/loket-ha-build.XXXXXX)
-            if ! swift build --product loketd >"$build_log" 2>&1; then
-                grep -E 'error' "$build_log" | head -n 20 >&2
+            if ! loket_build_loketd "$build_log" >/dev/null; then
                 rm -f "$build_log"
                 echo "FAIL  build loketd (swift build --product loketd)"
                 echo "0 passed, 1 failed"

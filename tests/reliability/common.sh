@@ -97,12 +97,7 @@ rel_build_loketd() {
     if [ -z "$source" ]; then
         local config=${LOKET_RELIABILITY_CONFIG:-debug}
         rel_log "building loketd ($config)"
-        if ! swift build -c "$config" --product loketd >"$rel_work/build.log" 2>&1; then
-            grep -E 'error' "$rel_work/build.log" | head -n 20 >&2
-            rel_log "build failed"
-            exit 1
-        fi
-        source="$(swift build -c "$config" --show-bin-path)/loketd"
+        source=$(loket_build_loketd "$rel_work/build.log" "$config") || { rel_log "build failed"; exit 1; }
     fi
     [ -x "$source" ] || { rel_log "no loketd at $source"; exit 1; }
     mkdir -p "$rel_work/bin"
@@ -118,10 +113,7 @@ rel_build_loketd() {
 rel_database() {
     rel_cluster="$rel_work/pg"
     loket_pg_start "$rel_cluster" test
-    export PGDATABASE=loket
-    psql -q -d postgres -c "CREATE DATABASE loket"
-    "$rel_bin" migrate --sql-dir SQL >"$rel_work/migrate.log" 2>&1 || { cat "$rel_work/migrate.log" >&2; exit 1; }
-    "$rel_bin" seed --sql-dir SQL >>"$rel_work/migrate.log" 2>&1 || { cat "$rel_work/migrate.log" >&2; exit 1; }
+    loket_create_database "$rel_bin" "$rel_work/migrate.log" || exit 1
 }
 
 # rel_sql QUERY: one value (or rows of |-separated values) from the database.

@@ -36,14 +36,10 @@ chmod 755 "$work"
 trap 'rm -rf "$work"' EXIT
 config=${LOKET_RELIABILITY_CONFIG:-debug}
 loket_log "building loketd ($config) for every check"
-if ! swift build -c "$config" --product loketd >"$work/build.log" 2>&1; then
-    grep -E 'error' "$work/build.log" | head -n 20 >&2
-    echo "0 passed, 1 failed"
-    exit 1
-fi
+built=$(loket_build_loketd "$work/build.log" "$config") || { echo "0 passed, 1 failed"; exit 1; }
 # A copy of its own (with the resource bundle beside it), so that builds by others meanwhile cannot
 # change the binary between checks.
-bin_dir=$(swift build -c "$config" --show-bin-path)
+bin_dir=$(dirname "$built")
 mkdir -p "$work/bin"
 cp "$bin_dir/loketd" "$work/bin/"
 for bundle in "$bin_dir"/*.resources; do [ -d "$bundle" ] && cp -R "$bundle" "$work/bin/"; done

@@ -82,21 +82,13 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 loket_log "building loketd"
-if ! swift build --product loketd >"$work/build.log" 2>&1; then
-    grep -E 'error' "$work/build.log" | head -n 20 >&2
-    echo 'schemathesis: build failed' >&2
-    exit 1
-fi
-bin=$(swift build --show-bin-path)
+loketd=$(loket_build_loketd "$work/build.log") || { echo 'schemathesis: build failed' >&2; exit 1; }
 
 loket_pg_start "$cluster" test
-psql -q -d postgres -c "CREATE DATABASE loket"
-export PGDATABASE=loket
-"$bin/loketd" migrate --sql-dir SQL >"$work/migrate.log" 2>&1 || { cat "$work/migrate.log" >&2; exit 1; }
-"$bin/loketd" seed --sql-dir SQL >>"$work/migrate.log" 2>&1 || { cat "$work/migrate.log" >&2; exit 1; }
+loket_create_database "$loketd" "$work/migrate.log" || exit 1
 
 port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
-"$bin/loketd" serve --sql-dir SQL --bind 127.0.0.1 --port "$port" --pool-size 8 --trust-forwarded-for \
+"$loketd" serve --sql-dir SQL --bind 127.0.0.1 --port "$port" --pool-size 8 --trust-forwarded-for \
     --log-level warning >"$work/loketd.log" 2>&1 &
 server_pid=$!
 base="http://127.0.0.1:$port"
