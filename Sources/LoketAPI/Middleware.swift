@@ -216,8 +216,23 @@ struct RateLimitMiddleware: RouterMiddleware {
     let limiter: RateLimiter
     /// Trust X-Forwarded-For only behind a known proxy (configuration), else use the peer address.
     let trustForwardedFor: Bool
+    /// Set once this server has warned that a proxy's X-Forwarded-For goes unread.
+    let ignoredProxyWarned = Flag()
+
+    final class Flag: Sendable {
+        private let value = Atomic<Bool>(false)
+        var isSet: Bool { value.load(ordering: .relaxed) }
+        /// Sets the flag; true for the one caller that set it.
+        func set() -> Bool { value.compareExchange(expected: false, desired: true, ordering: .relaxed).exchanged }
+    }
+
+    init(limiter: RateLimiter, trustForwardedFor: Bool) {
+        self.limiter = limiter
+        self.trustForwardedFor = trustForwardedFor
+    }
 
     func handle(_ request: Request, context: AppContext, next: @concurrent (Request, AppContext) async throws -> Response) async throws -> Response {
+        if !trustForwardedFor, !ignoredProxyWarned.isSet { warnIfBehindIgnoredProxy(request, context) }
         // Citizens and partner apps create things; staff are authenticated and accountable.
         let path = request.routedPath
         guard request.method == .post, !path.hasPrefix("/api/v1/staff/") else { return try await next(request, context) }
@@ -239,6 +254,41 @@ struct RateLimitMiddleware: RouterMiddleware {
             return Self.clientKey(forwarded.trimmingWhitespace(includingNewlines: false))
         }
         return Self.clientKey(context.remoteAddress?.ipAddress ?? "unknown")
+    }
+
+    /// A request with X-Forwarded-For from an internal address (loopback, a private network: an
+    /// ingress, a reverse proxy) while the header is not trusted: every client behind that proxy
+    /// then counts as the proxy's one address, so the whole city shares one rate-limit bucket
+    /// (30 filings, then one a second). Said once, at the first such request.
+    private func warnIfBehindIgnoredProxy(_ request: Request, _ context: AppContext) {
+        guard request.headers[.forwardedFor] != nil, let peer = context.remoteAddress?.ipAddress,
+              Self.isInternal(peer),
+              ignoredProxyWarned.set()
+        else { return }
+        context.logger.warning(
+            "requests come through a proxy (X-Forwarded-For from \(peer)) but LOKET_TRUST_FORWARDED_FOR is off: every client behind it shares one rate-limit bucket; set LOKET_TRUST_FORWARDED_FOR=1 (docs/deployment.md)")
+    }
+
+    /// Loopback, private (RFC 1918, IPv6 unique-local) and link-local addresses, IPv4-mapped ones
+    /// as their IPv4 address: where a proxy of one's own sits, never a citizen on the internet.
+    static func isInternal(_ address: String) -> Bool {
+        var v4 = in_addr()
+        if inet_pton(AF_INET, address, &v4) == 1 {
+            return isInternalV4(withUnsafeBytes(of: v4) { Array($0) })
+        }
+        var v6 = in6_addr()
+        guard inet_pton(AF_INET6, address, &v6) == 1 else { return false }
+        let bytes = withUnsafeBytes(of: v6) { Array($0) }
+        if bytes[0..<10].allSatisfy({ $0 == 0 }) && bytes[10] == 0xFF && bytes[11] == 0xFF {
+            return isInternalV4(Array(bytes[12...]))
+        }
+        let loopback = bytes[0..<15].allSatisfy { $0 == 0 } && bytes[15] == 1
+        return loopback || bytes[0] & 0xFE == 0xFC || (bytes[0] == 0xFE && bytes[1] & 0xC0 == 0x80)
+    }
+
+    private static func isInternalV4(_ bytes: [UInt8]) -> Bool {
+        bytes[0] == 127 || bytes[0] == 10 || (bytes[0] == 172 && bytes[1] & 0xF0 == 16)
+            || (bytes[0] == 192 && bytes[1] == 168) || (bytes[0] == 169 && bytes[1] == 254)
     }
 
     /// The limiter's key for an address: an IPv6 client by its /64, the block one subscriber gets

@@ -3,6 +3,7 @@ import HTTPTypes
 import Hummingbird
 import HummingbirdTesting
 @testable import LoketAPI
+import Logging
 import LoketCore
 import LoketStore
 import Postgres
@@ -426,6 +427,37 @@ struct CitizenAPITests {
         #expect(limiter.take("new", now: later) == nil)
         #expect(limiter.take("another", now: later) == nil)  // the table is full: the refilled go
         #expect(limiter.take("live", now: later) != nil, "the live client's spent bucket survived the pruning")
+    }
+
+    /// Behind a proxy (an ingress, nginx) whose X-Forwarded-For is not trusted, every client counts
+    /// as the proxy's address: the whole city shares one rate-limit bucket. The server says so in
+    /// its log, once, at the first request that shows it.
+    @Test func aProxysUnreadForwardedForIsWarnedOfOnce() async throws {
+        let records = CapturedLog()
+        try await APITestEnvironment.withLiveServer(logger: Logger(label: "loket.test") { _ in records.handler() }) { port, _ in
+            let statuses = try await RawHTTP.run(port: port) { connection in
+                var statuses: [Int] = []
+                for _ in 0..<3 {
+                    try connection.send(RawHTTP.head("GET /healthz HTTP/1.1", ["X-Forwarded-For: 203.0.113.9"]))
+                    statuses.append(try connection.readResponse().status)
+                }
+                return statuses
+            }
+            #expect(statuses == [200, 200, 200])
+        }
+        let warnings = records.messages.filter { $0.contains("LOKET_TRUST_FORWARDED_FOR") }
+        #expect(warnings.count == 1, "\(records.messages)")
+        #expect(warnings.first?.contains("127.0.0.1") == true)
+
+        // Where a proxy of one's own sits, and where citizens are.
+        for inside in ["127.0.0.1", "::1", "10.1.2.3", "172.16.0.1", "172.31.255.255", "192.168.1.10", "fd00::1",
+                         "fe80::1", "::ffff:10.0.0.5", "169.254.1.1"] {
+            #expect(RateLimitMiddleware.isInternal(inside), "\(inside)")
+        }
+        for outside in ["203.0.113.7", "172.32.0.1", "172.15.255.255", "8.8.8.8", "2001:db8::1", "::ffff:203.0.113.7",
+                         "unknown", ""] {
+            #expect(!RateLimitMiddleware.isInternal(outside), "\(outside)")
+        }
     }
 
     // MARK: Tracking
@@ -1012,5 +1044,30 @@ extension HTTPFields {
         var copy = self
         for field in other { copy[field.name] = field.value }
         return copy
+    }
+}
+
+/// Log messages a test's server wrote.
+final class CapturedLog: @unchecked Sendable {
+    private let lock = NSLock()
+    private var lines: [String] = []
+
+    var messages: [String] { lock.lock(); defer { lock.unlock() }; return lines }
+
+    func append(_ message: String) { lock.lock(); lines.append(message); lock.unlock() }
+
+    func handler() -> some LogHandler { Handler(log: self) }
+
+    struct Handler: LogHandler {
+        let log: CapturedLog
+        var metadata: Logger.Metadata = [:]
+        var logLevel: Logger.Level = .info
+
+        subscript(metadataKey key: String) -> Logger.Metadata.Value? {
+            get { metadata[key] }
+            set { metadata[key] = newValue }
+        }
+
+        func log(event: LogEvent) { log.append("\(event.message)") }
     }
 }

@@ -1,4 +1,5 @@
 import Foundation
+import Logging
 import Hummingbird
 import HummingbirdTesting
 import LoketAPI
@@ -13,14 +14,17 @@ import Darwin
 
 extension APITestEnvironment {
     /// loketd's HTTP server (with the Expect handling) on a free loopback port over a fresh database.
-    static func withLiveServer(_ body: @escaping @Sendable (Int, ConnectionPool) async throws -> Void) async throws {
+    static func withLiveServer(
+        logger: Logger = Logger(label: "loket.test"), _ body: @escaping @Sendable (Int, ConnectionPool) async throws -> Void
+    ) async throws {
         try await APITestEnvironment.withDatabase { configuration in
             let pool = ConnectionPool(configuration: configuration, maxConnections: 4, acquireTimeout: .seconds(5))
             let services = LoketServices(pool: pool, options: APIOptions())
             let app = Application(
                 router: buildRouter(services: services, metrics: PrometheusCollectorRegistry()),
                 server: .loketHTTP1(idleTimeout: .seconds(30)),
-                configuration: .init(address: .hostname("127.0.0.1", port: 0)))
+                configuration: .init(address: .hostname("127.0.0.1", port: 0)),
+                logger: logger)
             do {
                 try await app.test(.live) { client in
                     try await body(try #require(client.port), pool)
