@@ -402,11 +402,14 @@ public struct RequestStore: Sendable {
             var applied: [String: AppliedStages]? = try Self.appliedStages(from: answers[1])
             try authorize(record, recheck == nil ? nil : answers[2])
             // A change that stops or pauses a clock and leaves the request open (a claim or an
-            // assignment stops the response clock, a question pauses both) applies the stages
-            // already due first, as the worker would have (they are read again after). A change
-            // that closes the request does not: its outcome counts the breach from the deadlines,
-            // and the officer who finished the work is not overtaken by a move up the tree.
-            if Self.stopsOrPausesAndStaysOpen(command), let due = record.nextSLAAt, due <= now {
+            // assignment stops the response clock, a question pauses both), or that moves it to
+            // another unit, applies the stages already due first, as the worker would have (they
+            // are read again after): a stage due in the old unit is told to the old unit's chain,
+            // and a move up the tree that was due keeps the request from being transferred by
+            // those it was moved away from. A change that closes the request does not: its
+            // outcome counts the breach from the deadlines, and the officer who finished the work
+            // is not overtaken by a move up the tree.
+            if Self.appliesDueStagesFirst(command), let due = record.nextSLAAt, due <= now {
                 record = try await SLAStore(pool: pool).applyDueStages(to: record, now: now, catalog: catalog, on: connection)
                 applied = nil
             }
@@ -438,11 +441,12 @@ public struct RequestStore: Sendable {
         }
     }
 
-    /// Whether `command` stops or pauses an SLA clock of a request that stays open.
-    static func stopsOrPausesAndStaysOpen(_ command: RequestCommand) -> Bool {
+    /// Whether `command` applies the SLA stages already due before it: it stops or pauses a clock
+    /// of a request that stays open, or moves the request to another unit.
+    static func appliesDueStagesFirst(_ command: RequestCommand) -> Bool {
         switch command {
-        case .claim, .assign, .askCitizen: true
-        case .release, .expireLease, .citizenReply, .recordReply, .resolve, .reject, .cancel, .transfer, .escalate: false
+        case .claim, .assign, .askCitizen, .transfer: true
+        case .release, .expireLease, .citizenReply, .recordReply, .resolve, .reject, .cancel, .escalate: false
         }
     }
 

@@ -206,6 +206,65 @@ struct SLAScannerTests {
         }
     }
 
+    /// A transfer applies the stages already due first, as the worker would have: a warning due
+    /// in the old unit is told to the old unit's supervisors, not the new unit's; and a due breach
+    /// that moves the request up the tree leaves it out of reach of the unit it left, so the
+    /// transfer is refused and the worker moves it. (Before, the stage waited for the next scan
+    /// and was applied from the new unit: its chain was told, and a move undid the transfer.)
+    /// pengaduan-pelayanan, filed Friday 18 December 14:00 in INSPEKTORAT-IRBANSUS: response 240
+    /// working minutes, 50 % Friday 16:00, 75 % Monday 08:00, breach (moved up) Monday 09:00.
+    @Test func aTransferAppliesTheStagesAlreadyDueInTheUnitItLeaves() async throws {
+        try await WorkerTestDatabase.withPool { pool, _ in
+            let clock = ManualClock(jakarta("2026-12-18T14:00:00+07:00"))
+            let catalog = CatalogCache(pool: pool, maxAge: .seconds(3600))
+            let scanner = SLAScanner(store: SLAStore(pool: pool), catalog: catalog, clock: clock)
+            let snapshot = try await catalog.snapshot()
+            let row = try await pool.query(
+                "SELECT s.id, s.unit_id FROM staff s JOIN units u ON u.id = s.unit_id WHERE u.code = 'INSPEKTORAT-IRBANSUS' AND s.role = 'supervisor'"
+            ).single()
+            let supervisor = StaffMember(id: try row.decode(Int64.self, "id"), role: .supervisor, unitId: try row.decode(Int64.self, "unit_id"))
+            let elsewhere = try await pool.query("SELECT id FROM units WHERE code = 'DPMPTSP'").single().decode(Int64.self, "id")
+            let moved = try await Self.file(pool, service: "pengaduan-pelayanan", nik: "3673014501900001", now: clock.now())
+            let kept = try await Self.file(pool, service: "pengaduan-pelayanan", nik: "3673014501900002", now: clock.now())
+            func unit(_ code: String) async throws -> String {
+                try await pool.query(
+                    "SELECT u.code FROM service_requests r JOIN units u ON u.id = r.unit_id WHERE r.tracking_code = $1", code
+                ).single().decode(String.self, "code")
+            }
+
+            // Monday 08:00:02, no scan since Friday: both warnings are due when the supervisor transfers.
+            clock.set(jakarta("2026-12-21T08:00:02+07:00"))
+            _ = try await RequestStore(pool: pool).apply(
+                .transfer(to: elsewhere, reason: "Bukan kewenangan Inspektorat."), by: .staff(supervisor), trackingCode: moved,
+                catalog: snapshot, now: clock.now())
+            #expect(try await unit(moved) == "DPMPTSP")
+            #expect(try await Self.stages(pool, moved) == ["response:1:50", "response:2:75"])
+            let told = try await Self.outbox(pool, moved)
+            #expect(told.contains("sla.warning>staff:INSPEKTORAT-IRBANSUS:supervisor"), "\(told)")
+            #expect(!told.contains { $0.contains(":DPMPTSP") }, "the new unit is not told of the old unit's stage: \(told)")
+            _ = try await scanner.runOnce()
+            #expect(try await Self.stages(pool, moved) == ["response:1:50", "response:2:75"], "nothing left for the worker")
+
+            // Monday 09:00:02: the breach, which moves the request up to INSPEKTORAT, was due; the
+            // section's supervisor can no longer transfer it, and nothing of the attempt is kept.
+            clock.set(jakarta("2026-12-21T09:00:02+07:00"))
+            let refusal = await #expect(throws: RequestStoreError.self) {
+                try await RequestStore(pool: pool).apply(
+                    .transfer(to: elsewhere, reason: "Bukan kewenangan Inspektorat."), by: .staff(supervisor), trackingCode: kept,
+                    catalog: snapshot, now: clock.now())
+            }
+            guard case .refused(.notInUnit)? = refusal else {
+                Issue.record("expected notInUnit, got \(String(describing: refusal))")
+                return
+            }
+            #expect(try await unit(kept) == "INSPEKTORAT-IRBANSUS")
+            #expect(try await Self.stages(pool, kept) == ["response:1:50", "response:2:75"])
+            _ = try await scanner.runOnce()
+            #expect(try await unit(kept) == "INSPEKTORAT")
+            #expect(try await Self.stages(pool, kept).last == "response:3:100:breach")
+        }
+    }
+
     /// A worker whose catalog copy predates a new service type looks at that service's requests
     /// again later instead of taking them off the schedule for good.
     @Test func aServiceNewerThanTheWorkersCatalogIsScannedAgainLater() async throws {
