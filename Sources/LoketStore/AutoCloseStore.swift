@@ -34,6 +34,74 @@ public struct AutoCloseStore: Sendable {
         "EXISTS (SELECT 1 FROM request_events e WHERE e.request_id = \(request) AND e.kind = 'note' AND e.actor_kind = 'system' AND e.at >= \(since))"
     }
 
+    /// SQL: the holder and supervisors of `request` were told since `since` that its citizen
+    /// uploaded without a reply (a private note by the system; the reminder's is public).
+    static func flagged(request: String, since: String) -> String {
+        "EXISTS (SELECT 1 FROM request_events e WHERE e.request_id = \(request) AND e.kind = 'note' AND e.actor_kind = 'system' AND NOT e.is_public AND e.at >= \(since))"
+    }
+
+    /// Requests waiting for the citizen since `cutoff` or before whose citizen uploaded a document
+    /// since the question but sent no reply, and whose holder and supervisors have not been told of
+    /// it in this pause; oldest first, after `cursor`, as `waiting` pages.
+    public func waitingWithUploads(since cutoff: Date, after cursor: WaitingRequest?, limit: Int) async throws -> [WaitingRequest] {
+        try await pool.query(
+            """
+            SELECT r.id, r.tracking_code, r.service_type_id, r.paused_at FROM service_requests r
+            WHERE r.status = 'waiting_citizen' AND r.paused_at <= $1
+              AND (r.paused_at, r.id) > ($2::timestamptz, $3::bigint)
+              AND \(Self.uploaded(request: "r.id", since: "r.paused_at"))
+              AND NOT \(Self.flagged(request: "r.id", since: "r.paused_at"))
+            ORDER BY r.paused_at, r.id LIMIT $4
+            """, cutoff, cursor?.pausedAt ?? Date(timeIntervalSince1970: -62_135_596_800), cursor?.id ?? 0, limit
+        ).map { row in
+            WaitingRequest(
+                id: try row.decode(Int64.self, "id"), trackingCode: try row.decode(String.self, "tracking_code"),
+                serviceTypeID: try row.decode(Int64.self, "service_type_id"), pausedAt: try row.decode(Date.self, "paused_at"))
+        }
+    }
+
+    /// Tells the holder and the unit's supervisors (those of the nearest unit up the tree that has
+    /// any) that `request`, which the close would have ended, still waits although its citizen
+    /// uploaded a document since the question: an officer reads it and records the answer
+    /// (`loket answered`), asks again, or decides. A private note by the system on the timeline
+    /// and a `request.upload_unanswered` notification to each, once per pause. False when it no
+    /// longer waits in the same pause, was flagged already (another worker), or has no upload.
+    public func flagUnanswered(_ request: WaitingRequest, message: String, catalog: CatalogSnapshot, now: Date) async throws -> Bool {
+        try await pool.transaction { connection in
+            guard let row = try await connection.query(
+                "SELECT status, paused_at, unit_id, assignee_id FROM service_requests WHERE id = $1 FOR NO KEY UPDATE", request.id
+            ).first,
+                try row.decode(String.self, "status") == RequestStatus.waitingCitizen.rawValue,
+                try row.decode(Date?.self, "paused_at") == request.pausedAt
+            else { return false }
+            // After the lock, in a statement of its own, as `remind` reads (another worker's flag).
+            let since = try await connection.query(
+                """
+                SELECT \(Self.flagged(request: "$1", since: "$2")) AS flagged, \(Self.uploaded(request: "$1", since: "$2")) AS uploaded
+                """, request.id, request.pausedAt
+            ).single()
+            guard try !since.decode(Bool.self, "flagged"), try since.decode(Bool.self, "uploaded") else { return false }
+            let recipients = try await SLAStore.recipients(
+                targets: [.supervisors], unit: try row.decode(Int64.self, "unit_id"), holder: try row.decode(Int64?.self, "assignee_id"),
+                catalog: catalog, on: connection)
+            try await connection.queue(
+                """
+                INSERT INTO request_events (request_id, at, actor_kind, kind, from_status, to_status, is_public, message)
+                VALUES ($1, $2, 'system', 'note', 'waiting_citizen', 'waiting_citizen', false, $3)
+                """, request.id, now, message)
+            for recipient in recipients {
+                try await connection.queue(
+                    """
+                    INSERT INTO notification_outbox (request_id, recipient_kind, recipient_staff_id, channel, topic, payload, created_at, available_at)
+                    VALUES ($1, $2, $3, 'webhook', 'request.upload_unanswered',
+                            jsonb_build_object('tracking_code', $4::text, 'status', 'waiting_citizen'::text, 'message', $5::text,
+                                               'waiting_since', $6::timestamptz), $7, $7)
+                    """, request.id, recipient.kind, recipient.staff, request.trackingCode, message, request.pausedAt, now)
+            }
+            return true
+        }
+    }
+
     /// Requests waiting for the citizen since `cutoff` or before, oldest first, after `cursor` (the
     /// last one of the previous page; the row comparison bounds the index scan), leaving out those
     /// whose citizen uploaded a document since the question, and with `unremindedOnly` those

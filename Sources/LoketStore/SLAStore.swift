@@ -149,13 +149,39 @@ public struct SLAStore: Sendable {
         stage: ScheduledStage, kind: String, targets: [NotifyTarget], record: RequestRecord, holder: StaffID?,
         catalog: CatalogSnapshot, now: Date, on connection: PostgresConnection
     ) async throws {
+        let told = holder.flatMap { targets.contains(.assignee) || record.assigneeID != $0 ? $0 : nil }
+        let recipients = try await Self.recipients(
+            targets: targets, unit: record.unitID, holder: told, catalog: catalog, on: connection)
+        let topic = "sla.\(kind)"
+        for recipient in recipients {
+            try await connection.query(
+                """
+                INSERT INTO notification_outbox (request_id, recipient_kind, recipient_staff_id, channel, topic, payload, created_at, available_at)
+                VALUES ($1, $2, $3, 'webhook', $4, jsonb_build_object(
+                    'tracking_code', $5::text, 'clock', $6::text, 'stage', $7::int, 'percent', $8::int, 'due_at', $9::timestamptz,
+                    'escalation_level', $10::int, 'unit_id', $11::bigint), $12, $12)
+                """,
+                record.id, recipient.kind, recipient.staff, topic, record.trackingCode, stage.clock.rawValue, stage.stage.number,
+                stage.stage.percent, stage.dueAt, record.escalationLevel, record.unitID, now)
+        }
+    }
+}
+
+extension SLAStore {
+    /// Who is told of something about a request in `unit`: `holder` (when given), the supervisors
+    /// of the unit (or of the nearest unit above that has any) for `.supervisors`, and the
+    /// managers of every unit up the tree as far as the agency for `.managers`. In that order, each
+    /// person once; managers are of kind `manager`, everyone else `staff`.
+    static func recipients(
+        targets: [NotifyTarget], unit: UnitID, holder: StaffID?, catalog: CatalogSnapshot, on connection: PostgresConnection
+    ) async throws -> [(kind: String, staff: StaffID)] {
         var chain: [UnitID] = []
-        for unit in [record.unitID] + catalog.ancestors(of: record.unitID) {
+        for unit in [unit] + catalog.ancestors(of: unit) {
             chain.append(unit)
             if catalog.units[unit]?.kind == "agency" { break }
         }
         var recipients: [(kind: String, staff: StaffID)] = []
-        if let holder, targets.contains(.assignee) || record.assigneeID != holder { recipients.append(("staff", holder)) }
+        if let holder { recipients.append(("staff", holder)) }
         if targets.contains(.supervisors) || targets.contains(.managers) {
             var supervisors: [UnitID: [StaffID]] = [:]
             var managers: [StaffID] = []
@@ -176,22 +202,9 @@ public struct SLAStore: Sendable {
             if targets.contains(.managers) { recipients += managers.map { ("manager", $0) } }
         }
         var seen: Set<StaffID> = []
-        let topic = "sla.\(kind)"
-        for recipient in recipients where seen.insert(recipient.staff).inserted {
-            try await connection.query(
-                """
-                INSERT INTO notification_outbox (request_id, recipient_kind, recipient_staff_id, channel, topic, payload, created_at, available_at)
-                VALUES ($1, $2, $3, 'webhook', $4, jsonb_build_object(
-                    'tracking_code', $5::text, 'clock', $6::text, 'stage', $7::int, 'percent', $8::int, 'due_at', $9::timestamptz,
-                    'escalation_level', $10::int, 'unit_id', $11::bigint), $12, $12)
-                """,
-                record.id, recipient.kind, recipient.staff, topic, record.trackingCode, stage.clock.rawValue, stage.stage.number,
-                stage.stage.percent, stage.dueAt, record.escalationLevel, record.unitID, now)
-        }
+        return recipients.filter { seen.insert($0.staff).inserted }
     }
-}
 
-extension SLAStore {
     /// What a recompute pass changed.
     public struct RecomputeResult: Sendable, Equatable {
         public var examined = 0

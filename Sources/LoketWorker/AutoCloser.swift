@@ -8,9 +8,12 @@ import ServiceLifecycle
 /// Closes requests that have waited for the citizen for `workingDays` working days of their
 /// service's calendar (a working day is the calendar's `day_minutes`): the system rejects them
 /// with a reason the citizen reads, in the audit trail and the citizen's notification, so that
-/// nothing waits in a drawer for ever. A request whose citizen answers in the meantime, or has
-/// uploaded a document since the question (without a reply to go with it), is left alone: an
-/// officer decides. Several workers may run; each close takes the request's row lock.
+/// nothing waits in a drawer for ever. A request whose citizen answers in the meantime is left
+/// alone; so is one whose citizen has uploaded a document since the question (without a reply to
+/// go with it): an officer decides. Its clock is paused, so no SLA stage would ever bring it back:
+/// when the close would have come, its holder and its unit's supervisors are told instead, once
+/// per pause (a private note on the timeline and a `request.upload_unanswered` notification).
+/// Several workers may run; each close takes the request's row lock.
 ///
 /// `reminderDays` working days before the close (0: never), the citizen is reminded once per
 /// pause: a public note on the timeline, which the tracking page shows, and a
@@ -57,17 +60,42 @@ public struct AutoCloser: Service {
             + "\(HumanInstant.string(closesAt, language: .english, timeZone: timeZone)), it will be closed automatically.)"
     }
 
-    /// Closes every request due by now, then reminds those whose close is `reminderDays` away;
-    /// returns the tracking codes of both.
+    /// What the officers read of a request the close passed over for its upload.
+    public var uploadUnanswered: String {
+        "Pemohon sudah mengunggah dokumen tetapi belum membalas, dan permohonan menunggu \(workingDays) hari kerja. "
+            + "Periksa dokumennya, lalu catat jawabannya (loket answered), tanyakan lagi, atau putuskan. "
+            + "(The applicant uploaded a document but sent no reply, and the request has waited \(workingDays) working days. "
+            + "Review the document, then record the answer (loket answered), ask again, or decide.)"
+    }
+
+    /// Closes every request due by now, tells the officers of those the close passed over for an
+    /// upload, then reminds those whose close is `reminderDays` away; returns the tracking codes
+    /// of those closed and reminded.
     @discardableResult
     public func runOnce() async throws -> (closed: [String], reminded: [String]) {
         let closed = try await closeDue()
+        try await flagUploadsDue()
         let reminded = reminderDays > 0 ? try await remindDue() : []
         return (closed, reminded)
     }
 
+    private func flagUploadsDue() async throws {
+        let flagged = try await eachWaiting(days: workingDays, list: store.waitingWithUploads, failure: "auto-close notice of an upload failed") {
+            request, waited, calendar, snapshot, now in
+            guard waited >= workingDays * calendar.dayMinutes else { return false }
+            return try await store.flagUnanswered(request, message: uploadUnanswered, catalog: snapshot, now: now)
+        }
+        if !flagged.isEmpty {
+            Counter(label: "loket_worker_auto_close_uploads_flagged_total").increment(by: flagged.count)
+            logger.info("told officers of requests whose citizen uploaded without a reply", metadata: ["requests": "\(flagged)"])
+        }
+    }
+
     private func closeDue() async throws -> [String] {
-        let closed = try await eachWaiting(days: workingDays, unremindedOnly: false, failure: "auto-close of a request failed") {
+        let silent = { (cutoff: Date, cursor: WaitingRequest?, limit: Int) in
+            try await store.waiting(since: cutoff, after: cursor, limit: limit)
+        }
+        let closed = try await eachWaiting(days: workingDays, list: silent, failure: "auto-close of a request failed") {
             request, waited, calendar, snapshot, now in
             guard waited >= workingDays * calendar.dayMinutes else { return false }
             return try await store.close(request, reason: reason, catalog: snapshot, now: now)
@@ -81,7 +109,10 @@ public struct AutoCloser: Service {
 
     private func remindDue() async throws -> [String] {
         let remindAfter = workingDays - reminderDays
-        let reminded = try await eachWaiting(days: remindAfter, unremindedOnly: true, failure: "auto-close reminder failed") {
+        let unreminded = { (cutoff: Date, cursor: WaitingRequest?, limit: Int) in
+            try await store.waiting(since: cutoff, after: cursor, limit: limit, unremindedOnly: true)
+        }
+        let reminded = try await eachWaiting(days: remindAfter, list: unreminded, failure: "auto-close reminder failed") {
             request, waited, calendar, _, now in
             // Not yet due, or already past the close (the close pass ends it; a worker that was
             // down does not announce a close that has already passed).
@@ -97,12 +128,13 @@ public struct AutoCloser: Service {
         return reminded
     }
 
-    /// Runs `act` on every request waiting for the citizen for at least `days` calendar days (N
-    /// working days take at least N calendar days: the index narrows to those, `act` decides with
-    /// the working minutes waited on the service's calendar), page by page; returns the codes of
-    /// those `act` acted on. One request that fails holds up none after it.
+    /// Runs `act` on every request `list` gives that has waited for the citizen for at least `days`
+    /// calendar days (N working days take at least N calendar days: the index narrows to those,
+    /// `act` decides with the working minutes waited on the service's calendar), page by page;
+    /// returns the codes of those `act` acted on. One request that fails holds up none after it.
     private func eachWaiting(
-        days: Int, unremindedOnly: Bool, failure: Logger.Message,
+        days: Int, list: (_ cutoff: Date, _ after: WaitingRequest?, _ limit: Int) async throws -> [WaitingRequest],
+        failure: Logger.Message,
         _ act: (WaitingRequest, _ waited: Int, StoredCalendar, CatalogSnapshot, _ now: Date) async throws -> Bool
     ) async throws -> [String] {
         let now = clock.now()
@@ -111,7 +143,7 @@ public struct AutoCloser: Service {
         var done: [String] = []
         var cursor: WaitingRequest?
         while true {
-            let page = try await store.waiting(since: cutoff, after: cursor, limit: batchSize, unremindedOnly: unremindedOnly)
+            let page = try await list(cutoff, cursor, batchSize)
             for request in page {
                 guard let service = snapshot.servicesByID[request.serviceTypeID] else { continue }
                 let calendar = snapshot.calendar(for: service)

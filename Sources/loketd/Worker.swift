@@ -43,7 +43,8 @@ struct Worker: AsyncParsableCommand {
 
     @Option(help: """
         Working days a request may wait for the citizen before the system closes it (rejected, with \
-        the reason told to the citizen); 0 never closes (LOKET_AUTO_CLOSE_DAYS).
+        the reason told to the citizen; one whose citizen uploaded without a reply is told to its \
+        holder and supervisors instead); 0 never closes (LOKET_AUTO_CLOSE_DAYS).
         """)
     var autoCloseDays = EnvironmentDefaults.integer("LOKET_AUTO_CLOSE_DAYS", default: 14)
 

@@ -91,6 +91,8 @@ struct AutoCloserTests {
             clock.set(jakarta("2026-12-10T10:00:00+07:00"))
             #expect(try await closer.runOnce() == ([silent], []))
             #expect(try await closer.runOnce() == ([], []), "closed once")
+            #expect(try await pool.query("SELECT count(*) AS n FROM notification_outbox WHERE topic = 'request.upload_unanswered'")
+                        .single().decode(Int.self, "n") == 2, "told once")
 
             let rows = try await pool.query(
                 "SELECT tracking_code, status, reject_reason, closed_at FROM service_requests WHERE tracking_code = ANY($1)", [silent, answered])
@@ -102,6 +104,30 @@ struct AutoCloserTests {
             #expect(try byCode[answered]?.decode(String.self, "status") == "in_progress")
             let waiting = try await pool.query("SELECT status FROM service_requests WHERE tracking_code = $1", uploaded).single()
             #expect(try waiting.decode(String.self, "status") == "waiting_citizen")
+            // Its clock is paused, so nothing else would bring it back: when the close would have
+            // come, the holder and the section's supervisor are told, once (the run after adds
+            // nothing), with a private note on the timeline.
+            let notices = try await pool.query(
+                """
+                SELECT o.recipient_kind, s.role, u.code AS unit, o.payload->>'tracking_code' AS code,
+                       (o.payload->>'waiting_since')::timestamptz AS since
+                FROM notification_outbox o JOIN service_requests r ON r.id = o.request_id
+                JOIN staff s ON s.id = o.recipient_staff_id JOIN units u ON u.id = s.unit_id
+                WHERE o.topic = 'request.upload_unanswered' ORDER BY o.id
+                """)
+            #expect(try notices.map { "\(try $0.decode(String.self, "role"))@\(try $0.decode(String.self, "unit"))" }
+                    == ["staff@DISDUKCAPIL-IDP", "supervisor@DISDUKCAPIL-IDP"])
+            #expect(try notices.allSatisfy { try $0.decode(String.self, "code") == uploaded && $0.decode(Date.self, "since") == asked })
+            let flag = try await pool.query(
+                """
+                SELECT e.kind, e.actor_kind, e.is_public, e.message FROM request_events e JOIN service_requests r ON r.id = e.request_id
+                WHERE r.tracking_code = $1 ORDER BY e.id DESC LIMIT 1
+                """, uploaded
+            ).single()
+            #expect(try flag.decode(String.self, "kind") == "note")
+            #expect(try flag.decode(String.self, "actor_kind") == "system")
+            #expect(try !flag.decode(Bool.self, "is_public"), "for the officers, not the tracking page")
+            #expect(try flag.decode(String?.self, "message")?.contains("loket answered") == true)
             // No officer's doing: the closing counts for no officer in the reports.
             let outcome = try await pool.query(
                 "SELECT o.officer_id FROM request_outcomes o JOIN service_requests r ON r.id = o.request_id WHERE r.tracking_code = $1", silent
