@@ -49,6 +49,58 @@ public struct SLAStore: Sendable {
         }
     }
 
+    /// Applies every stage due by `now` to at most `limit` requests, each in a transaction of its
+    /// own; a request whose stages fail for a reason of its own (`isRequestFault`: its data, not
+    /// the database's state) is held back: its next SLA instant moves `holdFor` later, so that the
+    /// rest go on and it is tried again then. For the scan to fall back on when a whole batch
+    /// fails: one request that always fails must not stop every stage in the city.
+    public func applyDueStagesOneByOne(
+        now: Date, limit: Int, catalog: CatalogSnapshot, holdFor: TimeInterval = 300
+    ) async throws -> (result: SLABatchResult, held: [(trackingCode: String, error: any Error)]) {
+        var result = SLABatchResult()
+        var held: [(trackingCode: String, error: any Error)] = []
+        for _ in 0..<limit {
+            // The request being worked on: a write queued for COMMIT fails there, after the body.
+            var current: (id: Int64, trackingCode: String)?
+            do {
+                let one = try await pool.transaction { connection -> SLABatchResult? in
+                    guard let row = try await connection.query(Self.dueBatch, now, 1).first else { return nil }
+                    current = (try row.decode(Int64.self, "id"), try row.decode(String.self, "tracking_code"))
+                    var one = SLABatchResult()
+                    one.requests = 1
+                    try await apply(to: try RequestRecord(row: row), now: now, catalog: catalog, on: connection, result: &one)
+                    return one
+                }
+                guard let one else { break }
+                result.requests += one.requests
+                result.moved += one.moved
+                result.stages.merge(one.stages, uniquingKeysWith: +)
+            } catch where Self.isRequestFault(error) {
+                guard let failed = current else { throw error }
+                // Its transaction rolled back; only the instant moves, and only if nothing else
+                // changed it meanwhile.
+                try await pool.query(
+                    "UPDATE service_requests SET next_sla_at = $1 WHERE id = $2 AND next_sla_at <= $3",
+                    now.addingTimeInterval(holdFor), failed.id, now)
+                held.append((failed.trackingCode, error))
+            }
+        }
+        return (result, held)
+    }
+
+    /// Whether `error` comes from a request's own data (a value its code cannot handle, a
+    /// constraint it breaks, an exception raised for it), not from the database being away, busy,
+    /// or slow, which would fail any other request as well.
+    public static func isRequestFault(_ error: any Error) -> Bool {
+        switch error {
+        case is CancellationError, is ConnectionPoolError, is PostgresConnectionError: false
+        case let error as PostgresError:
+            !(error.sqlState.isConnectionLoss || error.sqlState.isTransientTransactionFailure
+                || error.sqlState == .queryCanceled || error.sqlState == .tooManyConnections || error.invalidatesPreparedStatement)
+        default: true
+        }
+    }
+
     /// How many requests have a stage due by `now` (the backlog metric).
     public func dueCount(now: Date) async throws -> Int {
         try await pool.query("SELECT count(*) AS n FROM service_requests WHERE next_sla_at <= $1", now).single().decode(Int.self, "n")

@@ -31,11 +31,28 @@ public struct SLAScanner: Service {
         self.logger = logger
     }
 
-    /// One batch: the stages due now for up to `batchSize` requests, committed whole.
+    /// One batch: the stages due now for up to `batchSize` requests, committed whole. If the batch
+    /// fails for a request's own reason, the same requests go one by one, and one that fails is
+    /// held back for a while (logged with its tracking code) so that the others' stages go on.
     @discardableResult
     public func runOnce() async throws -> SLABatchResult {
         let started = ContinuousClock.now
-        let result = try await store.applyDueStages(now: clock.now(), limit: batchSize, catalog: try await catalog.snapshot())
+        let now = clock.now()
+        let snapshot = try await catalog.snapshot()
+        let result: SLABatchResult
+        do {
+            result = try await store.applyDueStages(now: now, limit: batchSize, catalog: snapshot)
+        } catch where SLAStore.isRequestFault(error) {
+            logger.warning("SLA batch failed; applying its requests one by one", metadata: ["error": "\(error)"])
+            let (applied, held) = try await store.applyDueStagesOneByOne(now: now, limit: batchSize, catalog: snapshot)
+            for (trackingCode, error) in held {
+                logger.error("SLA stages of a request failed; held back for 5 minutes", metadata: [
+                    "request": "\(trackingCode)", "error": "\(error)",
+                ])
+            }
+            if !held.isEmpty { Counter(label: "loket_worker_sla_held_total").increment(by: held.count) }
+            result = applied
+        }
         Timer(label: "loket_worker_sla_scan_duration_seconds").recordNanoseconds((ContinuousClock.now - started).nanoseconds)
         for (kind, count) in result.stages {
             Counter(label: "loket_worker_sla_stages_total", dimensions: [("kind", kind)]).increment(by: count)
@@ -50,6 +67,8 @@ public struct SLAScanner: Service {
     }
 
     public func run() async throws {
+        // Exported at 0 from the start, so that the first request held back is an increase.
+        _ = Counter(label: "loket_worker_sla_held_total")
         await runPasses(
             loop: "sla_scan", logger: logger, failure: "SLA scan failed; retrying at the next tick",
             pause: { await cancelWhenGracefulShutdown { await wakeup.wait(timeout: tick) } }

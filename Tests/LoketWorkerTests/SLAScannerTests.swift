@@ -265,6 +265,52 @@ struct SLAScannerTests {
         }
     }
 
+    /// One request whose stages fail every time (here a trigger refuses its stage log rows; in
+    /// life, data the code cannot handle) used to fail the whole batch on every pass: no stage of
+    /// any request in the city was applied. The batch now goes one by one; the failing request is
+    /// held back five minutes, the others' stages are applied, and it is tried again after.
+    /// kk-baru filed Tuesday 22 December at 08:00 and 08:01: the response clock's 50 % falls due at
+    /// 10:00 and 10:01.
+    @Test func aRequestWhoseStagesAlwaysFailHoldsUpNoOther() async throws {
+        try await WorkerTestDatabase.withPool { pool, _ in
+            let clock = ManualClock(jakarta("2026-12-22T08:00:00+07:00"))
+            let scanner = SLAScanner(store: SLAStore(pool: pool), catalog: CatalogCache(pool: pool), clock: clock)
+            let failing = try await Self.file(pool, service: "kk-baru", nik: "3673014501900001", now: clock.now())
+            let healthy = try await Self.file(
+                pool, service: "kk-baru", nik: "3673014501900002", now: jakarta("2026-12-22T08:01:00+07:00"))
+            try await pool.withConnection { connection in
+                try await connection.executeScript(
+                    """
+                    CREATE TABLE test_poisoned (request_id bigint PRIMARY KEY);
+                    CREATE FUNCTION test_poison() RETURNS trigger LANGUAGE plpgsql AS $$
+                    BEGIN
+                        IF EXISTS (SELECT 1 FROM test_poisoned WHERE request_id = NEW.request_id) THEN
+                            RAISE EXCEPTION 'stage refused for the test';
+                        END IF;
+                        RETURN NEW;
+                    END $$;
+                    CREATE TRIGGER test_poison BEFORE INSERT ON sla_stage_log FOR EACH ROW EXECUTE FUNCTION test_poison();
+                    """)
+            }
+            try await pool.query(
+                "INSERT INTO test_poisoned SELECT id FROM service_requests WHERE tracking_code = $1", failing)
+
+            clock.set(jakarta("2026-12-22T10:05:00+07:00"))
+            let result = try await scanner.runOnce()
+            #expect(result.stages == ["warning": 1])
+            #expect(try await Self.stages(pool, healthy) == ["response:1:50"])
+            #expect(try await Self.stages(pool, failing) == [])
+            #expect(try await Self.nextSLA(pool, failing).at == jakarta("2026-12-22T10:10:00+07:00"), "held back five minutes")
+            #expect(try await scanner.runOnce().requests == 0, "not retried at once")
+
+            // Mended (in life: the data corrected), it is taken up again once its time comes.
+            try await pool.query("DELETE FROM test_poisoned")
+            clock.set(jakarta("2026-12-22T10:10:00+07:00"))
+            #expect(try await scanner.runOnce().stages == ["warning": 1])
+            #expect(try await Self.stages(pool, failing) == ["response:1:50"])
+        }
+    }
+
     /// A worker whose catalog copy predates a new service type looks at that service's requests
     /// again later instead of taking them off the schedule for good.
     @Test func aServiceNewerThanTheWorkersCatalogIsScannedAgainLater() async throws {
