@@ -113,11 +113,13 @@ struct RequestMiddleware: RouterMiddleware {
         case let error as PostgresError where error.sqlState.isTransientTransactionFailure:
             return .serviceUnavailable(retryAfter: 1)
         case let error as PostgresError where error.invalidatesPreparedStatement:
-            // A transaction's statement prepared before a migration that changed its result: the
-            // transaction rolled back and the statement is prepared afresh on its next use, so the
-            // request may simply be sent again. (A statement outside a transaction is re-sent by
-            // the driver and never gets here.)
-            logger.info("prepared statement invalidated by a schema change", metadata: ["error": "\(error)"])
+            // A transaction's statement prepared before a migration that changed its result (or
+            // one forgotten by DISCARD ALL): nothing was written, and the connection is replaced,
+            // so the request may simply be sent again. A statement sent alone outside a
+            // transaction is re-sent by the driver and never gets here. A warning, not info: a
+            // pooler that does not keep prepared statements would show here on every request.
+            logger.warning("prepared statement invalidated (a schema change, or a pooler that drops prepared statements)",
+                           metadata: ["error": "\(error)"])
             return .serviceUnavailable(retryAfter: 1)
         case let error as PostgresError where error.sqlState == .queryCanceled:
             // A statement past its deadline (loketd serve --statement-deadline, or the server's

@@ -28,10 +28,10 @@ public struct AutoCloseStore: Sendable {
         "EXISTS (SELECT 1 FROM documents d WHERE d.request_id = \(request) AND d.uploaded_by = 'citizen' AND d.created_at >= \(since))"
     }
 
-    /// SQL: `request` was reminded of its auto-close since `since` (the reminder is the only note
-    /// the system writes).
+    /// SQL: `request` was reminded of its auto-close since `since` (the reminder is the system's
+    /// only public note; its private one is `flagged`).
     static func reminded(request: String, since: String) -> String {
-        "EXISTS (SELECT 1 FROM request_events e WHERE e.request_id = \(request) AND e.kind = 'note' AND e.actor_kind = 'system' AND e.at >= \(since))"
+        "EXISTS (SELECT 1 FROM request_events e WHERE e.request_id = \(request) AND e.kind = 'note' AND e.actor_kind = 'system' AND e.is_public AND e.at >= \(since))"
     }
 
     /// SQL: the holder and supervisors of `request` were told since `since` that its citizen

@@ -83,20 +83,22 @@ public struct SLAStore: Sendable {
                     "UPDATE service_requests SET next_sla_at = $1 WHERE id = $2 AND next_sla_at <= $3",
                     now.addingTimeInterval(holdFor), failed.id, now)
                 held.append((failed.trackingCode, error))
+                result.requests += 1  // examined: a full batch still means more may be due
             }
         }
         return (result, held)
     }
 
-    /// Whether `error` comes from a request's own data (a value its code cannot handle, a
-    /// constraint it breaks, an exception raised for it), not from the database being away, busy,
-    /// or slow, which would fail any other request as well.
+    /// Whether `error` comes from a request's own data: a value the code cannot handle (an error of
+    /// Loket's own), or from the database a data exception (class 22), a constraint it breaks (23)
+    /// or an exception raised for it (P0). Not the database being away, busy, slow, full or broken
+    /// (classes 08, 40, 53, 57, 58, XX, …), which would fail any other request as well: holding
+    /// every request back for that would only hide the cause.
     public static func isRequestFault(_ error: any Error) -> Bool {
         switch error {
         case is CancellationError, is ConnectionPoolError, is PostgresConnectionError: false
         case let error as PostgresError:
-            !(error.sqlState.isConnectionLoss || error.sqlState.isTransientTransactionFailure
-                || error.sqlState == .queryCanceled || error.sqlState == .tooManyConnections || error.invalidatesPreparedStatement)
+            error.sqlState.errorClass == "22" || error.sqlState.errorClass == "23" || error.sqlState.errorClass == "P0"
         default: true
         }
     }

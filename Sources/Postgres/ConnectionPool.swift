@@ -310,6 +310,7 @@ public final class ConnectionPool: Sendable {
         // A connection left inside a transaction (a caller bypassed `transaction`, or rollback was
         // impossible) must not reach the next borrower.
         let unusable = connection.isBroken || connection.transactionStatus != PQTRANS_IDLE || connection.hasQueuedStatements
+            || connection.retireRequested
         let (grant, discard): ((Waiter, Grant)?, Bool) = state.withLock { s in
             s.inUse -= 1
             if unusable || s.closed {
@@ -329,7 +330,11 @@ public final class ConnectionPool: Sendable {
         }
         if let (waiter, value) = grant { waiter.continuation.resume(returning: value) }
         if discard {
-            if unusable { logger.info("replacing a broken database connection") }
+            if unusable {
+                logger.info(connection.retireRequested && !connection.isBroken
+                    ? "replacing a database connection whose prepared statements a schema change made stale"
+                    : "replacing a broken database connection")
+            }
             Task { await connection.close() }
         }
     }

@@ -59,9 +59,10 @@ public final class PostgresConnection: @unchecked Sendable {
     private var handle: OpaquePointer?
     private var statements: [StatementKey: String] = [:]
     /// The server refused one of our prepared statements (a schema change, DISCARD ALL): every
-    /// name was forgotten here, and the server's copies are dropped (DEALLOCATE ALL) before the
-    /// next statement sent outside a transaction.
-    private var deallocatePending = false
+    /// name was forgotten here, and the pool replaces the connection when it comes back, which
+    /// frees the server's stale copies. (Not `DEALLOCATE ALL`: a pooler such as PgBouncer in
+    /// transaction mode would run it on a server connection other clients' statements live on.)
+    private(set) var retireRequested = false
     private var statementCounter = 0
     /// Set by the pool when it hands out an idle connection: the first statement first checks
     /// whether the server closed the socket meanwhile, and reconnects if so.
@@ -197,7 +198,7 @@ public final class PostgresConnection: @unchecked Sendable {
         handle = connection
         backendPID = PQbackendPID(connection)
         statements.removeAll()
-        deallocatePending = false
+        retireRequested = false
         transactionStatus = PQtransactionStatus(connection)
         let cancel = PQgetCancel(connection).map(CancelHandle.init)
         let socket = PQsocket(connection)
@@ -572,27 +573,17 @@ public final class PostgresConnection: @unchecked Sendable {
                 install(handle)
             }
         }
-        try await deallocateForgottenStatements(handle)
         return handle
     }
 
     /// The server forgot or invalidated a statement of ours (DISCARD ALL; a migration that changed
     /// what it answers). A schema change seldom touches one statement alone, and each stale one
-    /// would fail a request of its own: every statement is prepared afresh on its next use.
+    /// would fail a request of its own: every statement is prepared afresh on its next use, and the
+    /// connection is replaced when its holder is done with it (the server's stale copies would
+    /// otherwise hold its memory for the connection's life).
     private func forgetStatements() {
         statements.removeAll()
-        deallocatePending = true
-    }
-
-    /// Drops the server's copies of the statements `forgetStatements` forgot (they would hold its
-    /// memory for the connection's life), once the connection is outside any transaction: an
-    /// aborted one accepts nothing but ROLLBACK.
-    private func deallocateForgottenStatements(_ handle: OpaquePointer) async throws {
-        guard deallocatePending, transactionStatus == PQTRANS_IDLE else { return }
-        deallocatePending = false
-        roundTrips += 1
-        guard PQsendQuery(handle, "DEALLOCATE ALL") == 1 else { throw connectionLost(handle) }
-        _ = try await finishCommand(handle, sql: "DEALLOCATE ALL")
+        retireRequested = true
     }
 
     /// A non-blocking look at an idle socket. An idle connection is never sent anything unasked

@@ -309,6 +309,16 @@ struct SLAScannerTests {
             #expect(try await scanner.runOnce().stages == ["warning": 1])
             #expect(try await Self.stages(pool, failing) == ["response:1:50"])
         }
+        // Only a request's own faults hold it back; the database being away, busy, full or broken
+        // would hold back every request and hide the cause: the pass fails instead, and the
+        // loop's alert tells.
+        func fault(_ state: String) -> Bool { SLAStore.isRequestFault(PostgresError(sqlState: SQLState(state), message: "x")) }
+        #expect(fault("22P02") && fault("23505") && fault("23514") && fault("P0001"))
+        #expect(!fault("53100") && !fault("53200") && !fault("40001") && !fault("40P01") && !fault("57014") && !fault("08006")
+                && !fault("XX000") && !fault("25006") && !fault("55P03") && !fault("0A000"))
+        #expect(!SLAStore.isRequestFault(CancellationError()))
+        #expect(!SLAStore.isRequestFault(ConnectionPoolError.acquireTimeout(.seconds(5))))
+        #expect(SLAStore.isRequestFault(SLAClockError.inconsistentPauses(.resolution)))
     }
 
     /// A worker whose catalog copy predates a new service type looks at that service's requests

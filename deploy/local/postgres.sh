@@ -151,7 +151,9 @@ loket_build_loketd() {
         grep -E 'error' "$log" | head -n 20 >&2
         return 1
     fi
-    echo "$(swift build -c "$config" --show-bin-path)/loketd"
+    local dir
+    dir=$(swift build -c "$config" --show-bin-path) || return 1
+    echo "$dir/loketd"
 }
 
 # loket_create_database LOKETD LOG: in the running cluster (PGHOST, PGPORT), a database `loket`,
