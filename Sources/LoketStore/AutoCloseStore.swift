@@ -44,15 +44,25 @@ public struct AutoCloseStore: Sendable {
     /// since the question but sent no reply, and whose holder and supervisors have not been told of
     /// it in this pause; oldest first, after `cursor`, as `waiting` pages.
     public func waitingWithUploads(since cutoff: Date, after cursor: WaitingRequest?, limit: Int) async throws -> [WaitingRequest] {
+        try await waitingPage(
+            "\(Self.uploaded(request: "r.id", since: "r.paused_at")) AND NOT \(Self.flagged(request: "r.id", since: "r.paused_at"))",
+            since: cutoff, after: cursor, limit: limit)
+    }
+
+    /// One page of requests waiting for the citizen since `cutoff` or before, oldest first, after
+    /// `cursor` (the row comparison bounds the index scan), that also meet `filter` (fixed SQL
+    /// over `r`; `extra` binds from $5).
+    private func waitingPage(
+        _ filter: String, since cutoff: Date, after cursor: WaitingRequest?, limit: Int, extra: [any PostgresEncodable] = []
+    ) async throws -> [WaitingRequest] {
         try await pool.query(
             """
             SELECT r.id, r.tracking_code, r.service_type_id, r.paused_at FROM service_requests r
             WHERE r.status = 'waiting_citizen' AND r.paused_at <= $1
               AND (r.paused_at, r.id) > ($2::timestamptz, $3::bigint)
-              AND \(Self.uploaded(request: "r.id", since: "r.paused_at"))
-              AND NOT \(Self.flagged(request: "r.id", since: "r.paused_at"))
+              AND \(filter)
             ORDER BY r.paused_at, r.id LIMIT $4
-            """, cutoff, cursor?.pausedAt ?? Date(timeIntervalSince1970: -62_135_596_800), cursor?.id ?? 0, limit
+            """, binds: [cutoff, cursor?.pausedAt ?? Date(timeIntervalSince1970: -62_135_596_800), cursor?.id ?? 0, limit] + extra
         ).map { row in
             WaitingRequest(
                 id: try row.decode(Int64.self, "id"), trackingCode: try row.decode(String.self, "tracking_code"),
@@ -109,20 +119,9 @@ public struct AutoCloseStore: Sendable {
     public func waiting(
         since cutoff: Date, after cursor: WaitingRequest?, limit: Int, unremindedOnly: Bool = false
     ) async throws -> [WaitingRequest] {
-        try await pool.query(
-            """
-            SELECT r.id, r.tracking_code, r.service_type_id, r.paused_at FROM service_requests r
-            WHERE r.status = 'waiting_citizen' AND r.paused_at <= $1
-              AND (r.paused_at, r.id) > ($2::timestamptz, $3::bigint)
-              AND NOT \(Self.uploaded(request: "r.id", since: "r.paused_at"))
-              AND NOT ($5 AND \(Self.reminded(request: "r.id", since: "r.paused_at")))
-            ORDER BY r.paused_at, r.id LIMIT $4
-            """, cutoff, cursor?.pausedAt ?? Date(timeIntervalSince1970: -62_135_596_800), cursor?.id ?? 0, limit, unremindedOnly
-        ).map { row in
-            WaitingRequest(
-                id: try row.decode(Int64.self, "id"), trackingCode: try row.decode(String.self, "tracking_code"),
-                serviceTypeID: try row.decode(Int64.self, "service_type_id"), pausedAt: try row.decode(Date.self, "paused_at"))
-        }
+        try await waitingPage(
+            "NOT \(Self.uploaded(request: "r.id", since: "r.paused_at")) AND NOT ($5 AND \(Self.reminded(request: "r.id", since: "r.paused_at")))",
+            since: cutoff, after: cursor, limit: limit, extra: [unremindedOnly])
     }
 
     /// Rejects `request` as the system if it still waits in the same pause with no upload from the
