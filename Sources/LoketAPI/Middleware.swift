@@ -184,9 +184,11 @@ final class RateLimiter: Sendable {
     /// At most this many clients are remembered at once.
     static let maxClients = 100_000
 
-    /// Takes a token for `key`; when there is none, returns how many seconds until there is.
-    func take(_ key: String, now: ContinuousClock.Instant = .now) -> Int? {
-        buckets.withLock { buckets in
+    /// Takes `cost` tokens for `key` (at most the bucket's capacity, so that any cost can be paid
+    /// once the bucket is full); when there are not enough, returns how many seconds until there are.
+    func take(_ key: String, cost: Int = 1, now: ContinuousClock.Instant = .now) -> Int? {
+        let cost = Double(min(max(cost, 1), max(Int(capacity), 1)))
+        return buckets.withLock { buckets in
             if buckets.count >= Self.maxClients {
                 // Bounded memory under a flood of addresses. Buckets that have refilled are as good
                 // as absent and go first; only if the flood is of live clients is everyone
@@ -204,11 +206,11 @@ final class RateLimiter: Sendable {
             bucket.tokens = min(capacity, bucket.tokens + seconds * refillPerSecond)
             bucket.updated = now
             defer { buckets[key] = bucket }
-            if bucket.tokens >= 1 {
-                bucket.tokens -= 1
+            if bucket.tokens >= cost {
+                bucket.tokens -= cost
                 return nil
             }
-            return max(1, Int(((1 - bucket.tokens) / refillPerSecond).rounded(.up)))
+            return max(1, Int(((cost - bucket.tokens) / refillPerSecond).rounded(.up)))
         }
     }
 }
@@ -238,7 +240,7 @@ struct RateLimitMiddleware: RouterMiddleware {
         // Citizens and partner apps create things; staff are authenticated and accountable.
         let path = request.routedPath
         guard request.method == .post, !path.hasPrefix("/api/v1/staff/") else { return try await next(request, context) }
-        if let retry = limiter.take(clientAddress(request, context)) {
+        if let retry = limiter.take(clientAddress(request, context), cost: Self.cost(of: request, path: path)) {
             let refusal = APIError.rateLimited(retryAfter: retry)
             // A partner app reads Open311's error list, in the format it asked for, and no other.
             if path.hasPrefix("/open311/") {
@@ -248,6 +250,16 @@ struct RateLimitMiddleware: RouterMiddleware {
             throw refusal
         }
         return try await next(request, context)
+    }
+
+    /// Tokens a request takes: one, and for a citizen's document one more per MiB its
+    /// Content-Length declares (a body without one counts as the largest allowed). A filing with
+    /// documents costs a citizen a few tokens; without it one address could store 10 MiB with each
+    /// token, 8 MiB a second for as long as it liked, filling the database's disk.
+    static func cost(of request: Request, path: String) -> Int {
+        guard path.hasPrefix("/api/v1/requests/"), path.hasSuffix("/documents") else { return 1 }
+        let declared = request.headers[.contentLength].flatMap { Int($0) } ?? APILimits.maxDocumentBytes
+        return 1 + min(max(declared, 0), APILimits.maxDocumentBytes) / (1 << 20)
     }
 
     func clientAddress(_ request: Request, _ context: AppContext) -> String {

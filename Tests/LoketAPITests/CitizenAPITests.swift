@@ -429,6 +429,55 @@ struct CitizenAPITests {
         #expect(limiter.take("live", now: later) != nil, "the live client's spent bucket survived the pruning")
     }
 
+    /// A citizen's document takes a rate-limit token per MiB it declares, on top of the one every
+    /// creating request takes, so that one address cannot fill the database at the filing rate.
+    /// Refused uploads store nothing; a small one still fits in what is left.
+    @Test func documentsCostTheRateLimitTheirSize() async throws {
+        var options = APIOptions()
+        options.rateLimitBurst = 12
+        options.rateLimitPerSecond = 0.001
+        try await APITestEnvironment.withApp(options: options) { app in
+            try await app.test { client in
+                let (code, token) = try await client.execute(
+                    uri: "/api/v1/requests", method: .post, headers: jsonHeaders, body: .json(sampleFiling())
+                ) { response in
+                    #expect(response.status == .created)
+                    return (response.body.json["tracking_code"] as? String ?? "", response.body.json["access_token"] as? String ?? "")
+                }
+                var pdf = Data("%PDF-1.4\n".utf8)
+                pdf.append(Data(repeating: 0x20, count: 3 * 1024 * 1024))
+                let headers: HTTPFields = [.authorization: "Bearer \(token)", .contentType: "application/pdf"]
+                var statuses: [HTTPResponse.Status] = []
+                var retryAfter: String?
+                for _ in 0..<3 {  // 11 tokens left: 4, 4, then 3 are too few
+                    try await client.execute(
+                        uri: "/api/v1/requests/\(code)/documents", method: .post, headers: headers, body: ByteBuffer(bytes: pdf)
+                    ) { response in
+                        statuses.append(response.status)
+                        if response.status == .tooManyRequests { retryAfter = response.headers[.retryAfter] }
+                    }
+                }
+                #expect(statuses == [.created, .created, .tooManyRequests])
+                // One token short, at a token per thousand seconds (less what refilled while the test ran).
+                #expect((500...1000).contains(Int(retryAfter ?? "") ?? 0), "\(retryAfter ?? "-")")
+                try await client.execute(
+                    uri: "/api/v1/requests/\(code)/documents", method: .post, headers: headers,
+                    body: ByteBuffer(bytes: Data("%PDF-1.4\n%%EOF\n".utf8))
+                ) { response in
+                    #expect(response.status == .created, "a small document takes one token of the three left")
+                }
+                let stored = try await app.pool.query(
+                    "SELECT count(*)::int AS n FROM documents d JOIN service_requests r ON r.id = d.request_id WHERE r.tracking_code = $1", code
+                ).single().decode(Int.self, "n")
+                #expect(stored == 3)
+            }
+        }
+        // Without a declared length a body counts as the largest allowed; no cost exceeds the bucket.
+        let limiter = RateLimiter(capacity: 5, refillPerSecond: 0.001)
+        #expect(limiter.take("a", cost: 11) == nil, "a full bucket pays any cost")
+        #expect(limiter.take("a", cost: 1) != nil)
+    }
+
     /// Behind a proxy (an ingress, nginx) whose X-Forwarded-For is not trusted, every client counts
     /// as the proxy's address: the whole city shares one rate-limit bucket. The server says so in
     /// its log, once, at the first request that shows it.
