@@ -402,8 +402,8 @@ public struct RequestStore: Sendable {
             var applied: [String: AppliedStages]? = try Self.appliedStages(from: answers[1])
             try authorize(record, recheck == nil ? nil : answers[2])
             // A change that stops or pauses a clock and leaves the request open (a claim or an
-            // assignment stops the response clock, a question pauses both), or that moves it to
-            // another unit, applies the stages already due first, as the worker would have (they
+            // assignment stops the response clock, a question pauses both), that moves it to
+            // another unit, or that lets its holder go, applies the stages already due first, as the worker would have (they
             // are read again after): a stage due in the old unit is told to the old unit's chain,
             // and a move up the tree that was due keeps the request from being transferred by
             // those it was moved away from. A change that closes the request does not: its
@@ -442,11 +442,12 @@ public struct RequestStore: Sendable {
     }
 
     /// Whether `command` applies the SLA stages already due before it: it stops or pauses a clock
-    /// of a request that stays open, or moves the request to another unit.
+    /// of a request that stays open, moves the request to another unit, or lets its holder go (a
+    /// stage due while they held it is theirs to hear of; applied after, it found no holder).
     static func appliesDueStagesFirst(_ command: RequestCommand) -> Bool {
         switch command {
-        case .claim, .assign, .askCitizen, .transfer: true
-        case .release, .expireLease, .citizenReply, .recordReply, .resolve, .reject, .cancel, .escalate: false
+        case .claim, .assign, .askCitizen, .transfer, .release: true
+        case .expireLease, .citizenReply, .recordReply, .resolve, .reject, .cancel, .escalate: false
         }
     }
 

@@ -203,6 +203,20 @@ struct SLAScannerTests {
             let paused = try await pool.query("SELECT status FROM service_requests WHERE tracking_code = $1", code).single()
             #expect(try paused.decode(String.self, "status") == "waiting_citizen")
             #expect(try await Self.nextSLA(pool, code).at == nil)
+
+            // A release two seconds after a warning fell due: the officer who held the request
+            // then is told before letting it go (applied after, the warning found no holder).
+            let other = try await Self.file(pool, service: "kk-baru", nik: "3673014501900002", now: clock.now())
+            _ = try await RequestStore(pool: pool).apply(.claim, by: .staff(officer), trackingCode: other, catalog: snapshot, now: clock.now())
+            let warning = try #require(try await Self.nextSLA(pool, other).at)
+            clock.set(warning.addingTimeInterval(2))
+            _ = try await RequestStore(pool: pool).apply(
+                .release(reason: "Berkas di loket lain."), by: .staff(officer), trackingCode: other, catalog: snapshot, now: clock.now())
+            #expect(try await Self.stages(pool, other).last == "resolution:1:50")
+            #expect(try await Self.outbox(pool, other).last == "sla.warning>staff:DISDUKCAPIL-IDP:staff")
+            let released = try await pool.query("SELECT status, assignee_id FROM service_requests WHERE tracking_code = $1", other).single()
+            #expect(try released.decode(String.self, "status") == "queued")
+            #expect(try released.decode(Int64?.self, "assignee_id") == nil)
         }
     }
 
