@@ -78,27 +78,12 @@ public struct AutoCloseStore: Sendable {
     /// longer waits in the same pause, was flagged already (another worker), or has no upload.
     public func flagUnanswered(_ request: WaitingRequest, message: String, catalog: CatalogSnapshot, now: Date) async throws -> Bool {
         try await pool.transaction { connection in
-            guard let row = try await connection.query(
-                "SELECT status, paused_at, unit_id, assignee_id FROM service_requests WHERE id = $1 FOR NO KEY UPDATE", request.id
-            ).first,
-                try row.decode(String.self, "status") == RequestStatus.waitingCitizen.rawValue,
-                try row.decode(Date?.self, "paused_at") == request.pausedAt
+            guard let locked = try await lockInSamePause(request, noted: Self.flagged, on: connection),
+                  !locked.noted, locked.uploaded
             else { return false }
-            // After the lock, in a statement of its own, as `remind` reads (another worker's flag).
-            let since = try await connection.query(
-                """
-                SELECT \(Self.flagged(request: "$1", since: "$2")) AS flagged, \(Self.uploaded(request: "$1", since: "$2")) AS uploaded
-                """, request.id, request.pausedAt
-            ).single()
-            guard try !since.decode(Bool.self, "flagged"), try since.decode(Bool.self, "uploaded") else { return false }
             let recipients = try await SLAStore.recipients(
-                targets: [.supervisors], unit: try row.decode(Int64.self, "unit_id"), holder: try row.decode(Int64?.self, "assignee_id"),
-                catalog: catalog, on: connection)
-            try await connection.queue(
-                """
-                INSERT INTO request_events (request_id, at, actor_kind, kind, from_status, to_status, is_public, message)
-                VALUES ($1, $2, 'system', 'note', 'waiting_citizen', 'waiting_citizen', false, $3)
-                """, request.id, now, message)
+                targets: [.supervisors], unit: locked.unit, holder: locked.holder, catalog: catalog, on: connection)
+            try await queueSystemNote(request, message: message, isPublic: false, now: now, on: connection)
             for recipient in recipients {
                 try await connection.queue(
                     """
@@ -158,26 +143,10 @@ public struct AutoCloseStore: Sendable {
     /// worker), or the citizen has uploaded a document since the question.
     public func remind(_ request: WaitingRequest, message: String, closesAt: Date, now: Date) async throws -> Bool {
         try await pool.transaction { connection in
-            guard let row = try await connection.query(
-                "SELECT status, paused_at FROM service_requests WHERE id = $1 FOR NO KEY UPDATE", request.id
-            ).first,
-                try row.decode(String.self, "status") == RequestStatus.waitingCitizen.rawValue,
-                try row.decode(Date?.self, "paused_at") == request.pausedAt
+            guard let locked = try await lockInSamePause(request, noted: Self.reminded, on: connection),
+                  !locked.noted, !locked.uploaded
             else { return false }
-            // Read after the lock is held, in a statement of its own: its snapshot then sees what a
-            // worker that held the lock before committed (a reminder, an upload). Read in the
-            // locking statement, with that statement's older snapshot, two workers both sent one.
-            let since = try await connection.query(
-                """
-                SELECT \(Self.reminded(request: "$1", since: "$2")) AS reminded, \(Self.uploaded(request: "$1", since: "$2")) AS uploaded
-                """, request.id, request.pausedAt
-            ).single()
-            guard try !since.decode(Bool.self, "reminded"), try !since.decode(Bool.self, "uploaded") else { return false }
-            try await connection.queue(
-                """
-                INSERT INTO request_events (request_id, at, actor_kind, kind, from_status, to_status, is_public, message)
-                VALUES ($1, $2, 'system', 'note', 'waiting_citizen', 'waiting_citizen', true, $3)
-                """, request.id, now, message)
+            try await queueSystemNote(request, message: message, isPublic: true, now: now, on: connection)
             try await connection.query(
                 """
                 INSERT INTO notification_outbox (request_id, recipient_kind, channel, topic, payload, created_at, available_at)
@@ -187,5 +156,40 @@ public struct AutoCloseStore: Sendable {
                 """, request.id, request.trackingCode, message, closesAt, now)
             return true
         }
+    }
+
+    /// Locks `request` and, if it still waits in the same pause, returns its unit and holder and
+    /// whether the system already wrote `noted` (a reminder, a flag) or the citizen uploaded since
+    /// the question. Those two are read after the lock is held, in a statement of their own: its
+    /// snapshot then sees what a worker that held the lock before committed. Read in the locking
+    /// statement, with that statement's older snapshot, two workers both sent one.
+    private func lockInSamePause(
+        _ request: WaitingRequest, noted: (_ request: String, _ since: String) -> String, on connection: PostgresConnection
+    ) async throws -> (unit: UnitID, holder: StaffID?, noted: Bool, uploaded: Bool)? {
+        guard let row = try await connection.query(
+            "SELECT status, paused_at, unit_id, assignee_id FROM service_requests WHERE id = $1 FOR NO KEY UPDATE", request.id
+        ).first,
+            try row.decode(String.self, "status") == RequestStatus.waitingCitizen.rawValue,
+            try row.decode(Date?.self, "paused_at") == request.pausedAt
+        else { return nil }
+        let since = try await connection.query(
+            """
+            SELECT \(noted("$1", "$2")) AS noted, \(Self.uploaded(request: "$1", since: "$2")) AS uploaded
+            """, request.id, request.pausedAt
+        ).single()
+        return (try row.decode(Int64.self, "unit_id"), try row.decode(Int64?.self, "assignee_id"),
+                try since.decode(Bool.self, "noted"), try since.decode(Bool.self, "uploaded"))
+    }
+
+    /// A note by the system on `request`'s timeline, still waiting for the citizen: public (the
+    /// tracking page shows it) or for the officers only.
+    private func queueSystemNote(
+        _ request: WaitingRequest, message: String, isPublic: Bool, now: Date, on connection: PostgresConnection
+    ) async throws {
+        try await connection.queue(
+            """
+            INSERT INTO request_events (request_id, at, actor_kind, kind, from_status, to_status, is_public, message)
+            VALUES ($1, $2, 'system', 'note', 'waiting_citizen', 'waiting_citizen', $3, $4)
+            """, request.id, now, isPublic, message)
     }
 }
