@@ -4,7 +4,7 @@ import LoketCore
 import Postgres
 
 /// A request as stored, with what the lifecycle and the SLA clocks need.
-public struct RequestRecord: Sendable {
+public struct RequestRecord: Sendable, Equatable {
     public var id: Int64
     public var trackingCode: String
     public var serviceTypeID: ServiceTypeID
@@ -475,7 +475,40 @@ public struct RequestStore: Sendable {
         }
         let nextStage = (isFinal || paused) ? nil : snapshot.nextStage
         let details = event.details
-        let row = try await connection.query(
+        // The row as the UPDATE leaves it, built here: the caller holds its lock and `record` is its
+        // current version, so nothing else can have changed it, and every value written is known.
+        // The UPDATE is queued, not awaited (it goes out with the audit event, the notifications
+        // and whatever the caller sends next, COMMIT at the latest): a round trip less for every
+        // change. The value of each column is what the UPDATE below writes, read back (a test
+        // compares the two for every command).
+        var updated = record
+        updated.status = state.status
+        updated.unitID = state.unitId
+        updated.assigneeID = state.holder
+        updated.leaseExpiresAt = state.status == .inProgress ? state.leaseExpiresAt?.postgresStored : nil
+        updated.priority = state.priority
+        updated.escalationLevel = state.escalationLevel
+        updated.firstClaimedAt = state.firstClaimedAt?.postgresStored
+        updated.pausedAt = paused ? (record.pausedAt ?? now.postgresStored) : nil
+        updated.pausedMinutes = pausedMinutes
+        updated.wasPaused = record.wasPaused || record.status == .waitingCitizen
+        // A response clock stopped by an earlier claim keeps the deadline it was measured
+        // against: re-measured against today's target or calendar, a claim that was on time
+        // could turn late (and count a breach) when the request closes.
+        let responseDue = record.firstClaimedAt == nil ? snapshot.responseDue : nil
+        updated.responseDueAt = responseDue?.postgresStored ?? record.responseDueAt
+        updated.resolutionDueAt = snapshot.resolutionDue?.postgresStored ?? record.resolutionDueAt
+        updated.nextSLAAt = nextStage?.dueAt.postgresStored
+        updated.outcome = details.outcome ?? record.outcome
+        updated.publicMessage = details.publicMessage ?? record.publicMessage
+        let rejectReason = event.kind == .rejected ? details.reason : nil
+        updated.rejectReason = rejectReason ?? record.rejectReason
+        updated.closedAt = isFinal ? now.postgresStored : nil
+        updated.updatedAt = now.postgresStored
+        updated.version = record.version + 1
+        updated.firstClaimedBy = state.firstClaimedBy
+        updated.firstClaimUnitID = state.firstClaimUnit
+        try await connection.queue(
             """
             UPDATE service_requests SET
                 status = $2, unit_id = $3, assignee_id = $4, lease_expires_at = $5, priority = $6, escalation_level = $7,
@@ -486,20 +519,12 @@ public struct RequestStore: Sendable {
                 reject_reason = COALESCE($18, reject_reason), closed_at = $19, updated_at = $20, version = version + 1,
                 first_claimed_by = $21, first_claim_unit_id = $22
             WHERE id = $1
-            RETURNING \(RequestRecord.columns)
             """,
-            record.id, state.status.rawValue, state.unitId, state.holder, state.status == .inProgress ? state.leaseExpiresAt : nil,
-            state.priority, state.escalationLevel, state.firstClaimedAt,
-            paused ? (record.pausedAt ?? now) : nil, pausedMinutes,
-            // A response clock stopped by an earlier claim keeps the deadline it was measured
-            // against: re-measured against today's target or calendar, a claim that was on time
-            // could turn late (and count a breach) when the request closes.
-            record.firstClaimedAt == nil ? snapshot.responseDue : nil, snapshot.resolutionDue, nextStage?.dueAt,
-            nextStage?.clock.rawValue,
+            record.id, state.status.rawValue, state.unitId, state.holder, updated.leaseExpiresAt,
+            state.priority, state.escalationLevel, state.firstClaimedAt, updated.pausedAt, pausedMinutes,
+            responseDue, snapshot.resolutionDue, nextStage?.dueAt, nextStage?.clock.rawValue,
             nextStage.map { Int16($0.stage.number) }, details.outcome, details.publicMessage,
-            event.kind == .rejected ? details.reason : nil, isFinal ? now : nil, now, state.firstClaimedBy, state.firstClaimUnit
-        ).single()
-        let updated = try RequestRecord(row: row)
+            rejectReason, updated.closedAt, now, state.firstClaimedBy, state.firstClaimUnit)
         try await Self.insertEvent(event, requestID: record.id, fromUnit: record.unitID, toUnit: state.unitId, on: connection)
         if isFinal && !record.status.isFinal {
             try await ReportStore.recordOutcome(
@@ -572,6 +597,16 @@ public struct RequestStore: Sendable {
         for row in rows {
             applied[try row.decode(String.self, "clock")] = AppliedStages(count: try row.decode(Int.self, "n"), topPercent: try row.decode(Int.self, "top"))
         }
+        return applied
+    }
+
+    /// Stages applied per clock, from `sla_stages_applied`'s summary: response count and top
+    /// percent, then resolution count and top percent.
+    static func appliedStages(fromSummary summary: [Int]) throws -> [String: AppliedStages] {
+        guard summary.count == 4 else { throw PostgresResultError("sla_stages_applied returned \(summary.count) values, not 4") }
+        var applied: [String: AppliedStages] = [:]
+        if summary[0] > 0 { applied["response"] = AppliedStages(count: summary[0], topPercent: summary[1]) }
+        if summary[2] > 0 { applied["resolution"] = AppliedStages(count: summary[2], topPercent: summary[3]) }
         return applied
     }
 

@@ -213,34 +213,46 @@ public struct StaffWorkStore: Sendable {
             // version of the statement's snapshot: a change the worker committed in between (an SLA
             // stage raising the escalation level) would be read stale and written back undone.
             let order = "ORDER BY \(Self.urgency) LIMIT 1 FOR UPDATE SKIP LOCKED"
+            // The stages already applied come with the pick: `sla_stages_applied` reads them with a
+            // snapshot taken after the row is locked (migration 0014), as a statement of its own
+            // would, without its round trip.
+            let columns = "\(RequestRecord.columns), sla_stages_applied(id) AS stages_applied"
             // A pick whose due stages move it out of the caller's units (a repeat stage that sends
             // it up the tree) keeps those stages and is passed over for the next.
             for _ in 0..<Self.claimAttempts {
                 let rows = units.count == 1
                     ? try await connection.query(
                         """
-                        SELECT \(RequestRecord.columns) FROM service_requests
+                        SELECT \(columns) FROM service_requests
                         WHERE id = (SELECT id FROM service_requests WHERE status = 'queued' AND unit_id = $1 \(order))
                         FOR UPDATE
                         """, units[0])
                     : try await connection.query(
                         """
-                        SELECT \(RequestRecord.columns) FROM service_requests
+                        SELECT \(columns) FROM service_requests
                         WHERE id = (SELECT id FROM service_requests WHERE status = 'queued' AND unit_id = ANY($1) \(order))
                         FOR UPDATE
                         """, units)
                 guard let row = rows.first else { return nil }
                 let picked = try RequestRecord(row: row)
                 let now = picked.changeInstant(now)
-                // The response clock stops with the claim: its stages already due go first.
-                let record = try await SLAStore(pool: pool).applyDueStages(to: picked, now: now, catalog: catalog, on: connection)
+                var applied: [String: RequestStore.AppliedStages]? = try RequestStore.appliedStages(
+                    fromSummary: row.decode([Int].self, "stages_applied"))
+                // The response clock stops with the claim: its stages already due go first (they
+                // are read again after).
+                var record = picked
+                if let due = picked.nextSLAAt, due <= now {
+                    record = try await SLAStore(pool: pool).applyDueStages(to: picked, now: now, catalog: catalog, on: connection)
+                    applied = nil
+                }
                 guard record.unitID == picked.unitID || units.contains(record.unitID) else { continue }
                 let context = TransitionContext(
                     now: now, unitAncestors: [record.unitID] + catalog.ancestors(of: record.unitID), leaseDuration: leaseDuration)
                 switch Lifecycle.transition(record.state, .claim, by: .staff(member), context: context) {
                 case .success(let transition):
                     return try await read(
-                        try await requests.persist(transition, of: record, catalog: catalog, now: now, on: connection), connection)
+                        try await requests.persist(
+                            transition, of: record, catalog: catalog, now: now, appliedStages: applied, on: connection), connection)
                 case .failure(let refusal):
                     throw RequestStoreError.refused(refusal)
                 }

@@ -107,9 +107,16 @@ extension Date: PostgresEncodable {
     public static var postgresType: PostgresDataType { .timestamptz }
     /// Microseconds since 2000-01-01 UTC, rounded to the nearest microsecond.
     public var postgresBind: PostgresBind {
-        let micros = Int64((timeIntervalSince1970 * 1_000_000).rounded()) - postgresEpochUnixSeconds * 1_000_000
+        let micros = unixMicroseconds - postgresEpochUnixSeconds * 1_000_000
         return PostgresBind(type: .timestamptz, format: .binary, bytes: BigEndian.bytes(of: micros))
     }
+
+    /// The instant as a timestamptz column stores it and reads back: rounded to the nearest
+    /// microsecond, the same Double a read of the column decodes. For a row written without
+    /// RETURNING, whose new values the writer knows.
+    public var postgresStored: Date { Date(timeIntervalSince1970: Double(unixMicroseconds) / 1_000_000) }
+
+    private var unixMicroseconds: Int64 { Int64((timeIntervalSince1970 * 1_000_000).rounded()) }
 }
 
 /// A calendar date without time or zone: PostgreSQL's `date`.
