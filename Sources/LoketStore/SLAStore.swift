@@ -186,7 +186,7 @@ public struct SLAStore: Sendable {
             try await connection.query(
                 "UPDATE service_requests SET next_sla_at = $2, next_sla_clock = $3, next_sla_stage = $4 WHERE id = $1",
                 record.id, next?.dueAt, next?.clock.rawValue, next.map { Int16($0.stage.number) })
-            record.nextSLAAt = next?.dueAt
+            record.nextSLAAt = next?.dueAt.postgresStored
         }
         return record
     }

@@ -214,8 +214,9 @@ public struct StaffWorkStore: Sendable {
             // stage raising the escalation level) would be read stale and written back undone.
             let order = "ORDER BY \(Self.urgency) LIMIT 1 FOR UPDATE SKIP LOCKED"
             // The stages already applied come with the pick: `sla_stages_applied` reads them with a
-            // snapshot taken after the row is locked (migration 0014), as a statement of its own
-            // would, without its round trip.
+            // snapshot taken after the pick's subquery has locked the row (migration 0014; under
+            // READ COMMITTED, `transaction`'s default), as a statement of its own would, without
+            // its round trip.
             let columns = "\(RequestRecord.columns), sla_stages_applied(id) AS stages_applied"
             // A pick whose due stages move it out of the caller's units (a repeat stage that sends
             // it up the tree) keeps those stages and is passed over for the next.

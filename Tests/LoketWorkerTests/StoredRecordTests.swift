@@ -76,6 +76,32 @@ struct StoredRecordTests {
         }
     }
 
+    /// A claim-next over several units (the `= ANY` pick) of a request with three stages due: the
+    /// warnings at 50 and 75 % and the breach at 100 % of the response target are applied one
+    /// after the other, each writing from the record the one before built, and then the claim.
+    @Test func aClaimAfterSeveralDueStagesAnswersTheRowItStored() async throws {
+        try await WorkerTestDatabase.withPool { pool, _ in
+            let filedAt = Self.at("2026-12-07T08:00:00+07:00")
+            let code = try await SLAScannerTests.file(pool, service: "kk-baru", nik: "3673014501900001", now: filedAt)
+            let work = StaffWorkStore(pool: pool)
+            let officer = try #require(try await work.member(nip: "199001142015032002"))
+            let pdp = try #require(try await work.member(nip: "199503222020011003"))
+            let catalog = try await pool.withConnection { try await CatalogStore.load(on: $0, now: filedAt) }
+            // 240 working minutes from 08:00: 100 % at 12:00, the repeat at 150 % (a move up the
+            // tree) not before 15:00.
+            let claimed = try #require(try await work.claimNext(
+                units: [officer.unitId, pdp.unitId], by: officer, catalog: catalog, now: Self.at("2026-12-07T14:00:00+07:00")))
+            #expect(claimed.trackingCode == code)
+            #expect(claimed.escalationLevel == 1)
+            #expect(claimed == (try await Self.stored(pool, code)))
+            let stages = try await pool.query(
+                "SELECT count(*) AS n FROM sla_stage_log WHERE request_id = $1", claimed.id
+            ).single().decode(Int.self, "n")
+            #expect(stages == 3)
+            #expect(claimed.version == 1 + 3 + 1)  // filed, three stages, the claim
+        }
+    }
+
     /// A stage applied by a worker that committed after the claim's statement began (while the
     /// claim waited for the row, or just before it reached it) is counted: `sla_stages_applied`
     /// reads with a snapshot of its own, taken once the pick's subquery holds the lock. A subquery
