@@ -66,12 +66,39 @@ struct Tally: Sendable {
     var firstError: String?
 }
 
-struct Claimed: Decodable {
+/// The claim's answer, as far as the loop needs it: the tracking code and the status.
+struct Claimed {
     var trackingCode: String
     var status: String
-    enum CodingKeys: String, CodingKey {
-        case trackingCode = "tracking_code"
-        case status
+
+    /// Read from the answer's bytes without a JSON decoder (this tool shares the cores with the
+    /// server it measures; pgbench's client decodes nothing either). Each key occurs once as a key:
+    /// a string value holding the same characters has its quotes escaped, and no nested object of
+    /// the detail has a `status` or `tracking_code` key. Nil if either is missing.
+    init?(_ body: ArraySlice<UInt8>) {
+        guard let code = Self.string(after: Self.trackingCodeKey, in: body), let status = Self.string(after: Self.statusKey, in: body)
+        else { return nil }
+        trackingCode = code
+        self.status = status
+    }
+
+    private static let trackingCodeKey = Array(#""tracking_code":""#.utf8)
+    private static let statusKey = Array(#""status":""#.utf8)
+
+    /// The string value after the first `key` (which ends with the value's opening quote), up to
+    /// its closing quote; nil when it holds an escape.
+    private static func string(after key: [UInt8], in body: ArraySlice<UInt8>) -> String? {
+        var index = body.startIndex
+        while index + key.count <= body.endIndex {
+            if body[index] == key[0] && body[index..<(index + key.count)].elementsEqual(key) {
+                let start = index + key.count
+                guard let end = body[start...].firstIndex(of: 34) else { return nil }
+                let value = body[start..<end]
+                return value.contains(92) ? nil : String(decoding: value, as: UTF8.self)
+            }
+            index += 1
+        }
+        return nil
     }
 }
 
@@ -258,7 +285,10 @@ let clock = ContinuousClock()
             if tally.firstError == nil { tally.firstError = "claim: \(claim.status) \(String(decoding: claim.body.prefix(300), as: UTF8.self))" }
             return
         }
-        detail = try JSONDecoder().decode(Claimed.self, from: Data(claim.body))
+        guard let answer = Claimed(claim.body) else {
+            throw Failure(description: "claim answered without a tracking code and status: \(String(decoding: claim.body.prefix(300), as: UTF8.self))")
+        }
+        detail = answer
     }
     guard detail.status == "in_progress" else { throw Failure(description: "claim answered status \(detail.status)") }
     tally.codes.append(detail.trackingCode)
