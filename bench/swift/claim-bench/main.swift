@@ -2,16 +2,18 @@
 // the 200 detail JSON, POST /api/v1/staff/requests/{code}/resolve. Run by bench/claim, which
 // measures pgbench running the same SQL on the same database in the same run.
 //
-//   claim-bench --base http://127.0.0.1:PORT --tokens FILE [--seconds S] [--warmup S]
+//   claim-bench --base http://127.0.0.1:PORT --tokens FILE [--seconds S] [--warmup S] [--threads T]
 //
 // FILE holds one personal token a line; one loop per token (an officer resolves only what he
-// holds). Each loop is a thread with one keep-alive HTTP/1.1 connection on a blocking socket,
-// like pgbench's clients: the load tool shares the machine with the server and PostgreSQL, so it
-// must cost little per request (an event-loop HTTP client cost ~0.4 ms of CPU per cycle here,
-// pgbench's client a tenth of that). The warm-up phase (connections, the server's prepared
-// statements) is not timed. Prints one line of key=value pairs on standard output: cycles,
-// seconds, rate (cycles/s), claim/resolve/cycle latency percentiles in ms, non-2xx answers, empty
-// queues (204) and duplicates (a tracking code handed to two claims).
+// holds), each with one keep-alive HTTP/1.1 connection. The loops are driven as pgbench drives its
+// clients: T threads (2, as bench/claim runs pgbench with -j 2) each wait on their connections'
+// sockets together (poll) and advance whichever has an answer. The load tool shares the machine
+// with the server and PostgreSQL, so it must cost little per request: an event-loop HTTP client
+// cost ~0.4 ms of CPU per cycle here, a blocking thread per loop ~0.08 ms and three thread
+// switches a cycle. The warm-up phase (connections, the server's prepared statements) is not
+// timed. Prints one line of key=value pairs on standard output: cycles, seconds, rate (cycles/s),
+// claim/resolve/cycle latency percentiles in ms, non-2xx answers, empty queues (204) and
+// duplicates (a tracking code handed to two claims).
 import Foundation
 
 #if canImport(Glibc)
@@ -24,6 +26,7 @@ struct Options {
     var tokensFile = ""
     var seconds = 15.0
     var warmup = 2.0
+    var threads = 2
 
     init(_ arguments: [String]) {
         var iterator = arguments.dropFirst().makeIterator()
@@ -39,6 +42,9 @@ struct Options {
             case "--tokens": tokensFile = iterator.next() ?? ""
             case "--seconds": seconds = Double(iterator.next() ?? "") ?? seconds
             case "--warmup": warmup = Double(iterator.next() ?? "") ?? warmup
+            case "--threads":
+                guard let value = Int(iterator.next() ?? ""), (1...64).contains(value) else { Self.fail("--threads must be 1…64") }
+                threads = value
             default: Self.fail("unknown argument \(argument)")
             }
         }
@@ -102,15 +108,17 @@ struct Claimed {
     }
 }
 
-/// One keep-alive HTTP/1.1 connection on a blocking socket. Answers are read by Content-Length
-/// (loketd sends it on every JSON answer); anything else is a failure, never a guess. Requests and
-/// answers are handled as bytes (no String per header line): this tool shares the two cores with
-/// the server it measures.
+/// One keep-alive HTTP/1.1 connection on a non-blocking socket, one request at a time. Answers are
+/// read by Content-Length (loketd sends it on every JSON answer); anything else is a failure, never
+/// a guess. Requests and answers are handled as bytes (no String per header line): this tool shares
+/// the two cores with the server it measures.
 final class Connection {
-    private let fd: Int32
+    let fd: Int32
     /// Received bytes; those before `start` are consumed.
     private var buffer: [UInt8] = []
     private var start = 0
+    /// Request bytes the socket did not take yet (it wants EPOLLOUT then).
+    private var unsent: [UInt8] = []
     private var chunk = [UInt8](repeating: 0, count: 65536)
 
     init(host: String, port: UInt16) throws {
@@ -126,8 +134,7 @@ final class Connection {
         guard connected == 0 else { throw Failure(description: "connect: \(errno)") }
         var one: Int32 = 1
         setsockopt(fd, Int32(IPPROTO_TCP), TCP_NODELAY, &one, socklen_t(MemoryLayout<Int32>.size))
-        var timeout = timeval(tv_sec: 60, tv_usec: 0)
-        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
+        guard fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK) == 0 else { throw Failure(description: "fcntl: \(errno)") }
         buffer.reserveCapacity(65536)
     }
 
@@ -140,38 +147,52 @@ final class Connection {
         return Array((head + "Content-Length: ").utf8)
     }
 
-    /// Sends `head` (from `Connection.head`), the body's length, and the body; reads the answer.
-    func post(head: [UInt8], body: [UInt8]) throws -> (status: Int, body: ArraySlice<UInt8>) {
+    /// Sends `head` (from `Connection.head`), the body's length, and the body, as far as the
+    /// socket takes them; true when bytes are left for `flush` (wait for EPOLLOUT).
+    func post(head: [UInt8], body: [UInt8]) throws -> Bool {
         var request = head
         request.reserveCapacity(head.count + body.count + 8)
         request.append(contentsOf: String(body.count).utf8)
         request.append(contentsOf: [13, 10, 13, 10])
         request.append(contentsOf: body)
-        try send(request)
-        return try readResponse()
+        unsent = request
+        return try flush()
     }
 
-    private func send(_ bytes: [UInt8]) throws {
+    /// Sends what the socket did not take before; true when bytes are still left.
+    func flush() throws -> Bool {
         var offset = 0
-        while offset < bytes.count {
-            let sent = bytes.withUnsafeBytes { Glibc.send(fd, $0.baseAddress! + offset, bytes.count - offset, Int32(MSG_NOSIGNAL)) }
+        while offset < unsent.count {
+            let sent = unsent.withUnsafeBytes { Glibc.send(fd, $0.baseAddress! + offset, unsent.count - offset, Int32(MSG_NOSIGNAL)) }
+            if sent < 0 && (errno == EAGAIN || errno == EWOULDBLOCK) { break }
             guard sent > 0 else { throw Failure(description: "send: \(errno)") }
             offset += sent
         }
+        unsent.removeFirst(offset)
+        return !unsent.isEmpty
     }
 
-    private func readResponse() throws -> (status: Int, body: ArraySlice<UInt8>) {
+    /// Reads what the socket holds (it was reported readable).
+    func receive() throws {
         if start == buffer.count {
             buffer.removeAll(keepingCapacity: true)
             start = 0
         }
-        var searched = start
-        var end = headEnd(from: &searched)
-        while end == nil {
-            try fill()
-            end = headEnd(from: &searched)
+        while true {
+            let count = chunk.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, 0) }
+            if count < 0 && (errno == EAGAIN || errno == EWOULDBLOCK) { return }
+            guard count > 0 else { throw Failure(description: count == 0 ? "connection closed by the server" : "recv: \(errno)") }
+            buffer.append(contentsOf: chunk[..<count])
+            if count < chunk.count { return }
         }
-        let headStart = start, bodyStart = end!
+    }
+
+    /// The next whole answer received, if there is one. Its body is a slice of the buffer: done
+    /// with before the next `receive`.
+    func takeResponse() throws -> (status: Int, body: ArraySlice<UInt8>)? {
+        var searched = start
+        guard let bodyStart = headEnd(from: &searched) else { return nil }
+        let headStart = start
         // "HTTP/1.1 200 OK": three digits after the first space.
         guard bodyStart - headStart > 12, buffer[headStart + 8] == 32,
               let status = Self.number(buffer[(headStart + 9)..<(headStart + 12)])
@@ -183,7 +204,7 @@ final class Connection {
             }
             throw Failure(description: "answer without Content-Length: \(text(headStart..<bodyStart))")
         }
-        while buffer.count < bodyStart + length { try fill() }
+        guard buffer.count >= bodyStart + length else { return nil }
         start = bodyStart + length
         return (status, buffer[bodyStart..<start])
     }
@@ -243,12 +264,6 @@ final class Connection {
     }
 
     private func text(_ range: Range<Int>) -> String { String(decoding: buffer[range], as: UTF8.self) }
-
-    private func fill() throws {
-        let count = chunk.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, 0) }
-        guard count > 0 else { throw Failure(description: count == 0 ? "connection closed by the server" : "recv: \(errno)") }
-        buffer.append(contentsOf: chunk[..<count])
-    }
 }
 
 let options = Options(CommandLine.arguments)
@@ -265,46 +280,139 @@ let clock = ContinuousClock()
     Double(duration.components.seconds) * 1000 + Double(duration.components.attoseconds) / 1e15
 }
 
-/// One claim+resolve cycle; records into `tally` when `record`.
-@Sendable func cycle(_ connection: Connection, token: String, claimHead: [UInt8], tally: inout Tally, record: Bool) throws {
-    let started = clock.now
-    // The answer's bytes are a slice of the connection's buffer: done with before the next request
-    // (which reuses the buffer), hence the scope.
-    let detail: Claimed
-    let claimed: ContinuousClock.Instant
-    do {
-        let claim = try connection.post(head: claimHead, body: [])
-        claimed = clock.now
-        if claim.status == 204 {
-            tally.empty += 1
-            usleep(20_000)
+/// One officer's claim+resolve loop, advanced by its thread as answers arrive. A cycle that begins
+/// before `warmupEnd` (and the first, always) is warm-up; the loop begins no cycle after `deadline`.
+final class Loop {
+    let connection: Connection
+    let token: String
+    let claimHead: [UInt8]
+    var warm = Tally()
+    var timed = Tally()
+    var finished = false
+    /// Set while the connection has request bytes the socket did not take.
+    var wantsWrite = false
+    /// After an empty queue (204): the instant to claim again.
+    var pausedUntil: ContinuousClock.Instant?
+    private var cycleStart = clock.now
+    private var claimedAt: ContinuousClock.Instant?
+    private var cyclesBegun = 0
+    private let warmupEnd: ContinuousClock.Instant
+    private let deadline: ContinuousClock.Instant
+
+    init(token: String, warmupEnd: ContinuousClock.Instant, deadline: ContinuousClock.Instant) throws {
+        connection = try Connection(host: options.host, port: options.port)
+        self.token = token
+        claimHead = Connection.head("/api/v1/staff/claim", token: token, json: false)
+        self.warmupEnd = warmupEnd
+        self.deadline = deadline
+    }
+
+    private var recording: Bool { cyclesBegun > 1 && cycleStart >= warmupEnd }
+
+    /// Begins the next cycle (its claim), or finishes the loop past the deadline.
+    func beginCycle() throws {
+        let now = clock.now
+        if cyclesBegun > 0 && now >= deadline {
+            finished = true
             return
         }
-        guard claim.status == 200 else {
+        cyclesBegun += 1
+        cycleStart = now
+        claimedAt = nil
+        wantsWrite = try connection.post(head: claimHead, body: [])
+    }
+
+    /// Handles the answers the connection holds.
+    func advance() throws {
+        while !finished, let answer = try connection.takeResponse() {
+            let now = clock.now
+            if let claimedAt {
+                // The resolve's answer ends the cycle.
+                if answer.status == 200 {
+                    if recording {
+                        timed.cycles += 1
+                        timed.claimLatency.append(milliseconds(claimedAt - cycleStart))
+                        timed.resolveLatency.append(milliseconds(now - claimedAt))
+                        timed.cycleLatency.append(milliseconds(now - cycleStart))
+                    }
+                } else {
+                    fail("resolve", answer)
+                }
+                try beginCycle()
+                continue
+            }
+            claimedAt = now
+            switch answer.status {
+            case 204:
+                update { $0.empty += 1 }
+                pausedUntil = now + .milliseconds(20)
+            case 200:
+                guard let detail = Claimed(answer.body) else {
+                    throw Failure(description: "claim answered without a tracking code and status: \(String(decoding: answer.body.prefix(300), as: UTF8.self))")
+                }
+                guard detail.status == "in_progress" else { throw Failure(description: "claim answered status \(detail.status)") }
+                update { $0.codes.append(detail.trackingCode) }
+                let resolveHead = Connection.head("/api/v1/staff/requests/\(detail.trackingCode)/resolve", token: token, json: true)
+                wantsWrite = try connection.post(head: resolveHead, body: resolveBody)
+            default:
+                fail("claim", answer)
+                try beginCycle()
+            }
+        }
+    }
+
+    private func update(_ change: (inout Tally) -> Void) {
+        if recording { change(&timed) } else { change(&warm) }
+    }
+
+    private func fail(_ what: String, _ answer: (status: Int, body: ArraySlice<UInt8>)) {
+        update { tally in
             tally.errors += 1
-            if tally.firstError == nil { tally.firstError = "claim: \(claim.status) \(String(decoding: claim.body.prefix(300), as: UTF8.self))" }
-            return
+            if tally.firstError == nil {
+                tally.firstError = "\(what): \(answer.status) \(String(decoding: answer.body.prefix(300), as: UTF8.self))"
+            }
         }
-        guard let answer = Claimed(claim.body) else {
-            throw Failure(description: "claim answered without a tracking code and status: \(String(decoding: claim.body.prefix(300), as: UTF8.self))")
+    }
+}
+
+/// Drives `loops` from the calling thread until each has finished: one `poll` over their sockets,
+/// as a pgbench thread polls its clients'.
+@Sendable func drive(_ loops: [Loop]) throws {
+    for loop in loops { try loop.beginCycle() }
+    var descriptors = [pollfd]()
+    var polled: [Loop] = []
+    while true {
+        descriptors.removeAll(keepingCapacity: true)
+        polled.removeAll(keepingCapacity: true)
+        // Loops paused after an empty queue are woken by the timeout.
+        var timeout: Int32 = -1
+        let now = clock.now
+        for loop in loops where !loop.finished {
+            if let until = loop.pausedUntil {
+                let wait = Int32(max(0, milliseconds(until - now).rounded(.up)))
+                timeout = timeout < 0 ? wait : min(timeout, wait)
+            } else {
+                descriptors.append(pollfd(fd: loop.connection.fd, events: Int16(POLLIN) | (loop.wantsWrite ? Int16(POLLOUT) : 0), revents: 0))
+                polled.append(loop)
+            }
         }
-        detail = answer
-    }
-    guard detail.status == "in_progress" else { throw Failure(description: "claim answered status \(detail.status)") }
-    tally.codes.append(detail.trackingCode)
-    let resolveHead = Connection.head("/api/v1/staff/requests/\(detail.trackingCode)/resolve", token: token, json: true)
-    let resolve = try connection.post(head: resolveHead, body: resolveBody)
-    let resolved = clock.now
-    guard resolve.status == 200 else {
-        tally.errors += 1
-        if tally.firstError == nil { tally.firstError = "resolve: \(resolve.status) \(String(decoding: resolve.body.prefix(300), as: UTF8.self))" }
-        return
-    }
-    if record {
-        tally.cycles += 1
-        tally.claimLatency.append(milliseconds(claimed - started))
-        tally.resolveLatency.append(milliseconds(resolved - claimed))
-        tally.cycleLatency.append(milliseconds(resolved - started))
+        if descriptors.isEmpty && timeout < 0 { return }
+        let count = poll(&descriptors, nfds_t(descriptors.count), timeout)
+        if count < 0 && errno != EINTR { throw Failure(description: "poll: \(errno)") }
+        for (index, loop) in polled.enumerated() where descriptors[index].revents != 0 {
+            let ready = descriptors[index].revents
+            if ready & Int16(POLLOUT) != 0 { loop.wantsWrite = try loop.connection.flush() }
+            if ready & (Int16(POLLIN) | Int16(POLLERR) | Int16(POLLHUP)) != 0 {
+                try loop.connection.receive()
+                try loop.advance()
+            }
+        }
+        let later = clock.now
+        for loop in loops where !loop.finished {
+            guard let until = loop.pausedUntil, until <= later else { continue }
+            loop.pausedUntil = nil
+            try loop.beginCycle()
+        }
     }
 }
 
@@ -314,7 +422,7 @@ func percentile(_ sorted: [Double], _ p: Double) -> Double {
     return sorted[index]
 }
 
-/// Results of the loops, written by each loop's own thread into its own slot.
+/// Results of the loops, written by each driving thread.
 final class Results: @unchecked Sendable {
     private let lock = NSLock()
     private var warm: [Tally] = []
@@ -333,32 +441,28 @@ final class Results: @unchecked Sendable {
     var snapshot: (warm: [Tally], timed: [Tally], failures: [String]) { lock.withLock { (warm, timed, failures) } }
 }
 
-// Every loop connects, warms up until `warmupEnd` (at least one cycle), waits for the timed phase
-// to begin, then runs until `deadline`.
+// Every loop connects, warms up until `warmupEnd` (at least one cycle), then runs until `deadline`;
+// `--threads` threads share the loops, each driving its share.
 let results = Results()
 let warmupEnd = clock.now + .milliseconds(Int(options.warmup * 1000))
 let started = warmupEnd
 let deadline = started + .milliseconds(Int(options.seconds * 1000))
-var threads: [Thread] = []
 let done = DispatchGroup()
-for token in tokens {
+let threadCount = min(options.threads, tokens.count)
+for index in 0..<threadCount {
+    let share = stride(from: index, to: tokens.count, by: threadCount).map { tokens[$0] }
     done.enter()
     let thread = Thread {
         defer { done.leave() }
         do {
-            let connection = try Connection(host: options.host, port: options.port)
-            let claimHead = Connection.head("/api/v1/staff/claim", token: token, json: false)
-            var warm = Tally()
-            repeat { try cycle(connection, token: token, claimHead: claimHead, tally: &warm, record: false) } while clock.now < warmupEnd
-            var timed = Tally()
-            while clock.now < deadline { try cycle(connection, token: token, claimHead: claimHead, tally: &timed, record: true) }
-            results.finish(warm: warm, timed: timed)
+            let loops = try share.map { try Loop(token: $0, warmupEnd: warmupEnd, deadline: deadline) }
+            try drive(loops)
+            for loop in loops { results.finish(warm: loop.warm, timed: loop.timed) }
         } catch {
             results.fail("\(error)")
         }
     }
     thread.stackSize = 1 << 20
-    threads.append(thread)
     thread.start()
 }
 done.wait()
