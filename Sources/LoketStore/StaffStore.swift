@@ -284,8 +284,14 @@ public struct StaffWorkStore: Sendable {
             """, now, limit, units)
         var codes: [String] = []
         for row in rows {
-            let record = try RequestRecord(row: row)
+            var record = try RequestRecord(row: row)
             let stamp = record.changeInstant(now)
+            // The stages already due go first, as before a release: a warning that fell due while
+            // the officer held the request is theirs to hear of (applied after, it found no
+            // holder). A stage that moves the request up the tree lets the holder go itself.
+            if let due = record.nextSLAAt, due <= stamp {
+                record = try await SLAStore(pool: pool).applyDueStages(to: record, now: stamp, catalog: catalog, on: connection)
+            }
             let context = TransitionContext(now: stamp, unitAncestors: [record.unitID] + catalog.ancestors(of: record.unitID))
             guard case .success(let transition) = Lifecycle.transition(record.state, .expireLease, by: .system, context: context)
             else { continue }

@@ -217,6 +217,25 @@ struct SLAScannerTests {
             let released = try await pool.query("SELECT status, assignee_id FROM service_requests WHERE tracking_code = $1", other).single()
             #expect(try released.decode(String.self, "status") == "queued")
             #expect(try released.decode(Int64?.self, "assignee_id") == nil)
+
+            // A lease that lapses after a warning fell due, returned by the rescuer: the warning
+            // goes to the officer who held the request, then the request goes back to the queue.
+            let third = try await Self.file(pool, service: "kk-baru", nik: "3673014501900003", now: clock.now())
+            _ = try await RequestStore(pool: pool).apply(.claim, by: .staff(officer), trackingCode: third, catalog: snapshot, now: clock.now())
+            let thirdWarning = try #require(try await Self.nextSLA(pool, third).at)
+            let lease = try await pool.query("SELECT lease_expires_at FROM service_requests WHERE tracking_code = $1", third)
+                .single().decode(Date.self, "lease_expires_at")
+            clock.set(max(thirdWarning, lease).addingTimeInterval(2))
+            let expired = try await StaffWorkStore(pool: pool).expireLeases(catalog: snapshot, now: clock.now())
+            #expect(expired == [third])
+            #expect(try await Self.stages(pool, third).last == "resolution:1:50")
+            let told = try await pool.query(
+                """
+                SELECT o.topic FROM notification_outbox o JOIN service_requests r ON r.id = o.request_id
+                WHERE r.tracking_code = $1 AND o.recipient_staff_id = $2 ORDER BY o.id
+                """, third, officer.id
+            ).map { try $0.decode(String.self, "topic") }
+            #expect(told.suffix(2) == ["sla.warning", "lease.expired"], "\(told)")
         }
     }
 
