@@ -385,21 +385,18 @@ public struct RequestStore: Sendable {
     ) async throws -> T {
         try await pool.transaction { connection in
             // The row, locked, and the SLA stages already applied to it, in one round trip: the
-            // count runs after the lock is held, with a snapshot of its own, as it would alone.
+            // second statement runs after the lock is held, with a snapshot of its own.
             var statements = [
                 Self.findQuery(trackingCode, forUpdate: true),
                 PostgresStatement(
-                    """
-                    SELECT clock, count(*) AS n, max(percent) AS top FROM sla_stage_log
-                    WHERE request_id = (SELECT id FROM service_requests WHERE tracking_code = $1) GROUP BY clock
-                    """, trackingCode),
+                    "SELECT \(Self.appliedStagesColumn) FROM service_requests WHERE tracking_code = $1", trackingCode),
             ]
             if let recheck { statements.append(recheck) }
             let answers = try await connection.query(batch: statements)
             guard let row = answers[0].first else { throw RequestStoreError.notFound }
             var record = try RequestRecord(row: row)
             let now = record.changeInstant(now)
-            var applied: [String: AppliedStages]? = try Self.appliedStages(from: answers[1])
+            var applied: [String: AppliedStages]? = try Self.appliedStages(of: answers[1].single())
             try authorize(record, recheck == nil ? nil : answers[2])
             // A change that stops or pauses a clock and leaves the request open (a claim or an
             // assignment stops the response clock, a question pauses both), that moves it to
@@ -561,8 +558,8 @@ public struct RequestStore: Sendable {
         if let appliedStages {
             applied = appliedStages
         } else {
-            applied = try Self.appliedStages(from: try await connection.query(
-                "SELECT clock, count(*) AS n, max(percent) AS top FROM sla_stage_log WHERE request_id = $1 GROUP BY clock", record.id))
+            applied = try Self.appliedStages(
+                of: try await connection.query("SELECT sla_stages_applied($1) AS stages_applied", record.id).single())
         }
         // The response clock stops at the first claim: a pause can only start before it when
         // clocks disagreed (a question dated before the claim by a server running behind), and
@@ -591,18 +588,15 @@ public struct RequestStore: Sendable {
         var topPercent: Int
     }
 
-    /// Stages applied per clock, from rows of `clock`, `n` and `top`.
-    static func appliedStages(from rows: PostgresRows) throws -> [String: AppliedStages] {
-        var applied: [String: AppliedStages] = [:]
-        for row in rows {
-            applied[try row.decode(String.self, "clock")] = AppliedStages(count: try row.decode(Int.self, "n"), topPercent: try row.decode(Int.self, "top"))
-        }
-        return applied
-    }
+    /// The SLA stages applied to the row's request, as a column of a statement on
+    /// `service_requests` (migration 0014): read with a snapshot taken when it is called, so that a
+    /// statement that has just locked the row sees every stage committed before the lock.
+    static let appliedStagesColumn = "sla_stages_applied(id) AS stages_applied"
 
-    /// Stages applied per clock, from `sla_stages_applied`'s summary: response count and top
-    /// percent, then resolution count and top percent.
-    static func appliedStages(fromSummary summary: [Int]) throws -> [String: AppliedStages] {
+    /// Stages applied per clock, from the `stages_applied` column (`appliedStagesColumn`): response
+    /// count and top percent, then resolution count and top percent.
+    static func appliedStages(of row: PostgresRow) throws -> [String: AppliedStages] {
+        let summary = try row.decode([Int].self, "stages_applied")
         guard summary.count == 4 else { throw PostgresResultError("sla_stages_applied returned \(summary.count) values, not 4") }
         var applied: [String: AppliedStages] = [:]
         if summary[0] > 0 { applied["response"] = AppliedStages(count: summary[0], topPercent: summary[1]) }

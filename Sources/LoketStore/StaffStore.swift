@@ -217,7 +217,7 @@ public struct StaffWorkStore: Sendable {
             // snapshot taken after the pick's subquery has locked the row (migration 0014; under
             // READ COMMITTED, `transaction`'s default), as a statement of its own would, without
             // its round trip.
-            let columns = "\(RequestRecord.columns), sla_stages_applied(id) AS stages_applied"
+            let columns = "\(RequestRecord.columns), \(RequestStore.appliedStagesColumn)"
             // A pick whose due stages move it out of the caller's units (a repeat stage that sends
             // it up the tree) keeps those stages and is passed over for the next.
             for _ in 0..<Self.claimAttempts {
@@ -237,8 +237,7 @@ public struct StaffWorkStore: Sendable {
                 guard let row = rows.first else { return nil }
                 let picked = try RequestRecord(row: row)
                 let now = picked.changeInstant(now)
-                var applied: [String: RequestStore.AppliedStages]? = try RequestStore.appliedStages(
-                    fromSummary: row.decode([Int].self, "stages_applied"))
+                var applied: [String: RequestStore.AppliedStages]? = try RequestStore.appliedStages(of: row)
                 // The response clock stops with the claim: its stages already due go first (they
                 // are read again after).
                 var record = picked
